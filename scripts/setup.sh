@@ -22,7 +22,7 @@ packages=(
   clang-19 lld-19 llvm-19 wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
   libclang-rt-19-dev-wasm32 wabt binaryen nlohmann-json3-dev nanopb libnanopb-dev
   # native libFuzzer and sanitizers for clang-19
-  libclang-rt-19-dev
+  libclang-rt-19-dev clang-format-19
   # host and proxy
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libcurl4-openssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev

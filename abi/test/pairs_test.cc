@@ -19,8 +19,8 @@ std::string bytes(std::initializer_list<int> b) {
 
 // The spec's example for {a:"1", b:"22"}, with its decimal-for-hex typo corrected.
 const std::string kSpecExample =
-    bytes({0x02, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x02, 0, 0, 0,
-           0x61, 0x00, 0x31, 0x00, 0x62, 0x00, 0x32, 0x32, 0x00});
+    bytes({0x02, 0,    0, 0, 0x01, 0,    0,    0,    0x01, 0,    0,    0,    0x01, 0,   0,
+           0,    0x02, 0, 0, 0,    0x61, 0x00, 0x31, 0x00, 0x62, 0x00, 0x32, 0x32, 0x00});
 
 TEST(Pairs, EncodesTheSpecExample) {
   Owned m{{"a", "1"}, {"b", "22"}};
@@ -37,8 +37,13 @@ TEST(Pairs, DecodesTheSpecExample) {
 }
 
 TEST(Pairs, RoundTripsPseudoHeadersDuplicatesEmptyValuesAndBinary) {
-  Owned m{{":method", "GET"}, {":path", "/x?y=1"}, {"dup", "1"}, {"dup", "2"},
-          {"empty", ""},      {"", "empty-key"},   {"bin", std::string("\x00\xff\x01", 3)}};
+  Owned m{{":method", "GET"},
+          {":path", "/x?y=1"},
+          {"dup", "1"},
+          {"dup", "2"},
+          {"empty", ""},
+          {"", "empty-key"},
+          {"bin", std::string("\x00\xff\x01", 3)}};
   std::string enc = encodePairs(m);
   std::vector<PairView> out;
   ASSERT_TRUE(decodePairs(enc, out));
@@ -78,18 +83,17 @@ std::string withByte(std::string s, size_t i, char c) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, PairsMalformed,
-    ::testing::Values(
-        Malformed{"short_header", bytes({1, 0, 0})},
-        Malformed{"truncated_lengths", kSpecExample.substr(0, 10)},
-        Malformed{"truncated_data", kSpecExample.substr(0, kSpecExample.size() - 1)},
-        Malformed{"trailing_garbage", kSpecExample + "x"},
-        Malformed{"missing_key_nul", withByte(kSpecExample, 21, 'x')},
-        Malformed{"missing_value_nul", withByte(kSpecExample, 23, 'x')},
-        Malformed{"count_too_large_for_buffer", withByte(kSpecExample, 0, 9)},
-        Malformed{"count_over_limit", bytes({0x01, 0x04, 0, 0})},  // 1025
-        Malformed{"huge_count", bytes({0xff, 0xff, 0xff, 0xff})},
-        Malformed{"length_overflow",
-                  bytes({1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0})}),
+    ::testing::Values(Malformed{"short_header", bytes({1, 0, 0})},
+                      Malformed{"truncated_lengths", kSpecExample.substr(0, 10)},
+                      Malformed{"truncated_data", kSpecExample.substr(0, kSpecExample.size() - 1)},
+                      Malformed{"trailing_garbage", kSpecExample + "x"},
+                      Malformed{"missing_key_nul", withByte(kSpecExample, 21, 'x')},
+                      Malformed{"missing_value_nul", withByte(kSpecExample, 23, 'x')},
+                      Malformed{"count_too_large_for_buffer", withByte(kSpecExample, 0, 9)},
+                      Malformed{"count_over_limit", bytes({0x01, 0x04, 0, 0})},  // 1025
+                      Malformed{"huge_count", bytes({0xff, 0xff, 0xff, 0xff})},
+                      Malformed{"length_overflow", bytes({1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                          0xff, 0xff, 0xff, 0, 0})}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Pairs, EnforcesTheSizeLimit) {

@@ -3,12 +3,20 @@
 namespace proxy_wasm {
 namespace {
 
-uint32_t u32(BufferType t) { return static_cast<uint32_t>(t); }
-uint32_t u32(MapType t) { return static_cast<uint32_t>(t); }
-uint32_t u32(StreamType t) { return static_cast<uint32_t>(t); }
+uint32_t u32(BufferType t) {
+  return static_cast<uint32_t>(t);
+}
+uint32_t u32(MapType t) {
+  return static_cast<uint32_t>(t);
+}
+uint32_t u32(StreamType t) {
+  return static_cast<uint32_t>(t);
+}
 
 // Clamps a size_t to the 32-bit range the ABI carries.
-uint32_t clampU32(size_t v) { return v > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(v); }
+uint32_t clampU32(size_t v) {
+  return v > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(v);
+}
 
 // `data`/`size` are references so that they are read after the hostcall in the same full
 // expression has written them (argument evaluation order is unspecified).
@@ -113,14 +121,18 @@ WasmResult removeHeaderMapValue(MapType type, std::string_view key) {
   return proxy_remove_header_map_value(u32(type), key.data(), key.size());
 }
 
-WasmResult continueStream(StreamType type) { return proxy_continue_stream(u32(type)); }
-WasmResult closeStream(StreamType type) { return proxy_close_stream(u32(type)); }
+WasmResult continueStream(StreamType type) {
+  return proxy_continue_stream(u32(type));
+}
+WasmResult closeStream(StreamType type) {
+  return proxy_close_stream(u32(type));
+}
 
 WasmResult sendLocalResponse(uint32_t status, std::string_view body, const HeaderList& headers,
                              std::string_view details, GrpcStatus grpc_status) {
   std::string encoded = abi::encodePairs(headers);
-  return proxy_send_local_response(status, details.data(), details.size(), body.data(),
-                                   body.size(), encoded.data(), encoded.size(),
+  return proxy_send_local_response(status, details.data(), details.size(), body.data(), body.size(),
+                                   encoded.data(), encoded.size(),
                                    static_cast<int32_t>(grpc_status));
 }
 
@@ -138,7 +150,9 @@ Result<CallStatus> getStatus() {
 WasmResult setEffectiveContext(uint32_t context_id) {
   return proxy_set_effective_context(context_id);
 }
-WasmResult done() { return proxy_done(); }
+WasmResult done() {
+  return proxy_done();
+}
 WasmResult setTickPeriodMilliseconds(uint32_t period_ms) {
   return proxy_set_tick_period_milliseconds(period_ms);
 }
@@ -148,9 +162,9 @@ Result<uint32_t> dispatchHttpCall(std::string_view cluster, const HeaderList& he
                                   std::chrono::milliseconds timeout) {
   std::string h = abi::encodePairs(headers), t = abi::encodePairs(trailers);
   uint32_t token = 0;
-  WasmResult r = proxy_http_call(cluster.data(), cluster.size(), h.data(), h.size(), body.data(),
-                                 body.size(), t.data(), t.size(),
-                                 clampU32(static_cast<size_t>(timeout.count())), &token);
+  WasmResult r =
+      proxy_http_call(cluster.data(), cluster.size(), h.data(), h.size(), body.data(), body.size(),
+                      t.data(), t.size(), clampU32(static_cast<size_t>(timeout.count())), &token);
   return idOrError(r, token);
 }
 
@@ -159,10 +173,10 @@ Result<uint32_t> dispatchGrpcCall(std::string_view service, std::string_view ser
                                   std::string_view message, std::chrono::milliseconds timeout) {
   std::string md = abi::encodePairs(initial_metadata);
   uint32_t token = 0;
-  WasmResult r = proxy_grpc_call(service.data(), service.size(), service_name.data(),
-                                 service_name.size(), method.data(), method.size(), md.data(),
-                                 md.size(), message.data(), message.size(),
-                                 clampU32(static_cast<size_t>(timeout.count())), &token);
+  WasmResult r =
+      proxy_grpc_call(service.data(), service.size(), service_name.data(), service_name.size(),
+                      method.data(), method.size(), md.data(), md.size(), message.data(),
+                      message.size(), clampU32(static_cast<size_t>(timeout.count())), &token);
   return idOrError(r, token);
 }
 
@@ -170,17 +184,21 @@ Result<uint32_t> openGrpcStream(std::string_view service, std::string_view servi
                                 std::string_view method, const HeaderList& initial_metadata) {
   std::string md = abi::encodePairs(initial_metadata);
   uint32_t token = 0;
-  WasmResult r = proxy_grpc_stream(service.data(), service.size(), service_name.data(),
-                                   service_name.size(), method.data(), method.size(), md.data(),
-                                   md.size(), &token);
+  WasmResult r =
+      proxy_grpc_stream(service.data(), service.size(), service_name.data(), service_name.size(),
+                        method.data(), method.size(), md.data(), md.size(), &token);
   return idOrError(r, token);
 }
 
 WasmResult grpcSend(uint32_t token, std::string_view message, bool end_of_stream) {
   return proxy_grpc_send(token, message.data(), message.size(), end_of_stream ? 1 : 0);
 }
-WasmResult grpcCancel(uint32_t token) { return proxy_grpc_cancel(token); }
-WasmResult grpcClose(uint32_t token) { return proxy_grpc_close(token); }
+WasmResult grpcCancel(uint32_t token) {
+  return proxy_grpc_cancel(token);
+}
+WasmResult grpcClose(uint32_t token) {
+  return proxy_grpc_close(token);
+}
 
 Result<SharedData> getSharedData(std::string_view key) {
   char* data = nullptr;
@@ -219,8 +237,8 @@ Result<Buffer> dequeueSharedQueue(uint32_t queue_id) {
 
 Result<uint32_t> defineMetric(MetricType type, std::string_view name) {
   uint32_t id = 0;
-  return idOrError(
-      proxy_define_metric(static_cast<uint32_t>(type), name.data(), name.size(), &id), id);
+  return idOrError(proxy_define_metric(static_cast<uint32_t>(type), name.data(), name.size(), &id),
+                   id);
 }
 WasmResult incrementMetric(uint32_t metric_id, int64_t delta) {
   return proxy_increment_metric(metric_id, delta);

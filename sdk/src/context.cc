@@ -290,13 +290,13 @@ Result<uint32_t> HttpContext::httpCall(std::string_view cluster, const HeaderLis
                                        StreamHttpCallback callback) {
   StreamRef self = ref();
   RootContext* root = root_;
-  return root_->httpCall(
-      cluster, headers, body, trailers, timeout,
-      [root, self, cb = std::move(callback)](const HttpCallResponse& response) {
-        if (!root->withStream(self, [&](HttpContext& s) { cb(s, response); })) {
-          logDebug("proxy-wasm sdk: stream ", self.id, " ended before its HTTP call answered");
-        }
-      });
+  return root_->httpCall(cluster, headers, body, trailers, timeout,
+                         [root, self, cb = std::move(callback)](const HttpCallResponse& response) {
+                           if (!root->withStream(self, [&](HttpContext& s) { cb(s, response); })) {
+                             logDebug("proxy-wasm sdk: stream ", self.id,
+                                      " ended before its HTTP call answered");
+                           }
+                         });
 }
 
 Result<uint32_t> HttpContext::grpcCall(std::string_view service, std::string_view service_name,
@@ -305,13 +305,13 @@ Result<uint32_t> HttpContext::grpcCall(std::string_view service, std::string_vie
                                        StreamGrpcCallback callback) {
   StreamRef self = ref();
   RootContext* root = root_;
-  return root_->grpcCall(
-      service, service_name, method, initial_metadata, message, timeout,
-      [root, self, cb = std::move(callback)](const GrpcCallResponse& response) {
-        if (!root->withStream(self, [&](HttpContext& s) { cb(s, response); })) {
-          logDebug("proxy-wasm sdk: stream ", self.id, " ended before its gRPC call answered");
-        }
-      });
+  return root_->grpcCall(service, service_name, method, initial_metadata, message, timeout,
+                         [root, self, cb = std::move(callback)](const GrpcCallResponse& response) {
+                           if (!root->withStream(self, [&](HttpContext& s) { cb(s, response); })) {
+                             logDebug("proxy-wasm sdk: stream ", self.id,
+                                      " ended before its gRPC call answered");
+                           }
+                         });
 }
 
 // ---- registry ------------------------------------------------------------------------------
@@ -325,8 +325,12 @@ ContextBase* getContext(uint32_t id) {
   Entry* e = findEntry(id);
   return e == nullptr ? nullptr : e->context.get();
 }
-RootContext* getRootContext(uint32_t id) { return findRoot(id); }
-HttpContext* getHttpContext(uint32_t id) { return findStream(id); }
+RootContext* getRootContext(uint32_t id) {
+  return findRoot(id);
+}
+HttpContext* getHttpContext(uint32_t id) {
+  return findStream(id);
+}
 
 }  // namespace proxy_wasm
 
@@ -391,8 +395,7 @@ uint32_t proxy_on_vm_start(uint32_t root_context_id, uint32_t vm_configuration_s
     }
     return ok ? 1 : 0;
   }
-  return root->onStart(configurationOf(BufferType::VmConfiguration, vm_configuration_size)) ? 1
-                                                                                             : 0;
+  return root->onStart(configurationOf(BufferType::VmConfiguration, vm_configuration_size)) ? 1 : 0;
 }
 
 PROXY_WASM_EXPORT(proxy_validate_configuration)
@@ -429,8 +432,7 @@ void proxy_on_queue_ready(uint32_t root_context_id, uint32_t queue_id) {
 }
 
 PROXY_WASM_EXPORT(proxy_on_foreign_function)
-void proxy_on_foreign_function(uint32_t context_id, uint32_t function_id,
-                               uint32_t arguments_size) {
+void proxy_on_foreign_function(uint32_t context_id, uint32_t function_id, uint32_t arguments_size) {
   if (Entry* e = findEntry(context_id)) e->context->onForeignFunction(function_id, arguments_size);
 }
 
@@ -466,7 +468,8 @@ uint32_t proxy_on_new_connection(uint32_t context_id) {
 PROXY_WASM_EXPORT(proxy_on_downstream_data)
 uint32_t proxy_on_downstream_data(uint32_t context_id, uint32_t data_size, uint32_t end_of_stream) {
   HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onDownstreamData(data_size, end_of_stream != 0));
+  return s == nullptr ? 0
+                      : static_cast<uint32_t>(s->onDownstreamData(data_size, end_of_stream != 0));
 }
 
 PROXY_WASM_EXPORT(proxy_on_upstream_data)

@@ -55,8 +55,9 @@ JsonResult<int64_t> Value::asInt64() const {
   }
   if (json_->is_string()) {
     auto v = parseDecimal<int64_t>(json_->get_ref<const std::string&>());
-    if (!v) return unexpected(error("expected an integer, got string \"" +
-                                    json_->get_ref<const std::string&>() + "\""));
+    if (!v)
+      return unexpected(error("expected an integer, got string \"" +
+                              json_->get_ref<const std::string&>() + "\""));
     return *v;
   }
   return unexpected(typeError("integer"));
@@ -72,8 +73,9 @@ JsonResult<uint64_t> Value::asUint64() const {
   }
   if (json_->is_string()) {
     auto v = parseDecimal<uint64_t>(json_->get_ref<const std::string&>());
-    if (!v) return unexpected(error("expected a non-negative integer, got string \"" +
-                                    json_->get_ref<const std::string&>() + "\""));
+    if (!v)
+      return unexpected(error("expected a non-negative integer, got string \"" +
+                              json_->get_ref<const std::string&>() + "\""));
     return *v;
   }
   return unexpected(typeError("integer"));

@@ -57,7 +57,9 @@ class TestStream : public HttpContext {
 static RegisterContextFactory register_test(rootFactory<TestRoot>(), streamFactory<TestStream>(),
                                             "sdk_test");
 
-FakeHost& host() { return FakeHost::instance(); }
+FakeHost& host() {
+  return FakeHost::instance();
+}
 
 TEST(Sdk, ConfigurationReachesOnConfigureAndFalseRejects) {
   auto root = host().startPlugin("{\"a\":1}", "sdk_test");
@@ -79,8 +81,8 @@ TEST(Sdk, HeaderHelpersAndMetricsWithTags) {
   uint32_t s = host().createStream(*root);
   EXPECT_EQ(host().sendRequestHeaders(s, {{":path", "/a"}, {"Host", "h"}}, true),
             FilterHeadersStatus::Continue);
-  EXPECT_EQ(host().stream(s).request_headers.back(), (std::pair<std::string, std::string>(
-                                                         "x-seen", "1")));
+  EXPECT_EQ(host().stream(s).request_headers.back(),
+            (std::pair<std::string, std::string>("x-seen", "1")));
   host().completeStream(s);
   EXPECT_EQ(host().metric("route./a.requests"), 1u);
   EXPECT_EQ(getHttpContext(s), nullptr) << "on_delete destroys the context";

@@ -120,8 +120,7 @@ std::optional<uint32_t> FakeHost::startPlugin(std::string_view plugin_configurat
     return std::nullopt;
   }
   roots_[id].in_configure = true;
-  uint32_t ok =
-      enter(id, [&] { return proxy_on_configure(id, roots_[id].configuration.size()); });
+  uint32_t ok = enter(id, [&] { return proxy_on_configure(id, roots_[id].configuration.size()); });
   roots_[id].in_configure = false;
   if (ok == 0) return std::nullopt;
   return id;
@@ -217,7 +216,8 @@ void FakeHost::respondHttpCall(uint32_t token, HeaderList headers, std::string_v
   call_headers_ = lowered(std::move(headers));
   call_trailers_ = lowered(std::move(trailers));
   call_body_ = std::string(body);
-  if (call_headers_.empty()) last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
+  if (call_headers_.empty())
+    last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
   enter(root, [&] {
     proxy_on_http_call_response(root, token, static_cast<uint32_t>(call_headers_.size()),
                                 static_cast<uint32_t>(call_body_.size()),
@@ -235,9 +235,8 @@ void FakeHost::respondGrpcCall(uint32_t token, GrpcStatus status, std::string_vi
   uint32_t root = it->root_id;
   if (status == GrpcStatus::Ok) {
     grpc_message_ = std::string(message);
-    enter(root, [&] {
-      proxy_on_grpc_receive(root, token, static_cast<uint32_t>(grpc_message_.size()));
-    });
+    enter(root,
+          [&] { proxy_on_grpc_receive(root, token, static_cast<uint32_t>(grpc_message_.size())); });
     grpc_message_.clear();
   } else {
     last_status_ = {static_cast<uint32_t>(status), std::string(message)};
@@ -264,9 +263,13 @@ std::optional<uint64_t> FakeHost::metric(std::string_view name) const {
 using proxy_wasm::testing::FakeHost;
 
 namespace {
-FakeHost& H() { return FakeHost::instance(); }
+FakeHost& H() {
+  return FakeHost::instance();
+}
 
-std::string_view sv(const char* p, size_t n) { return {p == nullptr ? "" : p, n}; }
+std::string_view sv(const char* p, size_t n) {
+  return {p == nullptr ? "" : p, n};
+}
 }  // namespace
 
 extern "C" {
@@ -293,7 +296,9 @@ WasmResult proxy_set_tick_period_milliseconds(uint32_t period_ms) {
   r.next_tick_ns = H().now_ns_ + uint64_t{period_ms} * 1'000'000;
   return WasmResult::Ok;
 }
-WasmResult proxy_done() { return WasmResult::Ok; }
+WasmResult proxy_done() {
+  return WasmResult::Ok;
+}
 WasmResult proxy_set_effective_context(uint32_t id) {
   if (H().streams_.count(id) == 0 && H().roots_.count(id) == 0) return WasmResult::BadArgument;
   H().effective_ = id;
@@ -451,8 +456,8 @@ WasmResult proxy_http_call(const char* upstream, size_t upstream_size, const cha
 
 WasmResult proxy_grpc_call(const char* service, size_t service_size, const char* service_name,
                            size_t service_name_size, const char* method, size_t method_size,
-                           const char* md, size_t md_size, const char* message,
-                           size_t message_size, uint32_t timeout_ms, uint32_t* token) {
+                           const char* md, size_t md_size, const char* message, size_t message_size,
+                           uint32_t timeout_ms, uint32_t* token) {
   proxy_wasm::testing::GrpcCall call;
   call.service = std::string(sv(service, service_size));
   call.service_name = std::string(sv(service_name, service_name_size));
@@ -478,8 +483,12 @@ WasmResult proxy_grpc_stream(const char*, size_t, const char*, size_t, const cha
 WasmResult proxy_grpc_send(uint32_t token, const char*, size_t, uint32_t) {
   return token % 4 == abi::kGrpcStreamIdTag ? WasmResult::Ok : WasmResult::BadArgument;
 }
-WasmResult proxy_grpc_cancel(uint32_t) { return WasmResult::Ok; }
-WasmResult proxy_grpc_close(uint32_t) { return WasmResult::Ok; }
+WasmResult proxy_grpc_cancel(uint32_t) {
+  return WasmResult::Ok;
+}
+WasmResult proxy_grpc_close(uint32_t) {
+  return WasmResult::Ok;
+}
 
 WasmResult proxy_get_shared_data(const char* key, size_t key_size, char** value, size_t* size,
                                  uint32_t* cas) {

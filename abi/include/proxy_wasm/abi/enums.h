@@ -30,34 +30,60 @@ enum class WasmResult : uint32_t {
 
 constexpr std::string_view toString(WasmResult r) {
   switch (r) {
-    case WasmResult::Ok: return "Ok";
-    case WasmResult::NotFound: return "NotFound";
-    case WasmResult::BadArgument: return "BadArgument";
-    case WasmResult::SerializationFailure: return "SerializationFailure";
-    case WasmResult::ParseFailure: return "ParseFailure";
-    case WasmResult::BadExpression: return "BadExpression";
-    case WasmResult::InvalidMemoryAccess: return "InvalidMemoryAccess";
-    case WasmResult::Empty: return "Empty";
-    case WasmResult::CasMismatch: return "CasMismatch";
-    case WasmResult::ResultMismatch: return "ResultMismatch";
-    case WasmResult::InternalFailure: return "InternalFailure";
-    case WasmResult::BrokenConnection: return "BrokenConnection";
-    case WasmResult::Unimplemented: return "Unimplemented";
+    case WasmResult::Ok:
+      return "Ok";
+    case WasmResult::NotFound:
+      return "NotFound";
+    case WasmResult::BadArgument:
+      return "BadArgument";
+    case WasmResult::SerializationFailure:
+      return "SerializationFailure";
+    case WasmResult::ParseFailure:
+      return "ParseFailure";
+    case WasmResult::BadExpression:
+      return "BadExpression";
+    case WasmResult::InvalidMemoryAccess:
+      return "InvalidMemoryAccess";
+    case WasmResult::Empty:
+      return "Empty";
+    case WasmResult::CasMismatch:
+      return "CasMismatch";
+    case WasmResult::ResultMismatch:
+      return "ResultMismatch";
+    case WasmResult::InternalFailure:
+      return "InternalFailure";
+    case WasmResult::BrokenConnection:
+      return "BrokenConnection";
+    case WasmResult::Unimplemented:
+      return "Unimplemented";
   }
   return "Unknown";
 }
 
-enum class LogLevel : uint32_t { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 };
+enum class LogLevel : uint32_t {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5
+};
 constexpr uint32_t kMaxLogLevel = 5;
 
 constexpr std::string_view toString(LogLevel l) {
   switch (l) {
-    case LogLevel::Trace: return "trace";
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
-    case LogLevel::Critical: return "critical";
+    case LogLevel::Trace:
+      return "trace";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
+    case LogLevel::Critical:
+      return "critical";
   }
   return "unknown";
 }
@@ -146,7 +172,9 @@ constexpr uint32_t kGrpcCallIdTag = 1;
 constexpr uint32_t kGrpcStreamIdTag = 2;
 
 // Metric ids: the residue mod 4 tells the metric type (counter 0, gauge 1, histogram 2).
-constexpr MetricType metricTypeOfId(uint32_t id) { return static_cast<MetricType>(id & 3); }
+constexpr MetricType metricTypeOfId(uint32_t id) {
+  return static_cast<MetricType>(id & 3);
+}
 
 // WASI preview1 errno values the host returns.
 namespace wasi_errno {

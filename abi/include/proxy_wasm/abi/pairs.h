@@ -5,8 +5,8 @@
 //
 // All integers little-endian; lengths exclude the NUL. Both sides of the ABI use this codec.
 //
-// Decoding follows the reference host: at most kMaxPairs entries and kMaxPairsBytes bytes, every NUL
-// present, and the buffer must end exactly after the last value. Anything else is malformed and
+// Decoding follows the reference host: at most kMaxPairs entries and kMaxPairsBytes bytes, every
+// NUL present, and the buffer must end exactly after the last value. Anything else is malformed and
 // decodes to an empty map (never a crash, never a partial map). An empty buffer is an empty map.
 //
 // Header-only, C++17, no exceptions.

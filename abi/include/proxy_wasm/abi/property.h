@@ -65,7 +65,9 @@ inline std::optional<double> decodeDouble(std::string_view bytes) {
   return d;
 }
 
-inline std::string encodeBool(bool b) { return std::string(1, b ? '\1' : '\0'); }
+inline std::string encodeBool(bool b) {
+  return std::string(1, b ? '\1' : '\0');
+}
 
 inline std::optional<bool> decodeBool(std::string_view bytes) {
   if (bytes.size() != 1) return std::nullopt;

@@ -3,7 +3,8 @@
 //
 // Rule for plugin authors: hosts forbid every hostcall except logging, time and randomness while
 // the module initialises (static constructors) and inside the allocator. Keep global objects free
-// of hostcalls; do the work in RootContext::onStart or onConfigure. The SDK's own globals obey this.
+// of hostcalls; do the work in RootContext::onStart or onConfigure. The SDK's own globals obey
+// this.
 #pragma once
 
 #include <charconv>
@@ -53,7 +54,8 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(char* data, size_t size) : data_(data), size_(size) {}
-  Buffer(Buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  Buffer(Buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       std::free(data_);

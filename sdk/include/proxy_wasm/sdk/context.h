@@ -153,8 +153,7 @@ class RootContext : public ContextBase {
                             GrpcCallCallback callback);
   // Opens a bidirectional stream; the handler receives its events. Returns the handler.
   Result<GrpcStreamHandler*> grpcStream(std::string_view service, std::string_view service_name,
-                                        std::string_view method,
-                                        const HeaderList& initial_metadata,
+                                        std::string_view method, const HeaderList& initial_metadata,
                                         std::unique_ptr<GrpcStreamHandler> handler);
   // Cancels a pending HTTP/gRPC call or stream; its callback never runs.
   void cancelCall(uint32_t token);

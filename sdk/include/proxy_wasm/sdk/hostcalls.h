@@ -67,10 +67,9 @@ WasmResult proxy_remove_header_map_value(uint32_t type, const char* key, size_t 
 PROXY_WASM_IMPORT(proxy_continue_stream) WasmResult proxy_continue_stream(uint32_t stream_type);
 PROXY_WASM_IMPORT(proxy_close_stream) WasmResult proxy_close_stream(uint32_t stream_type);
 PROXY_WASM_IMPORT(proxy_send_local_response)
-WasmResult proxy_send_local_response(uint32_t status_code, const char* details,
-                                     size_t details_size, const char* body, size_t body_size,
-                                     const char* headers, size_t headers_size,
-                                     int32_t grpc_status);
+WasmResult proxy_send_local_response(uint32_t status_code, const char* details, size_t details_size,
+                                     const char* body, size_t body_size, const char* headers,
+                                     size_t headers_size, int32_t grpc_status);
 PROXY_WASM_IMPORT(proxy_get_status)
 WasmResult proxy_get_status(uint32_t* code, char** message, size_t* message_size);
 
@@ -99,8 +98,8 @@ PROXY_WASM_IMPORT(proxy_grpc_close) WasmResult proxy_grpc_close(uint32_t token);
 
 // Shared data and shared queues.
 PROXY_WASM_IMPORT(proxy_get_shared_data)
-WasmResult proxy_get_shared_data(const char* key, size_t key_size, char** value,
-                                 size_t* value_size, uint32_t* cas);
+WasmResult proxy_get_shared_data(const char* key, size_t key_size, char** value, size_t* value_size,
+                                 uint32_t* cas);
 PROXY_WASM_IMPORT(proxy_set_shared_data)
 WasmResult proxy_set_shared_data(const char* key, size_t key_size, const char* value,
                                  size_t value_size, uint32_t cas);
@@ -122,19 +121,18 @@ PROXY_WASM_IMPORT(proxy_increment_metric)
 WasmResult proxy_increment_metric(uint32_t metric_id, int64_t delta);
 PROXY_WASM_IMPORT(proxy_record_metric)
 WasmResult proxy_record_metric(uint32_t metric_id, uint64_t value);
-PROXY_WASM_IMPORT(proxy_get_metric) WasmResult proxy_get_metric(uint32_t metric_id, uint64_t* value);
+PROXY_WASM_IMPORT(proxy_get_metric)
+WasmResult proxy_get_metric(uint32_t metric_id, uint64_t* value);
 
 // Properties and foreign functions.
 PROXY_WASM_IMPORT(proxy_get_property)
-WasmResult proxy_get_property(const char* path, size_t path_size, char** value,
-                              size_t* value_size);
+WasmResult proxy_get_property(const char* path, size_t path_size, char** value, size_t* value_size);
 PROXY_WASM_IMPORT(proxy_set_property)
 WasmResult proxy_set_property(const char* path, size_t path_size, const char* value,
                               size_t value_size);
 PROXY_WASM_IMPORT(proxy_call_foreign_function)
 WasmResult proxy_call_foreign_function(const char* name, size_t name_size, const char* arguments,
-                                       size_t arguments_size, char** results,
-                                       size_t* results_size);
+                                       size_t arguments_size, char** results, size_t* results_size);
 
 // Callbacks the SDK exports (defined in the SDK; listed so native test hosts can call them).
 void proxy_abi_version_0_2_1();

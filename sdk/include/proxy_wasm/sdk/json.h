@@ -83,7 +83,9 @@ class Value {
  private:
   std::string childPath(std::string_view key) const;
   Error typeError(std::string_view expected) const;
-  Value child(const Json& json, std::string path) const { return Value(document_, json, std::move(path)); }
+  Value child(const Json& json, std::string path) const {
+    return Value(document_, json, std::move(path));
+  }
   std::shared_ptr<const Json> document_;
   const Json* json_;
   std::string path_;
