@@ -1,0 +1,444 @@
+// V8 (Debian's libnode108, V8 10.2) behind the Engine interface: the engine Envoy uses.
+//
+// One isolate and context per Engine (per thread), no Locker. Modules compile once and are shared
+// across isolates through CompiledWasmModule. Runaway calls are stopped by one process-wide
+// watchdog thread with TerminateExecution, which the guest cannot catch; each engine keeps a small
+// call state under a lock so that a kill never lands on a later call, and termination is always
+// cancelled after the outermost call that was flagged. A host function aborts the guest the same
+// way (never with a JS exception, which wasm try/catch could swallow).
+#include <v8.h>
+#include <libplatform/libplatform.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "proxy_wasm/host/engine.h"
+
+namespace proxy_wasm::host {
+namespace {
+
+// ---- process-wide V8 ---------------------------------------------------------------------------
+
+void initializeV8Once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    static std::unique_ptr<v8::Platform> platform = v8::platform::NewDefaultPlatform();
+    v8::V8::InitializePlatform(platform.get());
+    v8::V8::EnableWebAssemblyTrapHandler(true);
+    v8::V8::Initialize();
+  });
+}
+
+// State of the calls of one engine, shared with the watchdog.
+struct CallState {
+  std::mutex mu;
+  v8::Isolate* isolate = nullptr;
+  bool in_call = false;
+  uint64_t seq = 0;
+  bool kill_requested = false;
+};
+
+// One thread that terminates calls whose deadline passed.
+class Watchdog {
+ public:
+  static Watchdog& instance() {
+    static Watchdog* w = new Watchdog();  // never destroyed: engines may outlive static teardown
+    return *w;
+  }
+
+  void arm(std::shared_ptr<CallState> state, uint64_t seq, Deadline deadline) {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_.emplace(deadline, Entry{std::move(state), seq});
+    cv_.notify_one();
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<CallState> state;
+    uint64_t seq;
+  };
+
+  Watchdog() : thread_([this] { loop(); }) { thread_.detach(); }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      if (entries_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      auto first = entries_.begin();
+      if (std::chrono::steady_clock::now() < first->first) {
+        cv_.wait_until(lock, first->first);
+        continue;
+      }
+      Entry e = std::move(first->second);
+      entries_.erase(first);
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> guard(e.state->mu);
+        if (e.state->in_call && e.state->seq == e.seq) {
+          e.state->kill_requested = true;
+          e.state->isolate->TerminateExecution();
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<Deadline, Entry> entries_;
+  std::thread thread_;
+};
+
+class V8Module : public CompiledModule {
+ public:
+  explicit V8Module(v8::CompiledWasmModule compiled) : compiled_(std::move(compiled)) {}
+  const v8::CompiledWasmModule& compiled() const { return compiled_; }
+
+ private:
+  v8::CompiledWasmModule compiled_;
+};
+
+class V8Engine;
+
+struct HostBinding {
+  HostFunction fn;
+  void* user;
+  FuncType type;
+  V8Engine* engine;
+};
+
+std::string exceptionText(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::TryCatch& tc) {
+  if (!tc.HasCaught()) return "unknown error";
+  v8::Local<v8::Value> ex = tc.Exception();
+  std::string text;
+  v8::String::Utf8Value message(iso, ex);
+  if (*message != nullptr) text = *message;
+  // The first wasm frame names the function (when the module has a name section).
+  if (ex->IsObject()) {
+    v8::Local<v8::Value> stack;
+    if (ex.As<v8::Object>()
+            ->Get(ctx, v8::String::NewFromUtf8Literal(iso, "stack"))
+            .ToLocal(&stack) &&
+        stack->IsString()) {
+      v8::String::Utf8Value s(iso, stack);
+      std::string st = *s != nullptr ? *s : "";
+      size_t at = st.find("\n    at ");
+      if (at != std::string::npos) {
+        size_t end = st.find(" (", at);
+        size_t nl = st.find('\n', at + 1);
+        if (end != std::string::npos && (nl == std::string::npos || end < nl)) {
+          text += " in " + st.substr(at + 8, end - at - 8);
+        }
+      }
+    }
+  }
+  return text;
+}
+
+class V8Instance;
+
+class V8Engine : public Engine {
+ public:
+  V8Engine() {
+    initializeV8Once();
+    allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+    v8::Isolate::CreateParams params;
+    params.array_buffer_allocator = allocator_.get();
+    isolate_ = v8::Isolate::New(params);
+    state_ = std::make_shared<CallState>();
+    state_->isolate = isolate_;
+    v8::Isolate::Scope is(isolate_);
+    v8::HandleScope hs(isolate_);
+    v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
+    context_.Reset(isolate_, ctx);
+    v8::Context::Scope cs(ctx);
+    v8::Local<v8::Object> wa = ctx->Global()
+                                   ->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly"))
+                                   .ToLocalChecked()
+                                   .As<v8::Object>();
+    instance_ctor_.Reset(isolate_, wa->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "Instance"))
+                                       .ToLocalChecked()
+                                       .As<v8::Function>());
+  }
+
+  ~V8Engine() override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->in_call = false;
+      state_->seq++;
+    }
+    instance_ctor_.Reset();
+    context_.Reset();
+    isolate_->Dispose();
+  }
+
+  std::string_view name() const override { return "v8"; }
+
+  std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string* error) override {
+    v8::Isolate::Scope is(isolate_);
+    v8::HandleScope hs(isolate_);
+    v8::Local<v8::Context> ctx = context_.Get(isolate_);
+    v8::Context::Scope cs(ctx);
+    v8::TryCatch tc(isolate_);
+    v8::Local<v8::WasmModuleObject> module;
+    if (!v8::WasmModuleObject::Compile(
+             isolate_, v8::MemorySpan<const uint8_t>(
+                           reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))
+             .ToLocal(&module)) {
+      *error = "invalid module: " + exceptionText(isolate_, ctx, tc);
+      return nullptr;
+    }
+    return std::make_shared<V8Module>(module->GetCompiledModule());
+  }
+
+  std::unique_ptr<Instance> instantiate(const CompiledModule& module,
+                                        const std::vector<ImportBinding>& imports,
+                                        void* user_data, std::string* error) override;
+
+  v8::Isolate* isolate() const { return isolate_; }
+  v8::Local<v8::Context> context() const { return context_.Get(isolate_); }
+
+  // Outermost call bookkeeping: arms the watchdog; returns the call's sequence number.
+  void beginCall(Deadline deadline) {
+    uint64_t seq;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->in_call = true;
+      state_->kill_requested = false;
+      seq = ++state_->seq;
+    }
+    abort_requested_ = false;
+    if (deadline != kNoDeadline) Watchdog::instance().arm(state_, seq, deadline);
+  }
+  // Returns true when the watchdog (or interrupt) terminated the call.
+  bool endCall() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->in_call = false;
+    bool killed = state_->kill_requested;
+    state_->kill_requested = false;
+    return killed;
+  }
+  void interrupt() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->in_call) {
+      state_->kill_requested = true;
+      isolate_->TerminateExecution();
+    }
+  }
+  // Called from a host function that wants the guest gone.
+  void abortFromHost() {
+    abort_requested_ = true;
+    isolate_->TerminateExecution();
+  }
+  bool abortRequested() const { return abort_requested_; }
+
+  int depth = 0;
+
+ private:
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
+  v8::Isolate* isolate_ = nullptr;
+  v8::Global<v8::Context> context_;
+  v8::Global<v8::Function> instance_ctor_;
+  std::shared_ptr<CallState> state_;
+  bool abort_requested_ = false;
+  friend class V8Instance;
+};
+
+void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto* b = static_cast<HostBinding*>(info.Data().As<v8::External>()->Value());
+  v8::Isolate* iso = info.GetIsolate();
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  uint64_t in[16] = {};
+  uint64_t out[2] = {};
+  const size_t n = b->type.params.size() < 16 ? b->type.params.size() : 16;
+  for (size_t i = 0; i < n; ++i) {
+    v8::Local<v8::Value> a = info[static_cast<int>(i)];
+    if (b->type.params[i] == ValType::I64) {
+      in[i] = a->IsBigInt() ? a.As<v8::BigInt>()->Uint64Value() : 0;
+    } else {
+      in[i] = static_cast<uint32_t>(a->Int32Value(ctx).FromMaybe(0));
+    }
+  }
+  if (!b->fn(b->user, in, out)) {
+    b->engine->abortFromHost();
+    return;
+  }
+  if (!b->type.results.empty()) {
+    if (b->type.results[0] == ValType::I64) {
+      info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(iso, out[0]));
+    } else {
+      info.GetReturnValue().Set(static_cast<int32_t>(static_cast<uint32_t>(out[0])));
+    }
+  }
+}
+
+class V8Instance : public Instance {
+ public:
+  explicit V8Instance(V8Engine& engine) : engine_(engine) {}
+  ~V8Instance() override {
+    functions_.clear();
+    memory_.Reset();
+    exports_.Reset();
+  }
+
+  bool init(const V8Module& module, const std::vector<ImportBinding>& imports, void* user,
+            std::string* error) {
+    v8::Isolate* iso = engine_.isolate_;
+    v8::Isolate::Scope is(iso);
+    v8::HandleScope hs(iso);
+    v8::Local<v8::Context> ctx = engine_.context();
+    v8::Context::Scope cs(ctx);
+    v8::TryCatch tc(iso);
+    v8::Local<v8::WasmModuleObject> mod;
+    if (!v8::WasmModuleObject::FromCompiledModule(iso, module.compiled()).ToLocal(&mod)) {
+      *error = "cannot load compiled module: " + exceptionText(iso, ctx, tc);
+      return false;
+    }
+    v8::Local<v8::Object> import_object = v8::Object::New(iso);
+    std::map<std::string, v8::Local<v8::Object>> namespaces;
+    for (const ImportBinding& imp : imports) {
+      bindings_.push_back(HostBinding{imp.function, user, imp.type, &engine_});
+      auto [it, inserted] = namespaces.emplace(imp.module, v8::Local<v8::Object>());
+      if (inserted) {
+        it->second = v8::Object::New(iso);
+        import_object
+            ->Set(ctx, v8::String::NewFromUtf8(iso, imp.module.c_str()).ToLocalChecked(),
+                  it->second)
+            .Check();
+      }
+      v8::Local<v8::Function> fn =
+          v8::Function::New(ctx, hostCallback, v8::External::New(iso, &bindings_.back()),
+                            static_cast<int>(imp.type.params.size()),
+                            v8::ConstructorBehavior::kThrow)
+              .ToLocalChecked();
+      it->second->Set(ctx, v8::String::NewFromUtf8(iso, imp.name.c_str()).ToLocalChecked(), fn)
+          .Check();
+    }
+    v8::Local<v8::Value> argv[] = {mod, import_object};
+    v8::Local<v8::Object> instance;
+    if (!engine_.instance_ctor_.Get(iso)->NewInstance(ctx, 2, argv).ToLocal(&instance)) {
+      *error = "instantiation failed: " + exceptionText(iso, ctx, tc);
+      return false;
+    }
+    v8::Local<v8::Object> exports =
+        instance->Get(ctx, v8::String::NewFromUtf8Literal(iso, "exports"))
+            .ToLocalChecked()
+            .As<v8::Object>();
+    exports_.Reset(iso, exports);
+    v8::Local<v8::Value> memory;
+    if (exports->Get(ctx, v8::String::NewFromUtf8Literal(iso, "memory")).ToLocal(&memory) &&
+        memory->IsWasmMemoryObject()) {
+      memory_.Reset(iso, memory.As<v8::WasmMemoryObject>());
+    }
+    return true;
+  }
+
+  MemoryView memory() override {
+    if (memory_.IsEmpty()) return {};
+    v8::Isolate* iso = engine_.isolate_;
+    v8::HandleScope hs(iso);
+    v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
+    return MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
+  }
+
+  int32_t findFunction(std::string_view name) override {
+    v8::Isolate* iso = engine_.isolate_;
+    v8::Isolate::Scope is(iso);
+    v8::HandleScope hs(iso);
+    v8::Local<v8::Context> ctx = engine_.context();
+    v8::Context::Scope cs(ctx);
+    v8::Local<v8::Value> v;
+    if (!exports_.Get(iso)
+             ->Get(ctx, v8::String::NewFromUtf8(iso, std::string(name).c_str()).ToLocalChecked())
+             .ToLocal(&v) ||
+        !v->IsFunction()) {
+      return -1;
+    }
+    functions_.emplace_back(iso, v.As<v8::Function>());
+    return static_cast<int32_t>(functions_.size() - 1);
+  }
+
+  CallResult call(int32_t function, const uint64_t* args, size_t num_args, uint64_t* results,
+                  size_t num_results, Deadline deadline) override {
+    CallResult out;
+    if (function < 0 || static_cast<size_t>(function) >= functions_.size()) {
+      out.status = CallResult::Status::Trap;
+      out.message = "no such function";
+      return out;
+    }
+    v8::Isolate* iso = engine_.isolate_;
+    v8::Isolate::Scope is(iso);
+    v8::HandleScope hs(iso);
+    v8::Local<v8::Context> ctx = engine_.context();
+    v8::Context::Scope cs(ctx);
+    v8::Local<v8::Function> fn = functions_[function].Get(iso);
+    v8::Local<v8::Value> argv[16];
+    for (size_t i = 0; i < num_args && i < 16; ++i) {
+      argv[i] = v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i])));
+    }
+    const bool outer = engine_.depth++ == 0;
+    if (outer) engine_.beginCall(deadline);
+    v8::TryCatch tc(iso);
+    v8::MaybeLocal<v8::Value> maybe =
+        fn->Call(ctx, v8::Undefined(iso), static_cast<int>(num_args), argv);
+    --engine_.depth;
+    bool killed = outer ? engine_.endCall() : false;
+    bool aborted = engine_.abortRequested();
+    v8::Local<v8::Value> value;
+    if (!maybe.ToLocal(&value) || killed || aborted) {
+      bool terminated = tc.HasTerminated() || killed || aborted;
+      if (terminated) {
+        out.status = aborted ? CallResult::Status::Trap : CallResult::Status::Timeout;
+        out.message = aborted ? "aborted by the host" : "deadline exceeded";
+        if (outer) iso->CancelTerminateExecution();
+      } else {
+        out.status = CallResult::Status::Trap;
+        out.message = exceptionText(iso, ctx, tc);
+      }
+      return out;
+    }
+    if (num_results > 0) {
+      if (value->IsBigInt()) {
+        results[0] = value.As<v8::BigInt>()->Uint64Value();
+      } else {
+        results[0] = static_cast<uint32_t>(value->Int32Value(ctx).FromMaybe(0));
+      }
+    }
+    return out;
+  }
+
+  void interrupt() override { engine_.interrupt(); }
+
+ private:
+  V8Engine& engine_;
+  std::deque<HostBinding> bindings_;
+  v8::Global<v8::Object> exports_;
+  v8::Global<v8::WasmMemoryObject> memory_;
+  std::vector<v8::Global<v8::Function>> functions_;
+};
+
+std::unique_ptr<Instance> V8Engine::instantiate(const CompiledModule& module,
+                                                const std::vector<ImportBinding>& imports,
+                                                void* user_data, std::string* error) {
+  auto instance = std::make_unique<V8Instance>(*this);
+  if (!instance->init(static_cast<const V8Module&>(module), imports, user_data, error)) {
+    return nullptr;
+  }
+  return instance;
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> createV8Engine(std::string* /*error*/) {
+  return std::make_unique<V8Engine>();
+}
+
+}  // namespace proxy_wasm::host

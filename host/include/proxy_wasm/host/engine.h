@@ -1,0 +1,103 @@
+// The engine interface: the only place the host touches a Wasm runtime.
+//
+// An Engine is bound to one thread (V8: one isolate per thread) and is only used from it. It
+// compiles modules into CompiledModules, which are immutable and may be shared with the Engines
+// of other threads of the same kind, and instantiates them with host functions bound to imports.
+// An Instance is one linear memory plus its exports; calls run under a deadline and can be
+// interrupted from any thread. Engines know nothing of proxy-wasm.
+//
+// This header is C++17 so the wabt translation units (which need C++17) can include it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace proxy_wasm::host {
+
+enum class ValType : uint8_t { I32 = 0x7f, I64 = 0x7e, F32 = 0x7d, F64 = 0x7c };
+
+struct FuncType {
+  std::vector<ValType> params;
+  std::vector<ValType> results;
+  bool operator==(const FuncType& o) const { return params == o.params && results == o.results; }
+  bool operator!=(const FuncType& o) const { return !(*this == o); }
+};
+// "(i32, i32) -> i32"
+std::string toString(const FuncType& type);
+
+// A host function bound to an import. Arguments and results are raw 64-bit slots (an i32 is the
+// low 32 bits). Returning false aborts the calling wasm code: the engine unwinds it as a trap that
+// the guest cannot catch. The function records the reason itself (in its user data).
+using HostFunction = bool (*)(void* user_data, const uint64_t* args, uint64_t* results);
+
+struct ImportBinding {
+  std::string module;
+  std::string name;
+  FuncType type;
+  HostFunction function;
+};
+
+struct MemoryView {
+  uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+struct CallResult {
+  enum class Status { Ok, Trap, Timeout };
+  Status status = Status::Ok;
+  std::string message;  // trap message (with the wasm function name when the module has names)
+  bool ok() const { return status == Status::Ok; }
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+constexpr Deadline kNoDeadline = Deadline::max();
+
+class CompiledModule {
+ public:
+  virtual ~CompiledModule() = default;
+};
+
+class Instance {
+ public:
+  virtual ~Instance() = default;
+  // The linear memory. Valid until the next call into wasm (memory.grow may move it).
+  virtual MemoryView memory() = 0;
+  // Looks up an exported function; returns a handle for call(), or -1 when absent.
+  virtual int32_t findFunction(std::string_view name) = 0;
+  // Calls an export. `args` are i32 values (every export a proxy-wasm host calls takes i32
+  // parameters); `results` receives raw slots as for HostFunction.
+  virtual CallResult call(int32_t function, const uint64_t* args, size_t num_args,
+                          uint64_t* results, size_t num_results, Deadline deadline) = 0;
+  // Thread-safe: makes the running call (if any) return Timeout as soon as possible.
+  virtual void interrupt() = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view name() const = 0;
+  // Compiles (and validates) a module. Thread-compatible; the result is shareable.
+  virtual std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string* error) = 0;
+  // Instantiates with one binding per import, in the module's import order. Does not run any
+  // start or initialisation function other than the wasm start section.
+  virtual std::unique_ptr<Instance> instantiate(const CompiledModule& module,
+                                                const std::vector<ImportBinding>& imports,
+                                                void* user_data, std::string* error) = 0;
+};
+
+// Runtime names: "v8" (also Envoy's "envoy.wasm.runtime.v8") and "wabt" (the wabt interpreter,
+// also "envoy.wasm.runtime.wabt"). Returns the canonical name, or empty for an unknown runtime.
+std::string canonicalRuntimeName(std::string_view runtime);
+std::vector<std::string> availableRuntimes();
+// A new engine for the calling thread, or nullptr with `error` set.
+std::unique_ptr<Engine> createEngine(std::string_view runtime, std::string* error);
+
+std::unique_ptr<Engine> createV8Engine(std::string* error);
+std::unique_ptr<Engine> createWabtEngine(std::string* error);
+
+}  // namespace proxy_wasm::host

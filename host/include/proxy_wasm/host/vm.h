@@ -1,0 +1,197 @@
+// Vm: one instance of a plugin module on one thread, with Envoy's context lifecycle.
+//
+// A Vm owns the engine instance, the contexts (root contexts, one per plugin started in it, and
+// stream contexts), the current/effective context of the running callback and the actions
+// deferred until the outermost call into the VM returns. It is entered only from its own thread.
+//
+// Failure: any trap, deadline overrun, restricted hostcall or proc_exit fails the whole VM. From
+// then on nothing calls into it; stream callbacks apply the plugin's failure policy (fail closed:
+// 503 with details wasm_fail_stream; fail open: continue) and the embedder is told (onVmFailed) so
+// that FAIL_RELOAD can build a new VM. Every failure is logged with plugin, callback and message.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy_wasm/abi/enums.h"
+#include "proxy_wasm/host/embedder.h"
+#include "proxy_wasm/host/engine.h"
+#include "proxy_wasm/host/plugin.h"
+
+namespace proxy_wasm::host {
+
+using abi::FilterDataStatus;
+using abi::FilterHeadersStatus;
+using abi::FilterTrailersStatus;
+using abi::GrpcStatus;
+
+struct Hostcalls;
+
+class Vm {
+ public:
+  // Instantiates `code` on `engine` (which must outlive the Vm), links every import strictly, and
+  // runs the module's initialisation with restricted hostcalls. nullptr with `error` on failure.
+  static std::unique_ptr<Vm> create(std::shared_ptr<const PluginCode> code, VmConfig config,
+                                    Engine& engine, VmHost& host, std::string* error);
+  ~Vm();
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+
+  const VmConfig& config() const { return config_; }
+  const PluginCode& code() const { return *code_; }
+  std::string_view engineName() const { return engine_.name(); }
+  bool failed() const { return failed_; }
+  const std::string& failureMessage() const { return failure_message_; }
+
+  // ---- plugins (root contexts) ----
+  // on_context_create, on_vm_start, on_configure. Returns the root context id, or nullopt with
+  // `error` when either returns false or the VM fails.
+  std::optional<uint32_t> startPlugin(std::shared_ptr<const PluginConfig> plugin,
+                                      std::string* error);
+  // on_done, then on_delete now (or after the plugin calls proxy_done).
+  void stopPlugin(uint32_t root_context_id);
+  const PluginConfig* plugin(uint32_t root_context_id) const;
+
+  // ---- HTTP streams ----
+  // Creates a stream context under `root` (on_context_create). `stream` must stay valid until
+  // endStream() returns. Returns 0 when the VM has failed.
+  uint32_t createStream(uint32_t root_context_id, StreamHost* stream);
+  FilterHeadersStatus onRequestHeaders(uint32_t stream, uint32_t headers, bool end_of_stream);
+  FilterDataStatus onRequestBody(uint32_t stream, uint32_t body_size, bool end_of_stream);
+  FilterTrailersStatus onRequestTrailers(uint32_t stream, uint32_t trailers);
+  FilterHeadersStatus onResponseHeaders(uint32_t stream, uint32_t headers, bool end_of_stream);
+  FilterDataStatus onResponseBody(uint32_t stream, uint32_t body_size, bool end_of_stream);
+  FilterTrailersStatus onResponseTrailers(uint32_t stream, uint32_t trailers);
+  // Envoy's order at stream end: on_log, on_done, on_delete. The context is gone afterwards.
+  void endStream(uint32_t stream);
+  // A stream whose filter is destroyed without a normal end (client reset): on_done, on_delete.
+  bool hasContext(uint32_t id) const { return contexts_.count(id) != 0; }
+
+  // ---- events delivered by the embedder on this thread ----
+  void onTick(uint32_t root_context_id);
+  void onQueueReady(uint32_t root_context_id, uint32_t queue_id);
+  void onHttpCallResponse(uint32_t root_context_id, uint32_t token, HttpCallResponse response);
+  void onGrpcReceiveInitialMetadata(uint32_t root_context_id, uint32_t token,
+                                    std::vector<std::pair<std::string, std::string>> metadata);
+  void onGrpcReceive(uint32_t root_context_id, uint32_t token, std::string message);
+  void onGrpcReceiveTrailingMetadata(uint32_t root_context_id, uint32_t token,
+                                     std::vector<std::pair<std::string, std::string>> metadata);
+  void onGrpcClose(uint32_t root_context_id, uint32_t token, uint32_t status,
+                   std::string message);
+
+  // For tests and benchmarks: call an arbitrary export with i32 arguments.
+  std::optional<uint64_t> callExportForTest(std::string_view name,
+                                            const std::vector<uint64_t>& args);
+  uint64_t memoryBytes();
+
+ private:
+  friend struct Hostcalls;
+
+  // The exports the host calls, resolved and type-checked once.
+  enum Callback : int {
+    kMalloc,
+    kOnContextCreate,
+    kOnVmStart,
+    kOnConfigure,
+    kOnTick,
+    kOnQueueReady,
+    kOnDone,
+    kOnLog,
+    kOnDelete,
+    kOnRequestHeaders,
+    kOnRequestBody,
+    kOnRequestTrailers,
+    kOnResponseHeaders,
+    kOnResponseBody,
+    kOnResponseTrailers,
+    kOnHttpCallResponse,
+    kOnGrpcReceiveInitialMetadata,
+    kOnGrpcReceive,
+    kOnGrpcReceiveTrailingMetadata,
+    kOnGrpcClose,
+    kOnForeignFunction,
+    kCallbackCount
+  };
+  static const char* callbackName(int cb);
+
+  struct Context {
+    uint32_t id = 0;
+    uint32_t root_id = 0;  // itself for roots
+    std::shared_ptr<const PluginConfig> plugin;
+    StreamHost* stream = nullptr;  // streams only
+    bool in_configure = false;     // roots: plugin configuration readable
+    bool pending_done = false;     // roots: on_done returned false, waiting for proxy_done
+    bool local_reply_sent = false; // streams: forces the callback's result to stop
+    bool failed_stream = false;    // streams: failure policy already applied
+  };
+
+  // The answer of a callout being delivered (readable inside its callback only).
+  struct CalloutResponse {
+    std::vector<std::pair<std::string, std::string>> headers, trailers;
+    std::string body;
+  };
+
+  Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host);
+  bool initialize(std::string* error);
+
+  // Calls a callback as `context_id`; returns the result slot, or nullopt if absent or failed.
+  std::optional<uint64_t> call(Callback cb, uint32_t context_id, std::initializer_list<uint64_t> args);
+  void runDeferred();
+  void fail(std::string_view callback, std::string_view message);
+  // A stream callback on a failed VM: applies the failure policy once.
+  bool applyFailurePolicy(Context& stream);
+
+  template <class Status>
+  Status streamCall(Callback cb, uint32_t stream, std::initializer_list<uint64_t> args,
+                    Status stop);
+
+  Context* context(uint32_t id);
+  Context* currentContext();  // effective if set, else current
+  Context* rootOf(Context* c);
+  const PluginConfig* currentPlugin();
+  void logFromPlugin(LogLevel level, std::string_view message);
+
+  // Memory helpers for hostcalls (bounds-checked against the current memory).
+  bool read(uint32_t ptr, uint32_t size, std::string_view* out);
+  bool writeU32(uint32_t ptr, uint32_t value);
+  bool writeU64(uint32_t ptr, uint64_t value);
+  // Allocates in the plugin and copies `data`; writes the pointer/size slots. Empty data gives
+  // ptr 0 / size 0 without allocating.
+  WasmResult copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_slot);
+  std::optional<uint32_t> allocate(uint32_t size);
+
+  std::shared_ptr<const PluginCode> code_;
+  VmConfig config_;
+  Engine& engine_;
+  VmHost& host_;
+  std::unique_ptr<Instance> instance_;
+  int32_t callbacks_[kCallbackCount];
+  std::map<uint32_t, Context> contexts_;
+  uint32_t next_context_id_ = 1;
+  uint32_t current_context_ = 0;
+  uint32_t effective_context_ = 0;
+  int depth_ = 0;
+  bool restricted_ = false;  // during _initialize and inside the allocator
+  bool failed_ = false;
+  std::string failure_message_;
+  std::string aborted_reason_;  // set by a hostcall that aborts the guest
+  std::string current_callback_;
+  std::vector<std::function<void()>> deferred_;
+  uint32_t next_callout_ = 0;
+  std::unordered_map<uint32_t, uint32_t> grpc_streams_;  // token -> root
+  const CalloutResponse* callout_response_ = nullptr;
+  std::string grpc_message_;
+  std::pair<uint32_t, std::string> last_status_{0, ""};
+  std::unordered_map<uint32_t, class Metric*> metrics_;
+  uint32_t next_metric_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace proxy_wasm::host

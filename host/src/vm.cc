@@ -1,0 +1,524 @@
+#include "proxy_wasm/host/vm.h"
+
+#include <cstring>
+
+#include "hostcalls.h"
+#include "proxy_wasm/abi/pairs.h"
+
+namespace proxy_wasm::host {
+namespace {
+
+struct CallbackDef {
+  const char* name;
+  FuncType type;
+};
+
+constexpr ValType I = ValType::I32;
+
+const CallbackDef kCallbacks[] = {
+    {"malloc", {{I}, {I}}},
+    {"proxy_on_context_create", {{I, I}, {}}},
+    {"proxy_on_vm_start", {{I, I}, {I}}},
+    {"proxy_on_configure", {{I, I}, {I}}},
+    {"proxy_on_tick", {{I}, {}}},
+    {"proxy_on_queue_ready", {{I, I}, {}}},
+    {"proxy_on_done", {{I}, {I}}},
+    {"proxy_on_log", {{I}, {}}},
+    {"proxy_on_delete", {{I}, {}}},
+    {"proxy_on_request_headers", {{I, I, I}, {I}}},
+    {"proxy_on_request_body", {{I, I, I}, {I}}},
+    {"proxy_on_request_trailers", {{I, I}, {I}}},
+    {"proxy_on_response_headers", {{I, I, I}, {I}}},
+    {"proxy_on_response_body", {{I, I, I}, {I}}},
+    {"proxy_on_response_trailers", {{I, I}, {I}}},
+    {"proxy_on_http_call_response", {{I, I, I, I, I}, {}}},
+    {"proxy_on_grpc_receive_initial_metadata", {{I, I, I}, {}}},
+    {"proxy_on_grpc_receive", {{I, I, I}, {}}},
+    {"proxy_on_grpc_receive_trailing_metadata", {{I, I, I}, {}}},
+    {"proxy_on_grpc_close", {{I, I, I}, {}}},
+    {"proxy_on_foreign_function", {{I, I, I}, {}}},
+};
+static_assert(sizeof(kCallbacks) / sizeof(kCallbacks[0]) == 21);
+
+std::string describeImport(const ModuleImport& imp) {
+  return imp.module + "." + imp.name + " " + toString(imp.type);
+}
+
+}  // namespace
+
+const char* Vm::callbackName(int cb) { return kCallbacks[cb].name; }
+
+Vm::Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host)
+    : code_(std::move(code)), config_(std::move(config)), engine_(engine), host_(host) {
+  for (int32_t& c : callbacks_) c = -1;
+}
+
+Vm::~Vm() {
+  *alive_ = false;
+  host_.cancelAll(*this);
+}
+
+std::unique_ptr<Vm> Vm::create(std::shared_ptr<const PluginCode> code, VmConfig config,
+                               Engine& engine, VmHost& host, std::string* error) {
+  std::unique_ptr<Vm> vm(new Vm(std::move(code), std::move(config), engine, host));
+  if (!vm->initialize(error)) return nullptr;
+  return vm;
+}
+
+bool Vm::initialize(std::string* error) {
+  const ModuleInfo& info = code_->info();
+  std::vector<ImportBinding> bindings;
+  bindings.reserve(info.imports.size());
+  for (const ModuleImport& imp : info.imports) {
+    if (imp.kind != 0) {
+      *error = "unsupported import " + imp.module + "." + imp.name +
+               " (only functions may be imported)";
+      return false;
+    }
+    const HostcallDef* def = findHostcall(imp.module, imp.name);
+    if (def == nullptr) {
+      *error = "unknown import " + describeImport(imp);
+      return false;
+    }
+    if (def->type != imp.type) {
+      *error = "import " + imp.module + "." + imp.name + " has type " + toString(imp.type) +
+               ", the host provides " + toString(def->type);
+      return false;
+    }
+    bindings.push_back(ImportBinding{imp.module, imp.name, imp.type, def->function});
+  }
+  auto compiled = code_->compiled(engine_, error);
+  if (!compiled) return false;
+  instance_ = engine_.instantiate(*compiled, bindings, this, error);
+  if (!instance_) return false;
+
+  for (int cb = 0; cb < kCallbackCount; ++cb) {
+    const ModuleExport* e = info.findExport(kCallbacks[cb].name);
+    if (e == nullptr || e->kind != 0) continue;
+    if (e->type != kCallbacks[cb].type) {
+      *error = std::string("export ") + kCallbacks[cb].name + " has type " + toString(e->type) +
+               ", expected " + toString(kCallbacks[cb].type);
+      return false;
+    }
+    callbacks_[cb] = instance_->findFunction(kCallbacks[cb].name);
+  }
+  // The reference host looks for malloc first, then proxy_on_memory_allocate.
+  if (callbacks_[kMalloc] < 0) {
+    const ModuleExport* e = info.findExport("proxy_on_memory_allocate");
+    if (e != nullptr && e->kind == 0 && e->type == kCallbacks[kMalloc].type) {
+      callbacks_[kMalloc] = instance_->findFunction("proxy_on_memory_allocate");
+    }
+  }
+  if (callbacks_[kMalloc] < 0) {
+    *error = "the module exports no allocator (malloc or proxy_on_memory_allocate)";
+    return false;
+  }
+
+  // Module initialisation, with hostcalls restricted as in the reference host.
+  auto run = [&](const char* name, std::vector<uint64_t> args, size_t results) -> bool {
+    int32_t fn = instance_->findFunction(name);
+    if (fn < 0) return true;
+    restricted_ = true;
+    current_callback_ = name;
+    ++depth_;
+    uint64_t result = 0;
+    CallResult r = instance_->call(fn, args.data(), args.size(), &result, results,
+                                   std::chrono::steady_clock::now() + config_.callback_deadline);
+    --depth_;
+    restricted_ = false;
+    if (!r.ok()) {
+      fail(name, !aborted_reason_.empty() ? aborted_reason_ : r.message);
+      *error = failure_message_;
+      return false;
+    }
+    return true;
+  };
+  auto typed = [&](const char* name, const FuncType& type) {
+    const ModuleExport* e = info.findExport(name);
+    return e != nullptr && e->kind == 0 && e->type == type;
+  };
+  if (typed("_initialize", FuncType{{}, {}})) {
+    if (!run("_initialize", {}, 0)) return false;
+    if (typed("main", FuncType{{I, I}, {I}})) {
+      if (!run("main", {0, 0}, 1)) return false;
+    } else if (typed("__main_void", FuncType{{}, {I}})) {
+      if (!run("__main_void", {}, 1)) return false;
+    }
+  } else if (typed("_start", FuncType{{}, {}})) {
+    if (!run("_start", {}, 0)) return false;
+  }
+  return true;
+}
+
+Vm::Context* Vm::context(uint32_t id) {
+  auto it = contexts_.find(id);
+  return it == contexts_.end() ? nullptr : &it->second;
+}
+
+Vm::Context* Vm::currentContext() {
+  if (effective_context_ != 0) {
+    if (Context* c = context(effective_context_)) return c;
+  }
+  return context(current_context_);
+}
+
+Vm::Context* Vm::rootOf(Context* c) { return c == nullptr ? nullptr : context(c->root_id); }
+
+const PluginConfig* Vm::currentPlugin() {
+  Context* c = currentContext();
+  return c == nullptr ? nullptr : c->plugin.get();
+}
+
+const PluginConfig* Vm::plugin(uint32_t root) const {
+  auto it = contexts_.find(root);
+  return it == contexts_.end() ? nullptr : it->second.plugin.get();
+}
+
+void Vm::logFromPlugin(LogLevel level, std::string_view message) {
+  host_.log(currentPlugin(), level, message);
+}
+
+std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
+                                 std::initializer_list<uint64_t> args) {
+  if (failed_) return std::nullopt;
+  int32_t fn = callbacks_[cb];
+  if (fn < 0) return std::nullopt;
+  const uint32_t saved_current = current_context_, saved_effective = effective_context_;
+  std::string saved_callback = std::move(current_callback_);
+  current_context_ = context_id;
+  effective_context_ = 0;
+  current_callback_ = kCallbacks[cb].name;
+  const bool outer = depth_++ == 0;
+  if (outer) aborted_reason_.clear();
+  Deadline deadline =
+      outer ? std::chrono::steady_clock::now() + config_.callback_deadline : kNoDeadline;
+  uint64_t result = 0;
+  CallResult r = instance_->call(fn, args.begin(), args.size(), &result,
+                                 kCallbacks[cb].type.results.size(), deadline);
+  --depth_;
+  current_context_ = saved_current;
+  effective_context_ = saved_effective;
+  current_callback_ = std::move(saved_callback);
+  if (!r.ok()) {
+    std::string message = r.message;
+    if (!aborted_reason_.empty()) message = aborted_reason_;
+    if (r.status == CallResult::Status::Timeout) {
+      message = "exceeded its CPU deadline of " + std::to_string(config_.callback_deadline.count()) +
+                " ms";
+    }
+    fail(kCallbacks[cb].name, message);
+    if (outer) deferred_.clear();
+    return std::nullopt;
+  }
+  if (outer) runDeferred();
+  return result;
+}
+
+void Vm::runDeferred() {
+  // Actions may enqueue more actions (a local reply triggering response callbacks): drain.
+  while (!deferred_.empty()) {
+    std::vector<std::function<void()>> now;
+    now.swap(deferred_);
+    for (auto& action : now) action();
+  }
+}
+
+void Vm::fail(std::string_view callback, std::string_view message) {
+  if (failed_) return;
+  failed_ = true;
+  failure_message_ = "Function: " + std::string(callback) + " failed: " + std::string(message);
+  const PluginConfig* p = currentPlugin();
+  if (p == nullptr && !contexts_.empty()) p = contexts_.begin()->second.plugin.get();
+  host_.log(p, LogLevel::Critical,
+            "wasm VM failed (plugin " + std::string(p != nullptr ? p->name : "?") + ", vm_id " +
+                config_.vm_id + ", engine " + std::string(engine_.name()) +
+                "): " + failure_message_);
+  host_.cancelAll(*this);
+  host_.onVmFailed(*this);
+}
+
+bool Vm::applyFailurePolicy(Context& stream) {
+  if (stream.plugin && stream.plugin->failure_policy == FailurePolicy::FailOpen) return true;
+  if (!stream.failed_stream && stream.stream != nullptr) {
+    stream.failed_stream = true;
+    LocalReply reply;
+    reply.status = 503;
+    reply.details = "wasm_fail_stream";
+    reply.grpc_status = static_cast<int32_t>(GrpcStatus::Unavailable);
+    stream.stream->sendLocalReply(std::move(reply));
+  }
+  return false;
+}
+
+// ---- plugins -------------------------------------------------------------------------------
+
+std::optional<uint32_t> Vm::startPlugin(std::shared_ptr<const PluginConfig> plugin,
+                                        std::string* error) {
+  if (failed_) {
+    *error = failure_message_;
+    return std::nullopt;
+  }
+  const uint32_t id = next_context_id_++;
+  Context& root = contexts_[id];
+  root.id = id;
+  root.root_id = id;
+  root.plugin = std::move(plugin);
+  auto abandon = [&](std::string message) -> std::optional<uint32_t> {
+    *error = failed_ ? failure_message_ : std::move(message);
+    if (!failed_) call(kOnDelete, id, {id});
+    contexts_.erase(id);
+    return std::nullopt;
+  };
+  call(kOnContextCreate, id, {id, 0});
+  if (failed_) return abandon("");
+  auto started = call(kOnVmStart, id, {id, config_.configuration.size()});
+  if (failed_) return abandon("");
+  if (started && *started == 0) return abandon("the plugin's proxy_on_vm_start returned false");
+  context(id)->in_configure = true;
+  auto configured = call(kOnConfigure, id, {id, context(id)->plugin->configuration.size()});
+  if (Context* c = context(id)) c->in_configure = false;
+  if (failed_) return abandon("");
+  if (configured && *configured == 0) {
+    return abandon("the plugin rejected its configuration (proxy_on_configure returned false)");
+  }
+  return id;
+}
+
+void Vm::stopPlugin(uint32_t root_context_id) {
+  Context* root = context(root_context_id);
+  if (root == nullptr || root->root_id != root_context_id) return;
+  host_.setTickPeriod(*this, root_context_id, 0);
+  if (failed_) {
+    contexts_.erase(root_context_id);
+    return;
+  }
+  auto done = call(kOnDone, root_context_id, {root_context_id});
+  if (done && *done == 0) {
+    if (Context* c = context(root_context_id)) c->pending_done = true;
+    return;
+  }
+  call(kOnDelete, root_context_id, {root_context_id});
+  contexts_.erase(root_context_id);
+}
+
+// ---- streams -------------------------------------------------------------------------------
+
+uint32_t Vm::createStream(uint32_t root_context_id, StreamHost* stream) {
+  Context* root = context(root_context_id);
+  if (root == nullptr) return 0;
+  const uint32_t id = next_context_id_++;
+  Context& c = contexts_[id];
+  c.id = id;
+  c.root_id = root_context_id;
+  c.plugin = root->plugin;
+  c.stream = stream;
+  if (!failed_) call(kOnContextCreate, id, {id, root_context_id});
+  return id;
+}
+
+template <class Status>
+Status Vm::streamCall(Callback cb, uint32_t stream, std::initializer_list<uint64_t> args,
+                      Status stop) {
+  Context* c = context(stream);
+  if (c == nullptr) return Status{};
+  if (failed_) return applyFailurePolicy(*c) ? Status{} : stop;
+  c->local_reply_sent = false;
+  auto r = call(cb, stream, args);
+  c = context(stream);
+  if (failed_) return c != nullptr && applyFailurePolicy(*c) ? Status{} : stop;
+  if (c != nullptr && c->local_reply_sent) return stop;
+  if (!r) return Status{};
+  return static_cast<Status>(static_cast<uint32_t>(*r));
+}
+
+FilterHeadersStatus Vm::onRequestHeaders(uint32_t stream, uint32_t headers, bool end_of_stream) {
+  auto s = streamCall(kOnRequestHeaders, stream, {stream, headers, end_of_stream ? 1u : 0u},
+                      FilterHeadersStatus::StopAllIterationAndWatermark);
+  // As Envoy by default: StopIteration stops everything; unknown values too.
+  auto v = static_cast<uint32_t>(s);
+  if (v == 1 || v > 4) return FilterHeadersStatus::StopAllIterationAndWatermark;
+  if (v == 2) return FilterHeadersStatus::Continue;
+  return s;
+}
+
+FilterDataStatus Vm::onRequestBody(uint32_t stream, uint32_t body_size, bool end_of_stream) {
+  auto s = streamCall(kOnRequestBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
+                      FilterDataStatus::StopIterationNoBuffer);
+  return static_cast<uint32_t>(s) > 3 ? FilterDataStatus::StopIterationNoBuffer : s;
+}
+
+FilterTrailersStatus Vm::onRequestTrailers(uint32_t stream, uint32_t trailers) {
+  auto s = streamCall(kOnRequestTrailers, stream, {stream, trailers},
+                      FilterTrailersStatus::StopIteration);
+  return static_cast<uint32_t>(s) > 1 ? FilterTrailersStatus::StopIteration : s;
+}
+
+FilterHeadersStatus Vm::onResponseHeaders(uint32_t stream, uint32_t headers, bool end_of_stream) {
+  auto s = streamCall(kOnResponseHeaders, stream, {stream, headers, end_of_stream ? 1u : 0u},
+                      FilterHeadersStatus::StopAllIterationAndWatermark);
+  auto v = static_cast<uint32_t>(s);
+  if (v == 1 || v > 4) return FilterHeadersStatus::StopAllIterationAndWatermark;
+  if (v == 2) return FilterHeadersStatus::Continue;
+  return s;
+}
+
+FilterDataStatus Vm::onResponseBody(uint32_t stream, uint32_t body_size, bool end_of_stream) {
+  auto s = streamCall(kOnResponseBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
+                      FilterDataStatus::StopIterationNoBuffer);
+  return static_cast<uint32_t>(s) > 3 ? FilterDataStatus::StopIterationNoBuffer : s;
+}
+
+FilterTrailersStatus Vm::onResponseTrailers(uint32_t stream, uint32_t trailers) {
+  auto s = streamCall(kOnResponseTrailers, stream, {stream, trailers},
+                      FilterTrailersStatus::StopIteration);
+  return static_cast<uint32_t>(s) > 1 ? FilterTrailersStatus::StopIteration : s;
+}
+
+void Vm::endStream(uint32_t stream) {
+  Context* c = context(stream);
+  if (c == nullptr || c->root_id == stream) return;
+  if (!failed_) {
+    call(kOnLog, stream, {stream});
+    call(kOnDone, stream, {stream});
+    call(kOnDelete, stream, {stream});
+  }
+  contexts_.erase(stream);
+}
+
+// ---- root events ---------------------------------------------------------------------------
+
+void Vm::onTick(uint32_t root) {
+  if (context(root) != nullptr) call(kOnTick, root, {root});
+}
+
+void Vm::onQueueReady(uint32_t root, uint32_t queue_id) {
+  if (context(root) != nullptr) call(kOnQueueReady, root, {root, queue_id});
+}
+
+void Vm::onHttpCallResponse(uint32_t root, uint32_t token, HttpCallResponse response) {
+  if (failed_ || context(root) == nullptr) return;
+  CalloutResponse r{std::move(response.headers), std::move(response.trailers),
+                    std::move(response.body)};
+  if (r.headers.empty()) last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
+  for (auto& [k, v] : r.headers) k = lowerAscii(k);
+  callout_response_ = &r;
+  call(kOnHttpCallResponse, root,
+       {root, token, r.headers.size(), r.body.size(), r.trailers.size()});
+  callout_response_ = nullptr;
+}
+
+void Vm::onGrpcReceiveInitialMetadata(uint32_t root, uint32_t token,
+                                      std::vector<std::pair<std::string, std::string>> md) {
+  if (failed_ || context(root) == nullptr) return;
+  CalloutResponse r{std::move(md), {}, {}};
+  callout_response_ = &r;
+  call(kOnGrpcReceiveInitialMetadata, root, {root, token, r.headers.size()});
+  callout_response_ = nullptr;
+}
+
+void Vm::onGrpcReceive(uint32_t root, uint32_t token, std::string message) {
+  if (failed_ || context(root) == nullptr) return;
+  grpc_message_ = std::move(message);
+  call(kOnGrpcReceive, root, {root, token, grpc_message_.size()});
+  grpc_message_.clear();
+}
+
+void Vm::onGrpcReceiveTrailingMetadata(uint32_t root, uint32_t token,
+                                       std::vector<std::pair<std::string, std::string>> md) {
+  if (failed_ || context(root) == nullptr) return;
+  CalloutResponse r{{}, std::move(md), {}};
+  callout_response_ = &r;
+  call(kOnGrpcReceiveTrailingMetadata, root, {root, token, r.trailers.size()});
+  callout_response_ = nullptr;
+}
+
+void Vm::onGrpcClose(uint32_t root, uint32_t token, uint32_t status, std::string message) {
+  if (failed_ || context(root) == nullptr) return;
+  grpc_streams_.erase(token);
+  last_status_ = {status, std::move(message)};
+  call(kOnGrpcClose, root, {root, token, status});
+}
+
+std::optional<uint64_t> Vm::callExportForTest(std::string_view name,
+                                              const std::vector<uint64_t>& args) {
+  if (failed_) return std::nullopt;
+  int32_t fn = instance_->findFunction(name);
+  if (fn < 0) return std::nullopt;
+  uint64_t result = 0;
+  CallResult r = instance_->call(fn, args.data(), args.size(), &result, 1,
+                                 std::chrono::steady_clock::now() + config_.callback_deadline);
+  if (!r.ok()) {
+    fail(name, !aborted_reason_.empty() ? aborted_reason_ : r.message);
+    return std::nullopt;
+  }
+  return result;
+}
+
+uint64_t Vm::memoryBytes() { return instance_ ? instance_->memory().size : 0; }
+
+// ---- memory helpers ------------------------------------------------------------------------
+
+bool Vm::read(uint32_t ptr, uint32_t size, std::string_view* out) {
+  MemoryView m = instance_->memory();
+  if (uint64_t{ptr} + size > m.size) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(m.data) + ptr, size);
+  return true;
+}
+
+bool Vm::writeU32(uint32_t ptr, uint32_t value) {
+  MemoryView m = instance_->memory();
+  if (uint64_t{ptr} + 4 > m.size) return false;
+  for (int i = 0; i < 4; ++i) m.data[ptr + i] = static_cast<uint8_t>(value >> (8 * i));
+  return true;
+}
+
+bool Vm::writeU64(uint32_t ptr, uint64_t value) {
+  MemoryView m = instance_->memory();
+  if (uint64_t{ptr} + 8 > m.size) return false;
+  for (int i = 0; i < 8; ++i) m.data[ptr + i] = static_cast<uint8_t>(value >> (8 * i));
+  return true;
+}
+
+std::optional<uint32_t> Vm::allocate(uint32_t size) {
+  const bool was_restricted = restricted_;
+  restricted_ = true;
+  const uint32_t saved = current_context_, saved_effective = effective_context_;
+  ++depth_;
+  uint64_t ptr = 0;
+  const uint64_t arg = size;
+  CallResult r = instance_->call(callbacks_[kMalloc], &arg, 1, &ptr, 1, kNoDeadline);
+  --depth_;
+  current_context_ = saved;
+  effective_context_ = saved_effective;
+  restricted_ = was_restricted;
+  if (!r.ok()) {
+    if (aborted_reason_.empty()) aborted_reason_ = "the allocator failed: " + r.message;
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(ptr);
+}
+
+WasmResult Vm::copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_slot) {
+  // Validate the slots before allocating, so a bad slot never leaks plugin memory.
+  MemoryView m = instance_->memory();
+  if (uint64_t{ptr_slot} + 4 > m.size || uint64_t{size_slot} + 4 > m.size) {
+    return WasmResult::InvalidMemoryAccess;
+  }
+  if (data.empty()) {
+    writeU32(ptr_slot, 0);
+    writeU32(size_slot, 0);
+    return WasmResult::Ok;
+  }
+  // `data` may point into wasm memory (it never does today) or host memory; the allocator may
+  // grow and move the wasm memory, so copy into the fresh view afterwards.
+  auto ptr = allocate(static_cast<uint32_t>(data.size()));
+  if (!ptr) return WasmResult::InternalFailure;
+  m = instance_->memory();
+  if (*ptr == 0 || uint64_t{*ptr} + data.size() > m.size) return WasmResult::InvalidMemoryAccess;
+  std::memcpy(m.data + *ptr, data.data(), data.size());
+  writeU32(ptr_slot, *ptr);
+  writeU32(size_slot, static_cast<uint32_t>(data.size()));
+  return WasmResult::Ok;
+}
+
+}  // namespace proxy_wasm::host

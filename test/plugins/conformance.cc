@@ -1,0 +1,224 @@
+// The host conformance plugin: each request path exercises one area of the ABI and reports what
+// it saw in request headers (x-got-*) or logs, so host tests can assert exact behaviour.
+//
+// Configuration (plain text): "reject" refuses it; "tick:<ms>" starts a tick; anything else is
+// accepted. The VM configuration is echoed in a log line on start.
+#include <cstdlib>
+#include <string>
+
+#include "proxy_wasm/sdk.h"
+
+using namespace proxy_wasm;
+
+namespace {
+
+class Root : public RootContext {
+ public:
+  using RootContext::RootContext;
+
+  bool onStart(std::string_view vm_configuration) override {
+    logInfo("on_vm_start vm_config=", vm_configuration);
+    auto q = registerSharedQueue("conformance_queue");
+    if (q) queue_ = *q;
+    return true;
+  }
+
+  bool onConfigure(std::string_view configuration) override {
+    logInfo("on_configure config=", configuration);
+    if (configuration == "reject") return false;
+    if (configuration.substr(0, 5) == "tick:") {
+      setTickPeriod(std::chrono::milliseconds(std::atoi(std::string(configuration.substr(5)).c_str())));
+    }
+    return true;
+  }
+
+  void onTick() override {
+    ++ticks_;
+    logInfo("tick ", ticks_);
+    // Resume every stream parked on /pause-tick.
+    for (StreamRef ref : parked_) {
+      withStream(ref, [](HttpContext& s) {
+        s.addRequestHeader("x-resumed-by", "tick");
+        s.continueRequest();
+      });
+    }
+    parked_.clear();
+  }
+
+  void onQueueReady(uint32_t queue_id) override {
+    while (true) {
+      auto item = dequeueSharedQueue(queue_id);
+      if (!item) break;
+      logInfo("dequeued ", item->view());
+    }
+  }
+
+  bool onDone() override {
+    logInfo("root on_done");
+    return true;
+  }
+
+  uint32_t queue_ = 0;
+  int ticks_ = 0;
+  std::vector<StreamRef> parked_;
+  Counter requests_{"conformance.requests", {"path"}};
+  Gauge last_size_{"conformance.last_header_count"};
+  Histogram sizes_{"conformance.header_bytes"};
+};
+
+std::string str(uint64_t v) { return strCat(v); }
+
+class Stream : public HttpContext {
+ public:
+  using HttpContext::HttpContext;
+
+  FilterHeadersStatus onRequestHeaders(uint32_t headers, bool) override {
+    Root& root = rootAs<Root>();
+    std::string path = requestHeader(":path").value_or("");
+    root.requests_.increment(1, {path});
+    root.last_size_.set(headers);
+    root.sizes_.record(getHeaderMapSize(MapType::HttpRequestHeaders).value_or(0));
+
+    if (path == "/headers") {
+      // Read 3 headers, add, replace, remove.
+      replaceRequestHeader("x-got-a", requestHeader("a").value_or("<none>"));
+      replaceRequestHeader("x-got-b", requestHeader("B").value_or("<none>"));
+      replaceRequestHeader("x-got-missing",
+                           getHeaderMapValue(MapType::HttpRequestHeaders, "missing").ok()
+                               ? "present"
+                               : "not-found");
+      addRequestHeader("x-added", "1");
+      replaceRequestHeader("x-replace", "new");
+      removeRequestHeader("x-remove");
+      replaceRequestHeader("x-got-count", str(headers));
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/set-pairs") {
+      setHeaderMapPairs(MapType::HttpRequestHeaders, {{":path", "/rewritten"}, {"only", "this"}});
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/local-reply") {
+      sendLocalResponse(418, "teapot", {{"x-local", "1"}}, "my details here");
+      return FilterHeadersStatus::Continue;  // the host forces stop after a local reply
+    }
+    if (path == "/pause-tick") {
+      root.parked_.push_back(ref());
+      return FilterHeadersStatus::StopIteration;
+    }
+    if (path == "/callout") {
+      auto token = httpCall(
+          "auth_cluster", {{":method", "POST"}, {":path", "/check"}, {":authority", "auth"}},
+          "payload", {}, std::chrono::milliseconds(1000),
+          [](HttpContext& self, const HttpCallResponse& r) {
+            if (r.failed()) {
+              sendLocalResponse(503, "callout failed", {}, "callout_failed");
+              return;
+            }
+            self.addRequestHeader("x-callout-status", str(r.status()));
+            self.addRequestHeader("x-callout-body", r.body());
+            self.addRequestHeader("x-callout-header", r.header("x-reply").value_or("<none>"));
+            self.continueRequest();
+          });
+      if (!token) {
+        sendLocalResponse(500, strCat("http call failed: ", static_cast<uint32_t>(token.error())));
+        return FilterHeadersStatus::StopIteration;
+      }
+      return FilterHeadersStatus::StopIteration;
+    }
+    if (path == "/grpc") {
+      auto token = grpcCall("grpc_cluster", "pkg.Service", "Method", {{"md", "1"}}, "request",
+                            std::chrono::milliseconds(1000),
+                            [](HttpContext& self, const GrpcCallResponse& r) {
+                              self.addRequestHeader("x-grpc-status",
+                                                    str(static_cast<uint32_t>(r.status())));
+                              self.addRequestHeader("x-grpc-message",
+                                                    r.ok() ? r.message() : r.statusMessage());
+                              self.continueRequest();
+                            });
+      return token ? FilterHeadersStatus::StopIteration : FilterHeadersStatus::Continue;
+    }
+    if (path == "/properties") {
+      replaceRequestHeader("x-plugin-name", getPropertyString({"plugin_name"}).value_or("?"));
+      replaceRequestHeader("x-plugin-root-id", getPropertyString({"plugin_root_id"}).value_or("?"));
+      replaceRequestHeader("x-plugin-vm-id", getPropertyString({"plugin_vm_id"}).value_or("?"));
+      replaceRequestHeader("x-node-id", getPropertyString({"node", "id"}).value_or("?"));
+      replaceRequestHeader("x-source-port",
+                           str(static_cast<uint64_t>(getPropertyInt64({"source", "port"}).value_or(-1))));
+      replaceRequestHeader("x-header-prop",
+                           getPropertyString({"request", "headers", "a"}).value_or("?"));
+      setProperty({"my_state"}, "kept");
+      replaceRequestHeader("x-state", getPropertyString({"my_state"}).value_or("?"));
+      replaceRequestHeader("x-missing-prop",
+                           getProperty({"no", "such"}).ok() ? "found" : "not-found");
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/shared") {
+      // Increment a shared counter with CAS until it sticks.
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        auto cur = getSharedData("counter");
+        uint64_t n = cur ? std::strtoull(cur->value.toString().c_str(), nullptr, 10) : 0;
+        if (setSharedData("counter", str(n + 1), cur ? cur->cas : 0) == WasmResult::Ok) {
+          replaceRequestHeader("x-counter", str(n + 1));
+          break;
+        }
+      }
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/queue") {
+      auto q = resolveSharedQueue("", "conformance_queue");
+      replaceRequestHeader("x-enqueue", q && enqueueSharedQueue(*q, "hello") == WasmResult::Ok
+                                            ? "ok"
+                                            : "failed");
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/env") {
+      const char* v = std::getenv("PWX_TEST_ENV");
+      replaceRequestHeader("x-env", v != nullptr ? v : "<unset>");
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/time") {
+      replaceRequestHeader("x-time-ns", str(getCurrentTimeNanoseconds()));
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/log-level") {
+      replaceRequestHeader("x-log-level", str(static_cast<uint32_t>(getLogLevel())));
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/bad-enum") {
+      // Out-of-range enums are refused by the host with BadArgument.
+      char* d = nullptr;
+      size_t s = 0;
+      replaceRequestHeader("x-bad-map",
+                           str(static_cast<uint32_t>(proxy_get_header_map_pairs(99, &d, &s))));
+      replaceRequestHeader("x-bad-buffer", str(static_cast<uint32_t>(
+                                               proxy_get_buffer_bytes(99, 0, 1, &d, &s))));
+      replaceRequestHeader("x-bad-log", str(static_cast<uint32_t>(proxy_log(9, "x", 1))));
+      return FilterHeadersStatus::Continue;
+    }
+    if (path == "/body") return FilterHeadersStatus::Continue;
+    return FilterHeadersStatus::Continue;
+  }
+
+  FilterDataStatus onRequestBody(size_t size, bool end_of_stream) override {
+    if (requestHeader(":path").value_or("") != "/body") return FilterDataStatus::Continue;
+    if (!end_of_stream) return FilterDataStatus::StopIterationAndBuffer;
+    auto body = getBufferBytes(BufferType::HttpRequestBody, 0, size);
+    std::string upper = body ? body->toString() : "";
+    for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    setBufferBytes(BufferType::HttpRequestBody, 0, size, upper);
+    return FilterDataStatus::Continue;
+  }
+
+  FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
+    addResponseHeader("x-response-seen", "1");
+    return FilterHeadersStatus::Continue;
+  }
+
+  void onLog() override { logInfo("on_log ", id(), " path=", requestHeader(":path").value_or("")); }
+  void onDone() override { logInfo("on_done ", id()); }
+  void onDelete() override { logInfo("on_delete ", id()); }
+};
+
+RegisterContextFactory register_conformance(rootFactory<Root>(), streamFactory<Stream>());
+
+}  // namespace
