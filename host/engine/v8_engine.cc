@@ -6,16 +6,17 @@
 // call state under a lock so that a kill never lands on a later call, and termination is always
 // cancelled after the outermost call that was flagged. A host function aborts the guest the same
 // way (never with a JS exception, which wasm try/catch could swallow).
-#include <v8.h>
 #include <libplatform/libplatform.h>
+#include <v8.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "proxy_wasm/host/engine.h"
 
@@ -34,67 +35,73 @@ void initializeV8Once() {
   });
 }
 
-// State of the calls of one engine, shared with the watchdog.
+int64_t toNs(Deadline d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+}
+
+// State of the calls of one engine, shared with the watchdog, lock-free on the call path.
+//   deadline_ns: 0 when no call is running, else its deadline (INT64_MAX: none).
+//   kill: 0 armed; 1 the watchdog is terminating; 2 termination issued; 3 the call closed first.
+// Whoever moves `kill` away from 0 first wins, so a termination never lands after the call.
 struct CallState {
-  std::mutex mu;
   v8::Isolate* isolate = nullptr;
-  bool in_call = false;
-  uint64_t seq = 0;
-  bool kill_requested = false;
+  std::atomic<int64_t> deadline_ns{0};
+  std::atomic<int> kill{0};
+
+  // Watchdog or interrupt(): terminate the running call if it is still armed.
+  void terminate() {
+    int expected = 0;
+    if (kill.compare_exchange_strong(expected, 1)) {
+      isolate->TerminateExecution();
+      kill.store(2, std::memory_order_release);
+    }
+  }
 };
 
-// One thread that terminates calls whose deadline passed.
+// One thread for the whole process that terminates calls past their deadline. It scans the
+// engines every kPeriod, so arming a deadline costs a call two atomic stores (no lock, no
+// allocation, no wake-up); the price is a resolution of kPeriod.
 class Watchdog {
  public:
+  static constexpr auto kPeriod = std::chrono::milliseconds(5);
+
   static Watchdog& instance() {
     static Watchdog* w = new Watchdog();  // never destroyed: engines may outlive static teardown
     return *w;
   }
-
-  void arm(std::shared_ptr<CallState> state, uint64_t seq, Deadline deadline) {
+  void add(std::shared_ptr<CallState> state) {
     std::lock_guard<std::mutex> lock(mu_);
-    entries_.emplace(deadline, Entry{std::move(state), seq});
-    cv_.notify_one();
+    states_.push_back(std::move(state));
+  }
+  void remove(const CallState* state) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = states_.begin(); it != states_.end(); ++it) {
+      if (it->get() == state) {
+        states_.erase(it);
+        return;
+      }
+    }
   }
 
  private:
-  struct Entry {
-    std::shared_ptr<CallState> state;
-    uint64_t seq;
-  };
-
-  Watchdog() : thread_([this] { loop(); }) { thread_.detach(); }
+  Watchdog() {
+    std::thread([this] { loop(); }).detach();
+  }
 
   void loop() {
-    std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      if (entries_.empty()) {
-        cv_.wait(lock);
-        continue;
+      std::this_thread::sleep_for(kPeriod);
+      const int64_t now = toNs(std::chrono::steady_clock::now());
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& state : states_) {
+        const int64_t d = state->deadline_ns.load(std::memory_order_acquire);
+        if (d != 0 && d <= now) state->terminate();
       }
-      auto first = entries_.begin();
-      if (std::chrono::steady_clock::now() < first->first) {
-        cv_.wait_until(lock, first->first);
-        continue;
-      }
-      Entry e = std::move(first->second);
-      entries_.erase(first);
-      lock.unlock();
-      {
-        std::lock_guard<std::mutex> guard(e.state->mu);
-        if (e.state->in_call && e.state->seq == e.seq) {
-          e.state->kill_requested = true;
-          e.state->isolate->TerminateExecution();
-        }
-      }
-      lock.lock();
     }
   }
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::multimap<Deadline, Entry> entries_;
-  std::thread thread_;
+  std::vector<std::shared_ptr<CallState>> states_;
 };
 
 class V8Module : public CompiledModule {
@@ -113,6 +120,7 @@ struct HostBinding {
   void* user;
   FuncType type;
   V8Engine* engine;
+  bool* memory_valid;  // the instance's memory-view cache flag: wasm ran, memory may have grown
 };
 
 std::string exceptionText(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::TryCatch& tc) {
@@ -155,26 +163,25 @@ class V8Engine : public Engine {
     isolate_ = v8::Isolate::New(params);
     state_ = std::make_shared<CallState>();
     state_->isolate = isolate_;
+    Watchdog::instance().add(state_);
     v8::Isolate::Scope is(isolate_);
     v8::HandleScope hs(isolate_);
     v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
     context_.Reset(isolate_, ctx);
     v8::Context::Scope cs(ctx);
-    v8::Local<v8::Object> wa = ctx->Global()
-                                   ->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly"))
-                                   .ToLocalChecked()
-                                   .As<v8::Object>();
-    instance_ctor_.Reset(isolate_, wa->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "Instance"))
-                                       .ToLocalChecked()
-                                       .As<v8::Function>());
+    v8::Local<v8::Object> wa =
+        ctx->Global()
+            ->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "WebAssembly"))
+            .ToLocalChecked()
+            .As<v8::Object>();
+    instance_ctor_.Reset(isolate_,
+                         wa->Get(ctx, v8::String::NewFromUtf8Literal(isolate_, "Instance"))
+                             .ToLocalChecked()
+                             .As<v8::Function>());
   }
 
   ~V8Engine() override {
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      state_->in_call = false;
-      state_->seq++;
-    }
+    Watchdog::instance().remove(state_.get());
     instance_ctor_.Reset();
     context_.Reset();
     isolate_->Dispose();
@@ -190,8 +197,8 @@ class V8Engine : public Engine {
     v8::TryCatch tc(isolate_);
     v8::Local<v8::WasmModuleObject> module;
     if (!v8::WasmModuleObject::Compile(
-             isolate_, v8::MemorySpan<const uint8_t>(
-                           reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()))
+             isolate_, v8::MemorySpan<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                     bytes.size()))
              .ToLocal(&module)) {
       *error = "invalid module: " + exceptionText(isolate_, ctx, tc);
       return nullptr;
@@ -200,38 +207,30 @@ class V8Engine : public Engine {
   }
 
   std::unique_ptr<Instance> instantiate(const CompiledModule& module,
-                                        const std::vector<ImportBinding>& imports,
-                                        void* user_data, std::string* error) override;
+                                        const std::vector<ImportBinding>& imports, void* user_data,
+                                        std::string* error) override;
 
   v8::Isolate* isolate() const { return isolate_; }
   v8::Local<v8::Context> context() const { return context_.Get(isolate_); }
 
-  // Outermost call bookkeeping: arms the watchdog; returns the call's sequence number.
+  // Outermost call bookkeeping: arms the watchdog.
   void beginCall(Deadline deadline) {
-    uint64_t seq;
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      state_->in_call = true;
-      state_->kill_requested = false;
-      seq = ++state_->seq;
-    }
+    state_->kill.store(0, std::memory_order_relaxed);
+    state_->deadline_ns.store(deadline == kNoDeadline ? INT64_MAX : toNs(deadline),
+                              std::memory_order_release);
     abort_requested_ = false;
-    if (deadline != kNoDeadline) Watchdog::instance().arm(state_, seq, deadline);
   }
   // Returns true when the watchdog (or interrupt) terminated the call.
   bool endCall() {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->in_call = false;
-    bool killed = state_->kill_requested;
-    state_->kill_requested = false;
-    return killed;
+    state_->deadline_ns.store(0, std::memory_order_release);
+    int k = state_->kill.exchange(3, std::memory_order_acq_rel);
+    if (k == 1) {
+      while (state_->kill.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+    }
+    return k == 1 || k == 2;
   }
   void interrupt() {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    if (state_->in_call) {
-      state_->kill_requested = true;
-      isolate_->TerminateExecution();
-    }
+    if (state_->deadline_ns.load(std::memory_order_acquire) != 0) state_->terminate();
   }
   // Called from a host function that wants the guest gone.
   void abortFromHost() {
@@ -254,6 +253,7 @@ class V8Engine : public Engine {
 
 void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto* b = static_cast<HostBinding*>(info.Data().As<v8::External>()->Value());
+  *b->memory_valid = false;
   v8::Isolate* iso = info.GetIsolate();
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   uint64_t in[16] = {};
@@ -264,7 +264,8 @@ void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
     if (b->type.params[i] == ValType::I64) {
       in[i] = a->IsBigInt() ? a.As<v8::BigInt>()->Uint64Value() : 0;
     } else {
-      in[i] = static_cast<uint32_t>(a->Int32Value(ctx).FromMaybe(0));
+      in[i] = static_cast<uint32_t>(a->IsInt32() ? a.As<v8::Int32>()->Value()
+                                                 : a->Int32Value(ctx).FromMaybe(0));
     }
   }
   if (!b->fn(b->user, in, out)) {
@@ -305,7 +306,7 @@ class V8Instance : public Instance {
     v8::Local<v8::Object> import_object = v8::Object::New(iso);
     std::map<std::string, v8::Local<v8::Object>> namespaces;
     for (const ImportBinding& imp : imports) {
-      bindings_.push_back(HostBinding{imp.function, user, imp.type, &engine_});
+      bindings_.push_back(HostBinding{imp.function, user, imp.type, &engine_, &memory_valid_});
       auto [it, inserted] = namespaces.emplace(imp.module, v8::Local<v8::Object>());
       if (inserted) {
         it->second = v8::Object::New(iso);
@@ -341,15 +342,29 @@ class V8Instance : public Instance {
     return true;
   }
 
+  // Cached until wasm code runs again (a host function is entered or a call returns), since
+  // only running wasm can grow the memory.
   MemoryView memory() override {
+    if (memory_valid_) return memory_view_;
     if (memory_.IsEmpty()) return {};
     v8::Isolate* iso = engine_.isolate_;
     v8::HandleScope hs(iso);
     v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
-    return MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
+    memory_view_ = MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
+    memory_valid_ = true;
+    return memory_view_;
   }
 
   int32_t findFunction(std::string_view name) override {
+    if (auto it = function_index_.find(std::string(name)); it != function_index_.end()) {
+      return it->second;
+    }
+    int32_t index = lookup(name);
+    if (index >= 0) function_index_.emplace(std::string(name), index);
+    return index;
+  }
+
+  int32_t lookup(std::string_view name) {
     v8::Isolate* iso = engine_.isolate_;
     v8::Isolate::Scope is(iso);
     v8::HandleScope hs(iso);
@@ -375,21 +390,27 @@ class V8Instance : public Instance {
       return out;
     }
     v8::Isolate* iso = engine_.isolate_;
-    v8::Isolate::Scope is(iso);
+    // A nested call (the allocator, from inside a host function) is already in the isolate and
+    // its context; only the outermost call enters them.
+    const bool outer = engine_.depth == 0;
+    std::optional<v8::Isolate::Scope> isolate_scope;
+    if (outer) isolate_scope.emplace(iso);
     v8::HandleScope hs(iso);
-    v8::Local<v8::Context> ctx = engine_.context();
-    v8::Context::Scope cs(ctx);
+    v8::Local<v8::Context> ctx = outer ? engine_.context() : iso->GetCurrentContext();
+    std::optional<v8::Context::Scope> context_scope;
+    if (outer) context_scope.emplace(ctx);
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
     v8::Local<v8::Value> argv[16];
     for (size_t i = 0; i < num_args && i < 16; ++i) {
       argv[i] = v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i])));
     }
-    const bool outer = engine_.depth++ == 0;
+    ++engine_.depth;
     if (outer) engine_.beginCall(deadline);
     v8::TryCatch tc(iso);
     v8::MaybeLocal<v8::Value> maybe =
         fn->Call(ctx, v8::Undefined(iso), static_cast<int>(num_args), argv);
     --engine_.depth;
+    memory_valid_ = false;
     bool killed = outer ? engine_.endCall() : false;
     bool aborted = engine_.abortRequested();
     v8::Local<v8::Value> value;
@@ -423,6 +444,9 @@ class V8Instance : public Instance {
   v8::Global<v8::Object> exports_;
   v8::Global<v8::WasmMemoryObject> memory_;
   std::vector<v8::Global<v8::Function>> functions_;
+  std::map<std::string, int32_t> function_index_;
+  MemoryView memory_view_;
+  bool memory_valid_ = false;
 };
 
 std::unique_ptr<Instance> V8Engine::instantiate(const CompiledModule& module,

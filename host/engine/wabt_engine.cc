@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <utility>
 
 #include "proxy_wasm/host/engine.h"
@@ -59,8 +60,9 @@ struct ExceptionsTag {
 };
 template struct Rob<PushValuesTag, &wi::Thread::PushValues>;
 template struct Rob<PopValuesTag, &wi::Thread::PopValues>;
-template struct Rob<PushCallTag, static_cast<wi::RunResult (wi::Thread::*)(
-                                     const wi::DefinedFunc&, wi::Trap::Ptr*)>(&wi::Thread::PushCall)>;
+template struct Rob<
+    PushCallTag, static_cast<wi::RunResult (wi::Thread::*)(const wi::DefinedFunc&, wi::Trap::Ptr*)>(
+                     &wi::Thread::PushCall)>;
 template struct Rob<FramesTag, &wi::Thread::frames_>;
 template struct Rob<ValuesTag, &wi::Thread::values_>;
 template struct Rob<RefsTag, &wi::Thread::refs_>;
@@ -77,18 +79,24 @@ constexpr int kSliceInstructions = 10000;
 
 wabt::Type toWabt(ValType t) {
   switch (t) {
-    case ValType::I32: return wabt::Type::I32;
-    case ValType::I64: return wabt::Type::I64;
-    case ValType::F32: return wabt::Type::F32;
-    case ValType::F64: return wabt::Type::F64;
+    case ValType::I32:
+      return wabt::Type::I32;
+    case ValType::I64:
+      return wabt::Type::I64;
+    case ValType::F32:
+      return wabt::Type::F32;
+    case ValType::F64:
+      return wabt::Type::F64;
   }
   return wabt::Type::I32;
 }
 
 uint64_t toSlot(const wi::Value& v, wabt::Type t) {
   switch (t) {
-    case wabt::Type::I32: return v.Get<wi::u32>();
-    case wabt::Type::I64: return v.Get<wi::u64>();
+    case wabt::Type::I32:
+      return v.Get<wi::u32>();
+    case wabt::Type::I64:
+      return v.Get<wi::u64>();
     case wabt::Type::F32: {
       float f = v.Get<float>();
       uint32_t bits;
@@ -101,14 +109,17 @@ uint64_t toSlot(const wi::Value& v, wabt::Type t) {
       std::memcpy(&bits, &d, 8);
       return bits;
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
 wi::Value fromSlot(uint64_t slot, wabt::Type t) {
   switch (t) {
-    case wabt::Type::I32: return wi::Value::Make(static_cast<wi::u32>(slot));
-    case wabt::Type::I64: return wi::Value::Make(static_cast<wi::u64>(slot));
+    case wabt::Type::I32:
+      return wi::Value::Make(static_cast<wi::u32>(slot));
+    case wabt::Type::I64:
+      return wi::Value::Make(static_cast<wi::u64>(slot));
     case wabt::Type::F32: {
       uint32_t bits = static_cast<uint32_t>(slot);
       float f;
@@ -120,7 +131,8 @@ wi::Value fromSlot(uint64_t slot, wabt::Type t) {
       std::memcpy(&d, &slot, 8);
       return wi::Value::Make(d);
     }
-    default: return wi::Value::Make(static_cast<wi::u32>(0));
+    default:
+      return wi::Value::Make(static_cast<wi::u32>(0));
   }
 }
 
@@ -167,24 +179,24 @@ class WabtInstance : public Instance {
       wi::FuncType type(params, results);
       bindings_.push_back(HostBinding{imports[i].function, user, type});
       HostBinding* b = &bindings_.back();
-      wi::HostFunc::Ptr f = wi::HostFunc::New(
-          store_, type,
-          [this, b](wi::Thread&, const wi::Values& args, wi::Values& res,
-                    wi::Trap::Ptr* trap) -> wabt::Result {
-            uint64_t in[16] = {};
-            uint64_t out[2] = {};
-            for (size_t k = 0; k < args.size() && k < 16; ++k) {
-              in[k] = toSlot(args[k], b->type.params[k]);
-            }
-            if (!b->fn(b->user, in, out)) {
-              *trap = wi::Trap::New(store_, "aborted by the host");
-              return wabt::Result::Error;
-            }
-            for (size_t k = 0; k < res.size() && k < 2; ++k) {
-              res[k] = fromSlot(out[k], b->type.results[k]);
-            }
-            return wabt::Result::Ok;
-          });
+      wi::HostFunc::Ptr f =
+          wi::HostFunc::New(store_, type,
+                            [this, b](wi::Thread&, const wi::Values& args, wi::Values& res,
+                                      wi::Trap::Ptr* trap) -> wabt::Result {
+                              uint64_t in[16] = {};
+                              uint64_t out[2] = {};
+                              for (size_t k = 0; k < args.size() && k < 16; ++k) {
+                                in[k] = toSlot(args[k], b->type.params[k]);
+                              }
+                              if (!b->fn(b->user, in, out)) {
+                                *trap = wi::Trap::New(store_, "aborted by the host");
+                                return wabt::Result::Error;
+                              }
+                              for (size_t k = 0; k < res.size() && k < 2; ++k) {
+                                res[k] = fromSlot(out[k], b->type.results[k]);
+                              }
+                              return wabt::Result::Ok;
+                            });
       refs.push_back(f.ref());
     }
     wi::Trap::Ptr trap;
@@ -211,6 +223,15 @@ class WabtInstance : public Instance {
   }
 
   int32_t findFunction(std::string_view name) override {
+    if (auto it = function_index_.find(std::string(name)); it != function_index_.end()) {
+      return it->second;
+    }
+    int32_t index = lookup(name);
+    if (index >= 0) function_index_.emplace(std::string(name), index);
+    return index;
+  }
+
+  int32_t lookup(std::string_view name) {
     for (size_t i = 0; i < export_index_.size(); ++i) {
       if (export_index_[i].first == name) {
         functions_.push_back(store_.UnsafeGet<wi::Func>(export_index_[i].second));
@@ -301,6 +322,7 @@ class WabtInstance : public Instance {
   std::deque<HostBinding> bindings_;
   std::vector<std::pair<std::string, wi::Ref>> export_index_;
   std::vector<wi::Func::Ptr> functions_;
+  std::map<std::string, int32_t> function_index_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;
 };
@@ -318,7 +340,8 @@ class WabtEngine : public Engine {
                                     /*fail_on_custom_section_error=*/false);
     if (wabt::Failed(wi::ReadBinaryInterp("plugin.wasm", bytes.data(), bytes.size(), options,
                                           &errors, &desc))) {
-      *error = "invalid module: " + wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
+      *error =
+          "invalid module: " + wabt::FormatErrorsToString(errors, wabt::Location::Type::Binary);
       while (!error->empty() && error->back() == '\n') error->pop_back();
       return nullptr;
     }
@@ -326,8 +349,8 @@ class WabtEngine : public Engine {
   }
 
   std::unique_ptr<Instance> instantiate(const CompiledModule& module,
-                                        const std::vector<ImportBinding>& imports,
-                                        void* user_data, std::string* error) override {
+                                        const std::vector<ImportBinding>& imports, void* user_data,
+                                        std::string* error) override {
     auto instance = std::make_unique<WabtInstance>(store_);
     if (!instance->init(static_cast<const WabtModule&>(module), imports, user_data, error)) {
       return nullptr;

@@ -5,10 +5,14 @@ namespace proxy_wasm::host {
 std::string toString(const FuncType& type) {
   auto name = [](ValType v) {
     switch (v) {
-      case ValType::I32: return "i32";
-      case ValType::I64: return "i64";
-      case ValType::F32: return "f32";
-      case ValType::F64: return "f64";
+      case ValType::I32:
+        return "i32";
+      case ValType::I64:
+        return "i64";
+      case ValType::F32:
+        return "f32";
+      case ValType::F64:
+        return "f64";
     }
     return "?";
   };
@@ -34,7 +38,9 @@ std::string canonicalRuntimeName(std::string_view runtime) {
   return "";
 }
 
-std::vector<std::string> availableRuntimes() { return {"v8", "wabt"}; }
+std::vector<std::string> availableRuntimes() {
+  return {"v8", "wabt"};
+}
 
 std::unique_ptr<Engine> createEngine(std::string_view runtime, std::string* error) {
   std::string name = canonicalRuntimeName(runtime);

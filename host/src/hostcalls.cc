@@ -24,7 +24,8 @@ struct Hostcalls {
   template <ProxyImpl F, bool kAllowedInRestricted = false>
   static bool proxy(void* user, const uint64_t* a, uint64_t* r) {
     Vm& vm = *static_cast<Vm*>(user);
-    if (!kAllowedInRestricted && vm.restricted_) return restricted(vm, &proxy<F, kAllowedInRestricted>);
+    if (!kAllowedInRestricted && vm.restricted_)
+      return restricted(vm, &proxy<F, kAllowedInRestricted>);
     r[0] = static_cast<uint32_t>(F(vm, a));
     return vm.aborted_reason_.empty();
   }
@@ -32,7 +33,8 @@ struct Hostcalls {
   template <WasiImpl F, bool kAllowedInRestricted = false>
   static bool wasi(void* user, const uint64_t* a, uint64_t* r) {
     Vm& vm = *static_cast<Vm*>(user);
-    if (!kAllowedInRestricted && vm.restricted_) return restricted(vm, &wasi<F, kAllowedInRestricted>);
+    if (!kAllowedInRestricted && vm.restricted_)
+      return restricted(vm, &wasi<F, kAllowedInRestricted>);
     r[0] = F(vm, a);
     return vm.aborted_reason_.empty();
   }
@@ -93,7 +95,8 @@ struct Hostcalls {
   }
 
   // Returns the bytes of a buffer, or nullopt when it is not available in this callback.
-  static std::optional<std::string_view> bufferOf(Vm& vm, uint32_t type, std::string** mutable_out) {
+  static std::optional<std::string_view> bufferOf(Vm& vm, uint32_t type,
+                                                  std::string** mutable_out) {
     *mutable_out = nullptr;
     Vm::Context* c = vm.currentContext();
     switch (static_cast<BufferType>(type)) {
@@ -147,7 +150,7 @@ struct Hostcalls {
   }
   static WasmResult getCurrentTime(Vm& vm, const uint64_t* a) {
     return vm.writeU64(u32(a[0]), vm.host_.realtimeNanos()) ? WasmResult::Ok
-                                                             : WasmResult::InvalidMemoryAccess;
+                                                            : WasmResult::InvalidMemoryAccess;
   }
   static WasmResult setTickPeriod(Vm& vm, const uint64_t* a) {
     Vm::Context* root = vm.rootOf(vm.currentContext());
@@ -221,7 +224,7 @@ struct Hostcalls {
     size_t bytes = 0;
     forEach(m, [&](std::string_view k, std::string_view v) { bytes += k.size() + v.size(); });
     return vm.writeU32(u32(a[1]), static_cast<uint32_t>(bytes)) ? WasmResult::Ok
-                                                                 : WasmResult::InvalidMemoryAccess;
+                                                                : WasmResult::InvalidMemoryAccess;
   }
   static WasmResult getHeaderMapPairs(Vm& vm, const uint64_t* a) {
     if (a[0] > abi::kMaxMapType) return WasmResult::BadArgument;
@@ -301,8 +304,7 @@ struct Hostcalls {
 
   // Defers an action on the current stream until the outermost VM call returns; the action is
   // dropped if the stream context is gone by then.
-  static WasmResult onStream(Vm& vm, const char* what,
-                             std::function<void(StreamHost&)> action) {
+  static WasmResult onStream(Vm& vm, const char* what, std::function<void(StreamHost&)> action) {
     Vm::Context* c = vm.currentContext();
     if (c == nullptr || c->stream == nullptr) {
       vm.logFromPlugin(LogLevel::Warn,
@@ -348,10 +350,9 @@ struct Hostcalls {
     reply.grpc_status = grpc >= 0 && grpc <= 16 ? grpc : -1;
     Vm::Context* c = vm.currentContext();
     if (c != nullptr && c->stream != nullptr) c->local_reply_sent = true;
-    return onStream(vm, "proxy_send_local_response",
-                    [reply = std::move(reply)](StreamHost& s) mutable {
-                      s.sendLocalReply(std::move(reply));
-                    });
+    return onStream(
+        vm, "proxy_send_local_response",
+        [reply = std::move(reply)](StreamHost& s) mutable { s.sendLocalReply(std::move(reply)); });
   }
   static WasmResult getStatus(Vm& vm, const uint64_t* a) {
     if (!vm.writeU32(u32(a[0]), vm.last_status_.first)) return WasmResult::InvalidMemoryAccess;
@@ -397,9 +398,8 @@ struct Hostcalls {
   }
   static WasmResult grpcRequest(Vm& vm, const uint64_t* a, GrpcCallRequest* req) {
     std::string_view service, service_name, method, metadata;
-    if (!vm.read(u32(a[0]), u32(a[1]), &service) ||
-        !vm.read(u32(a[2]), u32(a[3]), &service_name) || !vm.read(u32(a[4]), u32(a[5]), &method) ||
-        !vm.read(u32(a[6]), u32(a[7]), &metadata)) {
+    if (!vm.read(u32(a[0]), u32(a[1]), &service) || !vm.read(u32(a[2]), u32(a[3]), &service_name) ||
+        !vm.read(u32(a[4]), u32(a[5]), &method) || !vm.read(u32(a[6]), u32(a[7]), &metadata)) {
       return WasmResult::InvalidMemoryAccess;
     }
     req->service = std::string(service);
@@ -497,9 +497,8 @@ struct Hostcalls {
     if (!vm.read(u32(a[0]), u32(a[1]), &vm_id) || !vm.read(u32(a[2]), u32(a[3]), &name)) {
       return WasmResult::InvalidMemoryAccess;
     }
-    auto id = SharedQueues::instance().resolve(vm_id.empty() ? std::string_view(vm.config_.vm_id)
-                                                             : vm_id,
-                                               name);
+    auto id = SharedQueues::instance().resolve(
+        vm_id.empty() ? std::string_view(vm.config_.vm_id) : vm_id, name);
     if (!id) return WasmResult::NotFound;
     return vm.writeU32(u32(a[4]), *id) ? WasmResult::Ok : WasmResult::InvalidMemoryAccess;
   }
@@ -549,9 +548,15 @@ struct Hostcalls {
     Metric* m = metric(vm, a[0]);
     if (m == nullptr) return WasmResult::NotFound;
     switch (m->type()) {
-      case MetricType::Counter: m->add(static_cast<int64_t>(a[1])); break;
-      case MetricType::Gauge: m->set(static_cast<int64_t>(a[1])); break;
-      case MetricType::Histogram: m->record(a[1]); break;
+      case MetricType::Counter:
+        m->add(static_cast<int64_t>(a[1]));
+        break;
+      case MetricType::Gauge:
+        m->set(static_cast<int64_t>(a[1]));
+        break;
+      case MetricType::Histogram:
+        m->record(a[1]);
+        break;
     }
     return WasmResult::Ok;
   }
@@ -626,7 +631,7 @@ struct Hostcalls {
     if (!text.empty() && text.back() == '\n') text.pop_back();
     vm.logFromPlugin(fd == 1 ? LogLevel::Info : LogLevel::Error, text);
     return vm.writeU32(u32(a[3]), static_cast<uint32_t>(written)) ? errno_::kSuccess
-                                                                   : errno_::kFault;
+                                                                  : errno_::kFault;
   }
   static uint32_t fdPwrite(Vm& vm, const uint64_t* a) {
     const uint64_t b[4] = {a[0], a[1], a[2], a[4]};  // offset ignored
@@ -638,8 +643,8 @@ struct Hostcalls {
     MemoryView m = vm.instance_->memory();
     if (uint64_t{u32(a[1])} + 24 > m.size) return errno_::kFault;
     std::memset(m.data + u32(a[1]), 0, 24);
-    m.data[u32(a[1])] = 2;                              // character device
-    if (fd != 0) m.data[u32(a[1]) + 8] = 1 << 6;        // rights: fd_write
+    m.data[u32(a[1])] = 2;                        // character device
+    if (fd != 0) m.data[u32(a[1]) + 8] = 1 << 6;  // rights: fd_write
     return errno_::kSuccess;
   }
   static uint32_t environSizesGet(Vm& vm, const uint64_t* a) {
@@ -671,9 +676,14 @@ struct Hostcalls {
   static uint32_t clockTimeGet(Vm& vm, const uint64_t* a) {
     uint64_t t;
     switch (u32(a[0])) {
-      case 0: t = vm.host_.realtimeNanos(); break;
-      case 1: t = vm.host_.monotonicNanos(); break;
-      default: return errno_::kNotsup;
+      case 0:
+        t = vm.host_.realtimeNanos();
+        break;
+      case 1:
+        t = vm.host_.monotonicNanos();
+        break;
+      default:
+        return errno_::kNotsup;
     }
     return vm.writeU64(u32(a[2]), t) ? errno_::kSuccess : errno_::kFault;
   }
@@ -739,8 +749,10 @@ const std::vector<HostcallDef>& table() {
       // proxy-wasm 0.2.x
       {"env", "proxy_log", sig("iii_i"), &H::proxy<&H::log, true>, true},
       {"env", "proxy_get_log_level", sig("i_i"), &H::proxy<&H::getLogLevel, true>, true},
-      {"env", "proxy_get_current_time_nanoseconds", sig("i_i"), &H::proxy<&H::getCurrentTime, true>, true},
-      {"env", "proxy_set_tick_period_milliseconds", sig("i_i"), &H::proxy<&H::setTickPeriod>, false},
+      {"env", "proxy_get_current_time_nanoseconds", sig("i_i"), &H::proxy<&H::getCurrentTime, true>,
+       true},
+      {"env", "proxy_set_tick_period_milliseconds", sig("i_i"), &H::proxy<&H::setTickPeriod>,
+       false},
       {"env", "proxy_done", sig("_i"), &H::proxy<&H::done>, false},
       {"env", "proxy_set_effective_context", sig("i_i"), &H::proxy<&H::setEffectiveContext>, false},
       {"env", "proxy_get_buffer_bytes", sig("iiiii_i"), &H::proxy<&H::getBufferBytes>, false},
@@ -749,13 +761,18 @@ const std::vector<HostcallDef>& table() {
       {"env", "proxy_get_header_map_size", sig("ii_i"), &H::proxy<&H::getHeaderMapSize>, false},
       {"env", "proxy_get_header_map_pairs", sig("iii_i"), &H::proxy<&H::getHeaderMapPairs>, false},
       {"env", "proxy_set_header_map_pairs", sig("iii_i"), &H::proxy<&H::setHeaderMapPairs>, false},
-      {"env", "proxy_get_header_map_value", sig("iiiii_i"), &H::proxy<&H::getHeaderMapValue>, false},
-      {"env", "proxy_add_header_map_value", sig("iiiii_i"), &H::proxy<&H::addHeaderMapValue>, false},
-      {"env", "proxy_replace_header_map_value", sig("iiiii_i"), &H::proxy<&H::replaceHeaderMapValue>, false},
-      {"env", "proxy_remove_header_map_value", sig("iii_i"), &H::proxy<&H::removeHeaderMapValue>, false},
+      {"env", "proxy_get_header_map_value", sig("iiiii_i"), &H::proxy<&H::getHeaderMapValue>,
+       false},
+      {"env", "proxy_add_header_map_value", sig("iiiii_i"), &H::proxy<&H::addHeaderMapValue>,
+       false},
+      {"env", "proxy_replace_header_map_value", sig("iiiii_i"),
+       &H::proxy<&H::replaceHeaderMapValue>, false},
+      {"env", "proxy_remove_header_map_value", sig("iii_i"), &H::proxy<&H::removeHeaderMapValue>,
+       false},
       {"env", "proxy_continue_stream", sig("i_i"), &H::proxy<&H::continueStream>, false},
       {"env", "proxy_close_stream", sig("i_i"), &H::proxy<&H::closeStream>, false},
-      {"env", "proxy_send_local_response", sig("iiiiiiii_i"), &H::proxy<&H::sendLocalResponse>, false},
+      {"env", "proxy_send_local_response", sig("iiiiiiii_i"), &H::proxy<&H::sendLocalResponse>,
+       false},
       {"env", "proxy_get_status", sig("iii_i"), &H::proxy<&H::getStatus>, false},
       {"env", "proxy_http_call", sig("iiiiiiiiii_i"), &H::proxy<&H::httpCall>, false},
       {"env", "proxy_grpc_call", sig("iiiiiiiiiiii_i"), &H::proxy<&H::grpcCall>, false},
@@ -765,8 +782,10 @@ const std::vector<HostcallDef>& table() {
       {"env", "proxy_grpc_close", sig("i_i"), &H::proxy<&H::grpcClose>, false},
       {"env", "proxy_get_shared_data", sig("iiiii_i"), &H::proxy<&H::getSharedData>, false},
       {"env", "proxy_set_shared_data", sig("iiiii_i"), &H::proxy<&H::setSharedData>, false},
-      {"env", "proxy_register_shared_queue", sig("iii_i"), &H::proxy<&H::registerSharedQueue>, false},
-      {"env", "proxy_resolve_shared_queue", sig("iiiii_i"), &H::proxy<&H::resolveSharedQueue>, false},
+      {"env", "proxy_register_shared_queue", sig("iii_i"), &H::proxy<&H::registerSharedQueue>,
+       false},
+      {"env", "proxy_resolve_shared_queue", sig("iiiii_i"), &H::proxy<&H::resolveSharedQueue>,
+       false},
       {"env", "proxy_enqueue_shared_queue", sig("iii_i"), &H::proxy<&H::enqueueSharedQueue>, false},
       {"env", "proxy_dequeue_shared_queue", sig("iii_i"), &H::proxy<&H::dequeueSharedQueue>, false},
       {"env", "proxy_define_metric", sig("iiii_i"), &H::proxy<&H::defineMetric>, false},
@@ -775,7 +794,8 @@ const std::vector<HostcallDef>& table() {
       {"env", "proxy_get_metric", sig("ii_i"), &H::proxy<&H::getMetric>, false},
       {"env", "proxy_get_property", sig("iiii_i"), &H::proxy<&H::getProperty>, false},
       {"env", "proxy_set_property", sig("iiii_i"), &H::proxy<&H::setProperty>, false},
-      {"env", "proxy_call_foreign_function", sig("iiiiii_i"), &H::proxy<&H::callForeignFunction>, false},
+      {"env", "proxy_call_foreign_function", sig("iiiiii_i"), &H::proxy<&H::callForeignFunction>,
+       false},
       // Emscripten compatibility
       {"env", "emscripten_notify_memory_growth", sig("i"), &H::notifyMemoryGrowth, true},
       {"env", "pthread_equal", sig("ii_i"), &H::pthreadEqual, true},
@@ -793,24 +813,30 @@ const std::vector<HostcallDef>& table() {
       {"wasi", "fd_allocate", sig("iII_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
       {"wasi", "fd_fdstat_get", sig("ii_i"), &H::wasi<&H::fdFdstatGet, true>, true},
       {"wasi", "fd_fdstat_set_flags", sig("ii_i"), &H::wasi<&H::stub<errno_::kNosys>, true>, true},
-      {"wasi", "fd_fdstat_set_rights", sig("iII_i"), &H::wasi<&H::stub<errno_::kNosys>, true>, true},
+      {"wasi", "fd_fdstat_set_rights", sig("iII_i"), &H::wasi<&H::stub<errno_::kNosys>, true>,
+       true},
       {"wasi", "fd_filestat_get", sig("ii_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
       {"wasi", "fd_filestat_set_size", sig("iI_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
-      {"wasi", "fd_filestat_set_times", sig("iIIi_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
+      {"wasi", "fd_filestat_set_times", sig("iIIi_i"), &H::wasi<&H::stub<errno_::kBadf>, true>,
+       true},
       {"wasi", "fd_prestat_get", sig("ii_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
       {"wasi", "fd_prestat_dir_name", sig("iii_i"), &H::wasi<&H::stub<errno_::kNosys>, true>, true},
       {"wasi", "fd_readdir", sig("iiiIi_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
       {"wasi", "fd_renumber", sig("ii_i"), &H::wasi<&H::stub<errno_::kBadf>, true>, true},
       {"wasi", "path_open", sig("iiiiiIIii_i"), &H::wasi<&H::stub<errno_::kNoent>, true>, true},
-      {"wasi", "path_create_directory", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
+      {"wasi", "path_create_directory", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>,
+       true},
       {"wasi", "path_filestat_get", sig("iiiii_i"), &H::wasi<&H::stub<errno_::kNoent>, true>, true},
-      {"wasi", "path_filestat_set_times", sig("iiiiIIi_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
+      {"wasi", "path_filestat_set_times", sig("iiiiIIi_i"),
+       &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
       {"wasi", "path_link", sig("iiiiiii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
       {"wasi", "path_readlink", sig("iiiiii_i"), &H::wasi<&H::stub<errno_::kNoent>, true>, true},
-      {"wasi", "path_remove_directory", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
+      {"wasi", "path_remove_directory", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>,
+       true},
       {"wasi", "path_rename", sig("iiiiii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
       {"wasi", "path_symlink", sig("iiiii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
-      {"wasi", "path_unlink_file", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>, true},
+      {"wasi", "path_unlink_file", sig("iii_i"), &H::wasi<&H::stub<errno_::kNotcapable>, true>,
+       true},
       {"wasi", "environ_get", sig("ii_i"), &H::wasi<&H::environGet, true>, true},
       {"wasi", "environ_sizes_get", sig("ii_i"), &H::wasi<&H::environSizesGet, true>, true},
       {"wasi", "args_get", sig("ii_i"), &H::wasi<&H::success, true>, true},
@@ -834,8 +860,10 @@ const std::vector<HostcallDef>& table() {
 
 const HostcallDef* findHostcall(std::string_view module, std::string_view name) {
   std::string_view m = module;
-  if (m == "wasi_snapshot_preview1" || m == "wasi_unstable") m = "wasi";
-  else if (m != "env") return nullptr;
+  if (m == "wasi_snapshot_preview1" || m == "wasi_unstable")
+    m = "wasi";
+  else if (m != "env")
+    return nullptr;
   for (const HostcallDef& d : table()) {
     if (m == d.module && name == d.name) return &d;
   }

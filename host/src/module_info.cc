@@ -32,8 +32,10 @@ class Reader {
     return s;
   }
   void skip(uint64_t n) {
-    if (n > end_ - pos_) fail();
-    else pos_ += n;
+    if (n > end_ - pos_)
+      fail();
+    else
+      pos_ += n;
   }
   uint8_t fail() {
     ok_ = false;
@@ -69,10 +71,14 @@ constexpr uint8_t kSectionCustom = 0, kSectionType = 1, kSectionImport = 2, kSec
 
 std::string_view toString(AbiVersion v) {
   switch (v) {
-    case AbiVersion::V0_1_0: return "0.1.0";
-    case AbiVersion::V0_2_0: return "0.2.0";
-    case AbiVersion::V0_2_1: return "0.2.1";
-    case AbiVersion::Unknown: break;
+    case AbiVersion::V0_1_0:
+      return "0.1.0";
+    case AbiVersion::V0_2_0:
+      return "0.2.0";
+    case AbiVersion::V0_2_1:
+      return "0.2.1";
+    case AbiVersion::Unknown:
+      break;
   }
   return "unknown";
 }
@@ -123,12 +129,17 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
           switch (imp.kind) {
             case 0: {
               uint64_t t = r.leb();
-              if (t >= types.size()) r.fail();
-              else imp.type = types[t];
+              if (t >= types.size())
+                r.fail();
+              else
+                imp.type = types[t];
               func_types.push_back(static_cast<uint32_t>(t));
               break;
             }
-            case 1: r.byte(); skipLimits(r); break;
+            case 1:
+              r.byte();
+              skipLimits(r);
+              break;
             case 2: {
               uint64_t flags = r.leb();
               info.has_memory = true;
@@ -136,8 +147,14 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
               if (flags & 1) info.memory_max_pages = r.leb();
               break;
             }
-            case 3: r.byte(); r.byte(); break;
-            default: r.byte(); r.leb(); break;
+            case 3:
+              r.byte();
+              r.byte();
+              break;
+            default:
+              r.byte();
+              r.leb();
+              break;
           }
           info.imports.push_back(std::move(imp));
         }
@@ -145,7 +162,8 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
       }
       case kSectionFunction: {
         uint64_t n = r.leb();
-        for (uint64_t i = 0; i < n && r.ok(); ++i) func_types.push_back(static_cast<uint32_t>(r.leb()));
+        for (uint64_t i = 0; i < n && r.ok(); ++i)
+          func_types.push_back(static_cast<uint32_t>(r.leb()));
         break;
       }
       case kSectionMemory: {
@@ -206,9 +224,12 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
     if (e.index < func_types.size() && func_types[e.index] < types.size()) {
       e.type = types[func_types[e.index]];
     }
-    if (e.name == "proxy_abi_version_0_2_1") info.abi = AbiVersion::V0_2_1;
-    else if (e.name == "proxy_abi_version_0_2_0" && info.abi == AbiVersion::Unknown) info.abi = AbiVersion::V0_2_0;
-    else if (e.name == "proxy_abi_version_0_1_0" && info.abi == AbiVersion::Unknown) info.abi = AbiVersion::V0_1_0;
+    if (e.name == "proxy_abi_version_0_2_1")
+      info.abi = AbiVersion::V0_2_1;
+    else if (e.name == "proxy_abi_version_0_2_0" && info.abi == AbiVersion::Unknown)
+      info.abi = AbiVersion::V0_2_0;
+    else if (e.name == "proxy_abi_version_0_1_0" && info.abi == AbiVersion::Unknown)
+      info.abi = AbiVersion::V0_1_0;
   }
   return info;
 }
@@ -233,10 +254,18 @@ std::optional<std::string> capMemory(const std::string& bytes, uint64_t max_page
           *error = "the module imports its memory; plugins must define their own";
           return std::nullopt;
         }
-        if (kind == 0) r.leb();
-        else if (kind == 1) { r.byte(); skipLimits(r); }
-        else if (kind == 3) { r.byte(); r.byte(); }
-        else { r.byte(); r.leb(); }
+        if (kind == 0)
+          r.leb();
+        else if (kind == 1) {
+          r.byte();
+          skipLimits(r);
+        } else if (kind == 3) {
+          r.byte();
+          r.byte();
+        } else {
+          r.byte();
+          r.leb();
+        }
       }
     }
     if (id == kSectionMemory) {

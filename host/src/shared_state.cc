@@ -59,8 +59,7 @@ SharedQueues& SharedQueues::instance() {
   return *q;
 }
 
-uint32_t SharedQueues::registerQueue(std::string_view vm_id, std::string_view name,
-                                     Notify notify) {
+uint32_t SharedQueues::registerQueue(std::string_view vm_id, std::string_view name, Notify notify) {
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(std::string(vm_id), std::string(name));
   auto it = by_name_.find(key);
@@ -74,8 +73,7 @@ uint32_t SharedQueues::registerQueue(std::string_view vm_id, std::string_view na
   return id;
 }
 
-std::optional<uint32_t> SharedQueues::resolve(std::string_view vm_id,
-                                              std::string_view name) const {
+std::optional<uint32_t> SharedQueues::resolve(std::string_view vm_id, std::string_view name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_name_.find(std::make_pair(std::string(vm_id), std::string(name)));
   if (it == by_name_.end()) return std::nullopt;
@@ -114,8 +112,8 @@ size_t SharedQueues::depth(uint32_t id) const {
 // ---- Metrics ----------------------------------------------------------------------------------
 
 const std::vector<double>& Metric::bucketBounds() {
-  static const std::vector<double> bounds = {0.5,  1,    5,     10,    25,     50,     100,
-                                             250,  500,  1000,  2500,  5000,   10000,  30000,
+  static const std::vector<double> bounds = {0.5,   1,      5,      10,      25,     50,    100,
+                                             250,   500,    1000,   2500,    5000,   10000, 30000,
                                              60000, 300000, 600000, 1800000, 3600000};
   return bounds;
 }

@@ -12,8 +12,8 @@ ThreadLocalPlugin::ThreadLocalPlugin(std::shared_ptr<const PluginCode> code, VmC
       plugin_(std::move(plugin)),
       engine_(engine),
       host_(host) {
-  restarts_metric_ = MetricsRegistry::instance().define(
-      MetricType::Counter, "wasm." + plugin_->name + ".vm_restarts");
+  restarts_metric_ = MetricsRegistry::instance().define(MetricType::Counter,
+                                                        "wasm." + plugin_->name + ".vm_restarts");
 }
 
 ThreadLocalPlugin::~ThreadLocalPlugin() {
@@ -30,7 +30,9 @@ bool ThreadLocalPlugin::build(std::string* error) {
   return true;
 }
 
-bool ThreadLocalPlugin::start(std::string* error) { return build(error); }
+bool ThreadLocalPlugin::start(std::string* error) {
+  return build(error);
+}
 
 std::shared_ptr<Vm> ThreadLocalPlugin::vmForNewStream(uint64_t now_ns) {
   if (!vm_->failed() || plugin_->failure_policy != FailurePolicy::FailReload) return vm_;

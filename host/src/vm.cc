@@ -46,7 +46,9 @@ std::string describeImport(const ModuleImport& imp) {
 
 }  // namespace
 
-const char* Vm::callbackName(int cb) { return kCallbacks[cb].name; }
+const char* Vm::callbackName(int cb) {
+  return kCallbacks[cb].name;
+}
 
 Vm::Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host)
     : code_(std::move(code)), config_(std::move(config)), engine_(engine), host_(host) {
@@ -71,8 +73,8 @@ bool Vm::initialize(std::string* error) {
   bindings.reserve(info.imports.size());
   for (const ModuleImport& imp : info.imports) {
     if (imp.kind != 0) {
-      *error = "unsupported import " + imp.module + "." + imp.name +
-               " (only functions may be imported)";
+      *error =
+          "unsupported import " + imp.module + "." + imp.name + " (only functions may be imported)";
       return false;
     }
     const HostcallDef* def = findHostcall(imp.module, imp.name);
@@ -123,7 +125,7 @@ bool Vm::initialize(std::string* error) {
     ++depth_;
     uint64_t result = 0;
     CallResult r = instance_->call(fn, args.data(), args.size(), &result, results,
-                                   std::chrono::steady_clock::now() + config_.callback_deadline);
+                                   deadlineAfter(config_.callback_deadline));
     --depth_;
     restricted_ = false;
     if (!r.ok()) {
@@ -162,7 +164,9 @@ Vm::Context* Vm::currentContext() {
   return context(current_context_);
 }
 
-Vm::Context* Vm::rootOf(Context* c) { return c == nullptr ? nullptr : context(c->root_id); }
+Vm::Context* Vm::rootOf(Context* c) {
+  return c == nullptr ? nullptr : context(c->root_id);
+}
 
 const PluginConfig* Vm::currentPlugin() {
   Context* c = currentContext();
@@ -190,8 +194,7 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
   current_callback_ = kCallbacks[cb].name;
   const bool outer = depth_++ == 0;
   if (outer) aborted_reason_.clear();
-  Deadline deadline =
-      outer ? std::chrono::steady_clock::now() + config_.callback_deadline : kNoDeadline;
+  Deadline deadline = outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline;
   uint64_t result = 0;
   CallResult r = instance_->call(fn, args.begin(), args.size(), &result,
                                  kCallbacks[cb].type.results.size(), deadline);
@@ -203,8 +206,8 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
     std::string message = r.message;
     if (!aborted_reason_.empty()) message = aborted_reason_;
     if (r.status == CallResult::Status::Timeout) {
-      message = "exceeded its CPU deadline of " + std::to_string(config_.callback_deadline.count()) +
-                " ms";
+      message = "exceeded its CPU deadline of " +
+                std::to_string(config_.callback_deadline.count()) + " ms";
     }
     fail(kCallbacks[cb].name, message);
     if (outer) deferred_.clear();
@@ -399,7 +402,8 @@ void Vm::onHttpCallResponse(uint32_t root, uint32_t token, HttpCallResponse resp
   if (failed_ || context(root) == nullptr) return;
   CalloutResponse r{std::move(response.headers), std::move(response.trailers),
                     std::move(response.body)};
-  if (r.headers.empty()) last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
+  if (r.headers.empty())
+    last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
   for (auto& [k, v] : r.headers) k = lowerAscii(k);
   callout_response_ = &r;
   call(kOnHttpCallResponse, root,
@@ -439,22 +443,25 @@ void Vm::onGrpcClose(uint32_t root, uint32_t token, uint32_t status, std::string
   call(kOnGrpcClose, root, {root, token, status});
 }
 
-std::optional<uint64_t> Vm::callExportForTest(std::string_view name,
-                                              const std::vector<uint64_t>& args) {
-  if (failed_) return std::nullopt;
-  int32_t fn = instance_->findFunction(name);
-  if (fn < 0) return std::nullopt;
+std::optional<uint64_t> Vm::callExportForTest(int32_t fn, const std::vector<uint64_t>& args,
+                                              uint32_t context_id) {
+  if (failed_ || fn < 0) return std::nullopt;
   uint64_t result = 0;
+  const uint32_t saved = current_context_;
+  current_context_ = context_id;
   CallResult r = instance_->call(fn, args.data(), args.size(), &result, 1,
-                                 std::chrono::steady_clock::now() + config_.callback_deadline);
+                                 deadlineAfter(config_.callback_deadline));
+  current_context_ = saved;
   if (!r.ok()) {
-    fail(name, !aborted_reason_.empty() ? aborted_reason_ : r.message);
+    fail("(test export)", !aborted_reason_.empty() ? aborted_reason_ : r.message);
     return std::nullopt;
   }
   return result;
 }
 
-uint64_t Vm::memoryBytes() { return instance_ ? instance_->memory().size : 0; }
+uint64_t Vm::memoryBytes() {
+  return instance_ ? instance_->memory().size : 0;
+}
 
 // ---- memory helpers ------------------------------------------------------------------------
 

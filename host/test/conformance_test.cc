@@ -80,7 +80,8 @@ TEST_P(Conformance, HeaderMapOperations) {
   EXPECT_EQ(header(*s, "x-remove"), "<absent>");
   EXPECT_EQ(header(*s, "x-got-count"), "6");
   int replaced = 0;
-  s->request_headers.forEach([&](std::string_view k, std::string_view) { replaced += k == "x-replace"; });
+  s->request_headers.forEach(
+      [&](std::string_view k, std::string_view) { replaced += k == "x-replace"; });
   EXPECT_EQ(replaced, 1) << "replace removes other occurrences";
 }
 
@@ -271,9 +272,9 @@ TEST_P(Conformance, MetricsWithTagsAreProcessWide) {
   }
   EXPECT_EQ(PluginHarness::metric("path./headers.conformance.requests"), before + 2);
   EXPECT_TRUE(PluginHarness::metric("conformance.last_header_count"));
-  EXPECT_NE(MetricsRegistry::instance().renderPrometheus().find(
-                "path__headers_conformance_requests"),
-            std::string::npos);
+  EXPECT_NE(
+      MetricsRegistry::instance().renderPrometheus().find("path__headers_conformance_requests"),
+      std::string::npos);
 }
 
 TEST_P(Conformance, RootShutdownCallsOnDone) {

@@ -73,7 +73,8 @@ TEST(Metrics, PrometheusAndEnvoyText) {
   h->record(3);
   h->record(70);
   std::string prom = r.renderPrometheus();
-  EXPECT_NE(prom.find("wasm_filter_opa_filter_cache_hit_policy_cache_count 9\n"), std::string::npos);
+  EXPECT_NE(prom.find("wasm_filter_opa_filter_cache_hit_policy_cache_count 9\n"),
+            std::string::npos);
   EXPECT_NE(prom.find("test_latency_bucket{le=\"5\"} 1\n"), std::string::npos) << prom;
   EXPECT_NE(prom.find("test_latency_count 2\n"), std::string::npos);
   std::string text = r.renderEnvoyText();

@@ -30,7 +30,9 @@ FakeStream::FakeStream(PluginHarness& harness, std::shared_ptr<Vm> vm, uint32_t 
   id_ = vm_->createStream(root, this);
 }
 
-FakeStream::~FakeStream() { end(); }
+FakeStream::~FakeStream() {
+  end();
+}
 
 namespace {
 void fill(VectorHeaderMap& map, const Headers& headers) {
@@ -56,8 +58,7 @@ FilterTrailersStatus FakeStream::sendRequestTrailers(const Headers& trailers) {
 
 FilterHeadersStatus FakeStream::sendResponseHeaders(const Headers& headers, bool end_of_stream) {
   fill(response_headers, headers);
-  return vm_->onResponseHeaders(id_, static_cast<uint32_t>(response_headers.size()),
-                                end_of_stream);
+  return vm_->onResponseHeaders(id_, static_cast<uint32_t>(response_headers.size()), end_of_stream);
 }
 
 FilterDataStatus FakeStream::sendResponseBody(std::string_view chunk, bool end_of_stream) {
@@ -78,11 +79,16 @@ void FakeStream::end() {
 
 HeaderMap* FakeStream::headers(MapType type) {
   switch (type) {
-    case MapType::HttpRequestHeaders: return &request_headers;
-    case MapType::HttpRequestTrailers: return &request_trailers;
-    case MapType::HttpResponseHeaders: return &response_headers;
-    case MapType::HttpResponseTrailers: return &response_trailers;
-    default: return nullptr;
+    case MapType::HttpRequestHeaders:
+      return &request_headers;
+    case MapType::HttpRequestTrailers:
+      return &request_trailers;
+    case MapType::HttpResponseHeaders:
+      return &response_headers;
+    case MapType::HttpResponseTrailers:
+      return &response_trailers;
+    default:
+      return nullptr;
   }
 }
 
@@ -163,7 +169,8 @@ void PluginHarness::advance(std::chrono::milliseconds by) {
   for (;;) {
     auto due = timers_.end();
     for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-      if (it->second.next_ns <= target && (due == timers_.end() || it->second.next_ns < due->second.next_ns)) {
+      if (it->second.next_ns <= target &&
+          (due == timers_.end() || it->second.next_ns < due->second.next_ns)) {
         due = it;
       }
     }
@@ -199,8 +206,7 @@ bool PluginHarness::logged(std::string_view needle) const {
                      [&](const auto& l) { return l.second.find(needle) != std::string::npos; });
 }
 
-WasmResult PluginHarness::httpCall(Vm& vm, uint32_t root, uint32_t token,
-                                   HttpCallRequest request) {
+WasmResult PluginHarness::httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCallRequest request) {
   if (std::find(unknown_clusters.begin(), unknown_clusters.end(), request.cluster) !=
       unknown_clusters.end()) {
     return WasmResult::BadArgument;
@@ -210,8 +216,7 @@ WasmResult PluginHarness::httpCall(Vm& vm, uint32_t root, uint32_t token,
   return WasmResult::Ok;
 }
 
-WasmResult PluginHarness::grpcCall(Vm& vm, uint32_t root, uint32_t token,
-                                   GrpcCallRequest request) {
+WasmResult PluginHarness::grpcCall(Vm& vm, uint32_t root, uint32_t token, GrpcCallRequest request) {
   grpc_calls_.push_back(GrpcCall{root, token, std::move(request), false, {}, false, false});
   callout_vm_[token] = &vm;
   return WasmResult::Ok;

@@ -88,8 +88,8 @@ class PluginHarness : public VmHost {
  public:
   // Loads `wasm_path` and starts the plugin. nullptr with `error` (naming the failure) when the
   // module does not load or the plugin rejects its configuration.
-  static std::unique_ptr<PluginHarness> create(const std::string& wasm_path,
-                                               HarnessOptions options, std::string* error);
+  static std::unique_ptr<PluginHarness> create(const std::string& wasm_path, HarnessOptions options,
+                                               std::string* error);
   ~PluginHarness() override;
 
   Vm& vm() { return *plugin_->vm(); }

@@ -27,7 +27,8 @@ class Root : public RootContext {
     logInfo("on_configure config=", configuration);
     if (configuration == "reject") return false;
     if (configuration.substr(0, 5) == "tick:") {
-      setTickPeriod(std::chrono::milliseconds(std::atoi(std::string(configuration.substr(5)).c_str())));
+      setTickPeriod(
+          std::chrono::milliseconds(std::atoi(std::string(configuration.substr(5)).c_str())));
     }
     return true;
   }
@@ -66,7 +67,9 @@ class Root : public RootContext {
   Histogram sizes_{"conformance.header_bytes"};
 };
 
-std::string str(uint64_t v) { return strCat(v); }
+std::string str(uint64_t v) {
+  return strCat(v);
+}
 
 class Stream : public HttpContext {
  public:
@@ -83,10 +86,9 @@ class Stream : public HttpContext {
       // Read 3 headers, add, replace, remove.
       replaceRequestHeader("x-got-a", requestHeader("a").value_or("<none>"));
       replaceRequestHeader("x-got-b", requestHeader("B").value_or("<none>"));
-      replaceRequestHeader("x-got-missing",
-                           getHeaderMapValue(MapType::HttpRequestHeaders, "missing").ok()
-                               ? "present"
-                               : "not-found");
+      replaceRequestHeader(
+          "x-got-missing",
+          getHeaderMapValue(MapType::HttpRequestHeaders, "missing").ok() ? "present" : "not-found");
       addRequestHeader("x-added", "1");
       replaceRequestHeader("x-replace", "new");
       removeRequestHeader("x-remove");
@@ -126,15 +128,13 @@ class Stream : public HttpContext {
       return FilterHeadersStatus::StopIteration;
     }
     if (path == "/grpc") {
-      auto token = grpcCall("grpc_cluster", "pkg.Service", "Method", {{"md", "1"}}, "request",
-                            std::chrono::milliseconds(1000),
-                            [](HttpContext& self, const GrpcCallResponse& r) {
-                              self.addRequestHeader("x-grpc-status",
-                                                    str(static_cast<uint32_t>(r.status())));
-                              self.addRequestHeader("x-grpc-message",
-                                                    r.ok() ? r.message() : r.statusMessage());
-                              self.continueRequest();
-                            });
+      auto token = grpcCall(
+          "grpc_cluster", "pkg.Service", "Method", {{"md", "1"}}, "request",
+          std::chrono::milliseconds(1000), [](HttpContext& self, const GrpcCallResponse& r) {
+            self.addRequestHeader("x-grpc-status", str(static_cast<uint32_t>(r.status())));
+            self.addRequestHeader("x-grpc-message", r.ok() ? r.message() : r.statusMessage());
+            self.continueRequest();
+          });
       return token ? FilterHeadersStatus::StopIteration : FilterHeadersStatus::Continue;
     }
     if (path == "/properties") {
@@ -142,8 +142,9 @@ class Stream : public HttpContext {
       replaceRequestHeader("x-plugin-root-id", getPropertyString({"plugin_root_id"}).value_or("?"));
       replaceRequestHeader("x-plugin-vm-id", getPropertyString({"plugin_vm_id"}).value_or("?"));
       replaceRequestHeader("x-node-id", getPropertyString({"node", "id"}).value_or("?"));
-      replaceRequestHeader("x-source-port",
-                           str(static_cast<uint64_t>(getPropertyInt64({"source", "port"}).value_or(-1))));
+      replaceRequestHeader(
+          "x-source-port",
+          str(static_cast<uint64_t>(getPropertyInt64({"source", "port"}).value_or(-1))));
       replaceRequestHeader("x-header-prop",
                            getPropertyString({"request", "headers", "a"}).value_or("?"));
       setProperty({"my_state"}, "kept");
@@ -166,9 +167,8 @@ class Stream : public HttpContext {
     }
     if (path == "/queue") {
       auto q = resolveSharedQueue("", "conformance_queue");
-      replaceRequestHeader("x-enqueue", q && enqueueSharedQueue(*q, "hello") == WasmResult::Ok
-                                            ? "ok"
-                                            : "failed");
+      replaceRequestHeader(
+          "x-enqueue", q && enqueueSharedQueue(*q, "hello") == WasmResult::Ok ? "ok" : "failed");
       return FilterHeadersStatus::Continue;
     }
     if (path == "/env") {
@@ -190,8 +190,8 @@ class Stream : public HttpContext {
       size_t s = 0;
       replaceRequestHeader("x-bad-map",
                            str(static_cast<uint32_t>(proxy_get_header_map_pairs(99, &d, &s))));
-      replaceRequestHeader("x-bad-buffer", str(static_cast<uint32_t>(
-                                               proxy_get_buffer_bytes(99, 0, 1, &d, &s))));
+      replaceRequestHeader("x-bad-buffer",
+                           str(static_cast<uint32_t>(proxy_get_buffer_bytes(99, 0, 1, &d, &s))));
       replaceRequestHeader("x-bad-log", str(static_cast<uint32_t>(proxy_log(9, "x", 1))));
       return FilterHeadersStatus::Continue;
     }

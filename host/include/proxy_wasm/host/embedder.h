@@ -65,7 +65,7 @@ struct LocalReply {
   uint32_t status = 0;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string details;      // response code details (whitespace replaced by '_', as Envoy)
+  std::string details;       // response code details (whitespace replaced by '_', as Envoy)
   int32_t grpc_status = -1;  // -1: none
 };
 

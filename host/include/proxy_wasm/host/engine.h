@@ -9,6 +9,8 @@
 // This header is C++17 so the wabt translation units (which need C++17) can include it.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +58,16 @@ struct CallResult {
 
 using Deadline = std::chrono::steady_clock::time_point;
 constexpr Deadline kNoDeadline = Deadline::max();
+
+// now + timeout on steady_clock's time line, read from the coarse monotonic clock (a few ns
+// instead of ~20; its resolution of a few ms is ample for CPU deadlines of many ms).
+inline Deadline deadlineAfter(std::chrono::milliseconds timeout) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Deadline(std::chrono::duration_cast<Deadline::duration>(
+             std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec))) +
+         timeout;
+}
 
 class CompiledModule {
  public:

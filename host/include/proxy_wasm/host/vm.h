@@ -83,12 +83,13 @@ class Vm {
   void onGrpcReceive(uint32_t root_context_id, uint32_t token, std::string message);
   void onGrpcReceiveTrailingMetadata(uint32_t root_context_id, uint32_t token,
                                      std::vector<std::pair<std::string, std::string>> metadata);
-  void onGrpcClose(uint32_t root_context_id, uint32_t token, uint32_t status,
-                   std::string message);
+  void onGrpcClose(uint32_t root_context_id, uint32_t token, uint32_t status, std::string message);
 
-  // For tests and benchmarks: call an arbitrary export with i32 arguments.
-  std::optional<uint64_t> callExportForTest(std::string_view name,
-                                            const std::vector<uint64_t>& args);
+  // For tests and benchmarks: call an arbitrary export (handle from exportHandle) with i32
+  // arguments, as `context_id`, under the callback deadline.
+  int32_t exportHandle(std::string_view name) { return instance_->findFunction(name); }
+  std::optional<uint64_t> callExportForTest(int32_t function, const std::vector<uint64_t>& args,
+                                            uint32_t context_id = 0);
   uint64_t memoryBytes();
 
  private:
@@ -125,11 +126,11 @@ class Vm {
     uint32_t id = 0;
     uint32_t root_id = 0;  // itself for roots
     std::shared_ptr<const PluginConfig> plugin;
-    StreamHost* stream = nullptr;  // streams only
-    bool in_configure = false;     // roots: plugin configuration readable
-    bool pending_done = false;     // roots: on_done returned false, waiting for proxy_done
-    bool local_reply_sent = false; // streams: forces the callback's result to stop
-    bool failed_stream = false;    // streams: failure policy already applied
+    StreamHost* stream = nullptr;   // streams only
+    bool in_configure = false;      // roots: plugin configuration readable
+    bool pending_done = false;      // roots: on_done returned false, waiting for proxy_done
+    bool local_reply_sent = false;  // streams: forces the callback's result to stop
+    bool failed_stream = false;     // streams: failure policy already applied
   };
 
   // The answer of a callout being delivered (readable inside its callback only).
@@ -142,7 +143,8 @@ class Vm {
   bool initialize(std::string* error);
 
   // Calls a callback as `context_id`; returns the result slot, or nullopt if absent or failed.
-  std::optional<uint64_t> call(Callback cb, uint32_t context_id, std::initializer_list<uint64_t> args);
+  std::optional<uint64_t> call(Callback cb, uint32_t context_id,
+                               std::initializer_list<uint64_t> args);
   void runDeferred();
   void fail(std::string_view callback, std::string_view message);
   // A stream callback on a failed VM: applies the failure policy once.

@@ -1,0 +1,183 @@
+// Host micro-benchmarks, per engine, each next to the same logic compiled natively:
+//   EmptyExportCall   host -> wasm call of an export that returns x + 1
+//   EmptyHostcall     wasm -> host call of proxy_get_current_time_nanoseconds (per call)
+//   GetHeader         proxy_get_header_map_value of one small header, incl. malloc/free in wasm
+//   RequestCycle      create stream, 10 request headers of which the plugin reads 3, continue,
+//                     on_log/on_done/on_delete
+//   VmMemory          resident memory of one extra VM of scaffold.wasm (new engine = new worker
+//                     thread; same engine = another plugin on the same thread)
+// Run through bench/run_host_bench.sh, which reports medians and ratios.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "plugin_harness.h"
+
+using namespace proxy_wasm::host;
+using namespace proxy_wasm::host::testing;
+
+namespace {
+
+const Headers kRequestHeaders = {
+    {":method", "GET"},         {":path", "/index.html"},     {":authority", "example.com"},
+    {":scheme", "http"},        {"user-agent", "bench/1.0"},  {"accept", "*/*"},
+    {"x-request-id", "abc-123"}, {"accept-encoding", "gzip"}, {"x-forwarded-for", "10.0.0.1"},
+    {"content-length", "0"}};
+
+std::unique_ptr<PluginHarness> harness(const std::string& runtime, std::string_view plugin) {
+  HarnessOptions o;
+  o.runtime = runtime;
+  o.plugin.name = "bench";
+  o.vm.vm_id = "bench";
+  o.vm.callback_deadline = std::chrono::milliseconds(10000);
+  std::string error;
+  auto h = PluginHarness::create(pluginPath(plugin), o, &error);
+  if (!h) {
+    std::fprintf(stderr, "cannot load %s: %s\n", std::string(plugin).c_str(), error.c_str());
+    std::abort();
+  }
+  return h;
+}
+
+void EmptyExportCall(benchmark::State& state, std::string runtime) {
+  auto h = harness(runtime, "bench_raw");
+  int32_t fn = h->vm().exportHandle("bench_noop");
+  std::vector<uint64_t> args{1};
+  for (auto _ : state) benchmark::DoNotOptimize(h->vm().callExportForTest(fn, args));
+}
+
+void EmptyHostcall(benchmark::State& state, std::string runtime) {
+  auto h = harness(runtime, "bench_raw");
+  int32_t fn = h->vm().exportHandle("bench_time");
+  constexpr int kCalls = 1000;
+  std::vector<uint64_t> args{kCalls};
+  for (auto _ : state) benchmark::DoNotOptimize(h->vm().callExportForTest(fn, args));
+  state.counters["ns_per_call"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kCalls,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void GetHeader(benchmark::State& state, std::string runtime) {
+  auto h = harness(runtime, "bench_raw");
+  auto s = h->newStream();
+  for (auto& [k, v] : kRequestHeaders) s->request_headers.add(k, v);
+  int32_t fn = h->vm().exportHandle("bench_get_header");
+  constexpr int kCalls = 1000;
+  std::vector<uint64_t> args{kCalls};
+  for (auto _ : state) benchmark::DoNotOptimize(h->vm().callExportForTest(fn, args, s->id()));
+  state.counters["ns_per_call"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kCalls,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void RequestCycle(benchmark::State& state, std::string runtime) {
+  auto h = harness(runtime, "bench_cycle");
+  for (auto _ : state) {
+    auto s = h->newStream();
+    benchmark::DoNotOptimize(s->sendRequestHeaders(kRequestHeaders, true));
+    s->end();
+  }
+}
+
+// ---- native baselines: the same logic compiled into the host --------------------------------
+
+__attribute__((noinline)) int32_t nativeNoop(int32_t x) { return x + 1; }
+
+void Native_EmptyExportCall(benchmark::State& state) {
+  int32_t (*volatile fn)(int32_t) = nativeNoop;
+  for (auto _ : state) benchmark::DoNotOptimize(fn(1));
+}
+
+__attribute__((noinline)) uint64_t nativeTime() {
+  return static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+}
+
+void Native_EmptyHostcall(benchmark::State& state) {
+  uint64_t (*volatile fn)() = nativeTime;
+  for (auto _ : state) benchmark::DoNotOptimize(fn());
+}
+
+void Native_GetHeader(benchmark::State& state) {
+  VectorHeaderMap map;
+  for (auto& [k, v] : kRequestHeaders) map.add(k, v);
+  HeaderMap* m = &map;
+  for (auto _ : state) {
+    auto v = m->get("user-agent");
+    char* copy = static_cast<char*>(std::malloc(v->size()));
+    std::memcpy(copy, v->data(), v->size());
+    benchmark::DoNotOptimize(copy);
+    std::free(copy);
+  }
+}
+
+void Native_RequestCycle(benchmark::State& state) {
+  for (auto _ : state) {
+    auto map = std::make_unique<VectorHeaderMap>();
+    for (auto& [k, v] : kRequestHeaders) map->add(k, v);
+    size_t n = 0;
+    for (const char* key : {":path", "user-agent", "x-request-id"}) {
+      auto v = map->get(key);
+      if (v) n += v->size();
+    }
+    benchmark::DoNotOptimize(n);
+  }
+}
+
+// ---- memory -----------------------------------------------------------------------------------
+
+size_t residentKiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+void VmMemory(benchmark::State& state, std::string runtime) {
+  constexpr int kVms = 20;
+  for (auto _ : state) {
+    auto base = harness(runtime, "scaffold");
+    // Warm: compile once and let the allocator settle.
+    std::vector<std::unique_ptr<PluginHarness>> engines;
+    engines.push_back(harness(runtime, "scaffold"));
+    size_t before = residentKiB();
+    for (int i = 0; i < kVms; ++i) engines.push_back(harness(runtime, "scaffold"));
+    size_t after_engines = residentKiB();
+    std::vector<std::unique_ptr<Vm>> same;
+    std::string error;
+    auto code = PluginCode::load(*readFile(pluginPath("scaffold")), 256ull << 20, &error);
+    VmConfig cfg;
+    cfg.vm_id = "mem";
+    same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
+    size_t before_same = residentKiB();
+    for (int i = 0; i < kVms; ++i) same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
+    size_t after_same = residentKiB();
+    state.counters["KiB_per_VM_new_engine"] =
+        static_cast<double>(after_engines - before) / kVms;
+    state.counters["KiB_per_VM_same_engine"] =
+        static_cast<double>(after_same - before_same) / kVms;
+  }
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(EmptyExportCall, v8, std::string("v8"));
+BENCHMARK_CAPTURE(EmptyExportCall, wabt, std::string("wabt"));
+BENCHMARK(Native_EmptyExportCall);
+BENCHMARK_CAPTURE(EmptyHostcall, v8, std::string("v8"));
+BENCHMARK_CAPTURE(EmptyHostcall, wabt, std::string("wabt"));
+BENCHMARK(Native_EmptyHostcall);
+BENCHMARK_CAPTURE(GetHeader, v8, std::string("v8"));
+BENCHMARK_CAPTURE(GetHeader, wabt, std::string("wabt"));
+BENCHMARK(Native_GetHeader);
+BENCHMARK_CAPTURE(RequestCycle, v8, std::string("v8"));
+BENCHMARK_CAPTURE(RequestCycle, wabt, std::string("wabt"));
+BENCHMARK(Native_RequestCycle);
+BENCHMARK_CAPTURE(VmMemory, v8, std::string("v8"))->Iterations(1);
+BENCHMARK_CAPTURE(VmMemory, wabt, std::string("wabt"))->Iterations(1);
+
+BENCHMARK_MAIN();

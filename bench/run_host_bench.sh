@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the host micro-benchmarks (5 repetitions) and prints medians and engine/native ratios.
+#   bench/run_host_bench.sh [build-dir]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+cmake --build "$build" --target host_bench >/dev/null
+out="$build/bench/host_bench.json"
+PWX_PLUGIN_DIR="$build/plugins" "$build/bench/host_bench" --benchmark_repetitions=5 \
+  --benchmark_report_aggregates_only=true --benchmark_out="$out" --benchmark_out_format=json \
+  >/dev/null
+python3 - "$out" <<'PY'
+import json, sys
+rows = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"]
+        if b.get("aggregate_name") == "median"}
+def ns(name, counter=None):
+    b = rows[name]
+    if counter:
+        return b[counter] * 1e9
+    return b["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
+print(f"{'benchmark (median of 5)':<22} {'v8':>10} {'wabt':>10} {'native':>10} {'v8/nat':>8} {'wabt/nat':>9}")
+for name, counter in [("EmptyExportCall", None), ("EmptyHostcall", "ns_per_call"),
+                      ("GetHeader", "ns_per_call"), ("RequestCycle", None)]:
+    v8, wb = ns(f"{name}/v8", counter), ns(f"{name}/wabt", counter)
+    nat = ns(f"Native_{name}")
+    print(f"{name:<22} {v8:>8.1f}ns {wb:>8.1f}ns {nat:>8.1f}ns {v8/nat:>7.1f}x {wb/nat:>8.1f}x")
+for eng in ("v8", "wabt"):
+    b = rows[f"VmMemory/{eng}/iterations:1"]
+    print(f"VM memory {eng:<5} new engine (thread) {b['KiB_per_VM_new_engine']:.0f} KiB, "
+          f"same engine {b['KiB_per_VM_same_engine']:.0f} KiB per extra scaffold VM")
+PY
