@@ -22,8 +22,8 @@ using namespace proxy_wasm::host::testing;
 namespace {
 
 const Headers kRequestHeaders = {
-    {":method", "GET"},         {":path", "/index.html"},     {":authority", "example.com"},
-    {":scheme", "http"},        {"user-agent", "bench/1.0"},  {"accept", "*/*"},
+    {":method", "GET"},          {":path", "/index.html"},    {":authority", "example.com"},
+    {":scheme", "http"},         {"user-agent", "bench/1.0"}, {"accept", "*/*"},
     {"x-request-id", "abc-123"}, {"accept-encoding", "gzip"}, {"x-forwarded-for", "10.0.0.1"},
     {"content-length", "0"}};
 
@@ -55,9 +55,9 @@ void EmptyHostcall(benchmark::State& state, std::string runtime) {
   constexpr int kCalls = 1000;
   std::vector<uint64_t> args{kCalls};
   for (auto _ : state) benchmark::DoNotOptimize(h->vm().callExportForTest(fn, args));
-  state.counters["ns_per_call"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kCalls,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_call"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kCalls,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void GetHeader(benchmark::State& state, std::string runtime) {
@@ -68,9 +68,9 @@ void GetHeader(benchmark::State& state, std::string runtime) {
   constexpr int kCalls = 1000;
   std::vector<uint64_t> args{kCalls};
   for (auto _ : state) benchmark::DoNotOptimize(h->vm().callExportForTest(fn, args, s->id()));
-  state.counters["ns_per_call"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kCalls,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_call"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kCalls,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void RequestCycle(benchmark::State& state, std::string runtime) {
@@ -84,7 +84,9 @@ void RequestCycle(benchmark::State& state, std::string runtime) {
 
 // ---- native baselines: the same logic compiled into the host --------------------------------
 
-__attribute__((noinline)) int32_t nativeNoop(int32_t x) { return x + 1; }
+__attribute__((noinline)) int32_t nativeNoop(int32_t x) {
+  return x + 1;
+}
 
 void Native_EmptyExportCall(benchmark::State& state) {
   int32_t (*volatile fn)(int32_t) = nativeNoop;
@@ -154,12 +156,11 @@ void VmMemory(benchmark::State& state, std::string runtime) {
     cfg.vm_id = "mem";
     same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
     size_t before_same = residentKiB();
-    for (int i = 0; i < kVms; ++i) same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
+    for (int i = 0; i < kVms; ++i)
+      same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
     size_t after_same = residentKiB();
-    state.counters["KiB_per_VM_new_engine"] =
-        static_cast<double>(after_engines - before) / kVms;
-    state.counters["KiB_per_VM_same_engine"] =
-        static_cast<double>(after_same - before_same) / kVms;
+    state.counters["KiB_per_VM_new_engine"] = static_cast<double>(after_engines - before) / kVms;
+    state.counters["KiB_per_VM_same_engine"] = static_cast<double>(after_same - before_same) / kVms;
   }
 }
 

@@ -1,0 +1,705 @@
+#include "config.h"
+
+#include <curl/curl.h>
+#include <openssl/sha.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace wasm_proxy {
+namespace {
+
+using proxy_wasm::host::FailurePolicy;
+using proxy_wasm::host::PluginCode;
+using proxy_wasm::host::PluginConfig;
+
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& message) {
+  throw ConfigError{(path.empty() ? std::string() : path + ": ") + message};
+}
+
+std::string child(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+std::string index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// Known keys of an object: `used` are read, `ignored` are accepted without effect; anything else
+// is refused so that a config never silently means something else here than in Envoy.
+void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> used,
+               std::initializer_list<const char*> ignored = {}) {
+  if (!n.IsMap()) fail(path, "expected an object");
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    auto eq = [&](const char* k) { return key == k; };
+    if (std::any_of(used.begin(), used.end(), eq) || std::any_of(ignored.begin(), ignored.end(), eq)) {
+      continue;
+    }
+    fail(child(path, key), "unsupported field (wasm-proxy runs a subset of Envoy's API)");
+  }
+}
+
+std::string str(const YAML::Node& n, const std::string& path) {
+  if (!n.IsScalar()) fail(path, "expected a string");
+  return n.Scalar();
+}
+
+uint64_t num(const YAML::Node& n, const std::string& path, uint64_t max = UINT32_MAX) {
+  if (!n.IsScalar()) fail(path, "expected a number");
+  const std::string& s = n.Scalar();
+  uint64_t v = 0;
+  if (s.empty() || s.size() > 20 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
+    fail(path, "expected a non-negative integer, got \"" + s + "\"");
+  }
+  v = std::stoull(s);
+  if (v > max) fail(path, "value " + s + " out of range (max " + std::to_string(max) + ")");
+  return v;
+}
+
+bool boolean(const YAML::Node& n, const std::string& path) {
+  if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) return n.Scalar() == "true";
+  fail(path, "expected true or false");
+}
+
+// Envoy durations: "1s", "0.25s", "1.5s", or {seconds, nanos}.
+std::chrono::milliseconds duration(const YAML::Node& n, const std::string& path) {
+  if (n.IsMap()) {
+    checkKeys(n, path, {"seconds", "nanos"});
+    uint64_t s = n["seconds"] ? num(n["seconds"], child(path, "seconds"), 315576000000ull) : 0;
+    uint64_t ns = n["nanos"] ? num(n["nanos"], child(path, "nanos"), 999999999) : 0;
+    return std::chrono::milliseconds(s * 1000 + ns / 1000000);
+  }
+  std::string s = str(n, path);
+  if (s.size() < 2 || s.back() != 's') fail(path, "expected a duration like \"1s\" or \"0.25s\"");
+  try {
+    size_t used = 0;
+    double seconds = std::stod(s.substr(0, s.size() - 1), &used);
+    if (used != s.size() - 1 || seconds < 0) throw std::invalid_argument("");
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000 + 0.5));
+  } catch (const std::exception&) {
+    fail(path, "expected a duration like \"1s\" or \"0.25s\", got \"" + s + "\"");
+  }
+}
+
+SocketAddress socketAddress(const YAML::Node& n, const std::string& path) {
+  checkKeys(n, path, {"socket_address"});
+  std::string p = child(path, "socket_address");
+  const YAML::Node sa = n["socket_address"];
+  checkKeys(sa, p, {"address", "port_value"}, {"protocol", "ipv4_compat"});
+  if (!sa["address"]) fail(child(p, "address"), "missing required field");
+  if (!sa["port_value"]) fail(child(p, "port_value"), "missing required field");
+  return SocketAddress{str(sa["address"], child(p, "address")),
+                       static_cast<uint16_t>(num(sa["port_value"], child(p, "port_value"), 65535))};
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string typeOf(const YAML::Node& typed_config) {
+  if (!typed_config || !typed_config["@type"]) return "";
+  return typed_config["@type"].Scalar();
+}
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void jsonString(const std::string& s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+bool plainJsonLiteral(const std::string& s) {
+  if (s == "true" || s == "false" || s == "null") return true;
+  static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
+  return std::regex_match(s, number);
+}
+
+// A YAML value as JSON (the Struct of a google.protobuf.Any): unquoted numbers, booleans and
+// null stay literals, everything else becomes a string.
+void yamlToJson(const YAML::Node& n, std::string* out) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      out->push_back('{');
+      bool first = true;
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        if (!first) out->push_back(',');
+        first = false;
+        jsonString(it->first.as<std::string>(), out);
+        out->push_back(':');
+        yamlToJson(it->second, out);
+      }
+      out->push_back('}');
+      break;
+    }
+    case YAML::NodeType::Sequence: {
+      out->push_back('[');
+      for (size_t i = 0; i < n.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        yamlToJson(n[i], out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case YAML::NodeType::Scalar:
+      if (n.Tag() != "!" && plainJsonLiteral(n.Scalar())) {
+        *out += n.Scalar();
+      } else {
+        jsonString(n.Scalar(), out);
+      }
+      break;
+    default:
+      *out += "null";
+  }
+}
+
+// google.protobuf.Any holding StringValue/BytesValue (raw) or Struct (JSON), as Envoy passes
+// configuration to plugins.
+std::string anyConfiguration(const YAML::Node& n, const std::string& path) {
+  if (n.IsScalar()) return n.Scalar();  // a plain string (tolerated)
+  std::string type = typeOf(n);
+  if (endsWith(type, "google.protobuf.StringValue") || endsWith(type, "google.protobuf.BytesValue")) {
+    checkKeys(n, path, {"@type", "value"});
+    return n["value"] ? str(n["value"], child(path, "value")) : "";
+  }
+  if (endsWith(type, "google.protobuf.Struct")) {
+    checkKeys(n, path, {"@type", "value"});
+    std::string json;
+    yamlToJson(n["value"], &json);
+    return json;
+  }
+  fail(path, "expected a google.protobuf.StringValue, BytesValue or Struct (\"@type\")");
+}
+
+std::string sha256Hex(const std::string& bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+size_t curlWrite(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+std::string fetchRemote(const std::string& uri, std::chrono::milliseconds timeout,
+                        const std::string& path) {
+  CURL* curl = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, uri.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curlWrite);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) fail(path, "cannot fetch " + uri + ": " + curl_easy_strerror(rc));
+  if (status != 200) fail(path, "fetching " + uri + " returned HTTP " + std::to_string(status));
+  return body;
+}
+
+std::optional<std::string> readFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Parser {
+ public:
+  Parser(std::string base_dir) : base_dir_(std::move(base_dir)) {}
+
+  std::shared_ptr<Bootstrap> bootstrap(const YAML::Node& root) {
+    auto b = std::make_shared<Bootstrap>();
+    checkKeys(root, "", {"node", "admin", "static_resources"},
+              {"layered_runtime", "stats_config", "overload_manager", "watchdog", "watchdogs",
+               "stats_flush_interval", "cluster_manager"});
+    if (root["node"]) node(root["node"], "node", &b->node);
+    if (root["admin"]) {
+      const YAML::Node a = root["admin"];
+      checkKeys(a, "admin", {"address"}, {"access_log", "access_log_path", "profile_path"});
+      if (a["address"]) b->admin = socketAddress(a["address"], "admin.address");
+    }
+    if (!root["static_resources"]) fail("static_resources", "missing required field");
+    const YAML::Node sr = root["static_resources"];
+    checkKeys(sr, "static_resources", {"listeners", "clusters"}, {"secrets"});
+    if (sr["clusters"]) {
+      if (!sr["clusters"].IsSequence()) fail("static_resources.clusters", "expected a list");
+      for (size_t i = 0; i < sr["clusters"].size(); ++i) {
+        Cluster c = cluster(sr["clusters"][i], index("static_resources.clusters", i));
+        if (b->clusters.count(c.name) != 0) {
+          fail(index("static_resources.clusters", i) + ".name", "duplicate cluster " + c.name);
+        }
+        b->clusters.emplace(c.name, std::move(c));
+      }
+    }
+    if (!sr["listeners"] || !sr["listeners"].IsSequence()) {
+      fail("static_resources.listeners", "expected a list of listeners");
+    }
+    for (size_t i = 0; i < sr["listeners"].size(); ++i) {
+      b->listeners.push_back(listener(sr["listeners"][i], index("static_resources.listeners", i)));
+    }
+    // Every route must point at a known cluster.
+    for (size_t li = 0; li < b->listeners.size(); ++li) {
+      for (const auto& vh : b->listeners[li].routes.virtual_hosts) {
+        for (const auto& r : vh.routes) {
+          if (!r.direct_status && b->clusters.count(r.cluster) == 0) {
+            fail(index("static_resources.listeners", li) + " virtual host " + vh.name,
+                 "route to unknown cluster '" + r.cluster + "'");
+          }
+        }
+      }
+    }
+    return b;
+  }
+
+ private:
+  void node(const YAML::Node& n, const std::string& path, Node* out) {
+    checkKeys(n, path, {"id", "cluster", "metadata"}, {"locality", "user_agent_name"});
+    if (n["id"]) out->id = str(n["id"], child(path, "id"));
+    if (n["cluster"]) out->cluster = str(n["cluster"], child(path, "cluster"));
+    if (n["metadata"]) {
+      if (!n["metadata"].IsMap()) fail(child(path, "metadata"), "expected an object");
+      for (auto it = n["metadata"].begin(); it != n["metadata"].end(); ++it) {
+        std::string key = it->first.as<std::string>();
+        if (it->second.IsScalar()) {
+          out->metadata[key] = it->second.Scalar();
+        } else {
+          YAML::Emitter e;
+          e << YAML::Flow << it->second;
+          out->metadata[key] = e.c_str();
+        }
+      }
+    }
+  }
+
+  Cluster cluster(const YAML::Node& n, const std::string& path) {
+    checkKeys(n, path, {"name", "type", "connect_timeout", "load_assignment", "lb_policy",
+                        "http2_protocol_options", "typed_extension_protocol_options"},
+              {"dns_lookup_family", "respect_dns_ttl", "dns_refresh_rate", "common_lb_config",
+               "circuit_breakers", "upstream_connection_options", "per_connection_buffer_limit_bytes"});
+    Cluster c;
+    if (!n["name"]) fail(child(path, "name"), "missing required field");
+    c.name = str(n["name"], child(path, "name"));
+    if (n["type"]) {
+      std::string t = str(n["type"], child(path, "type"));
+      if (t == "STATIC") c.type = Cluster::Type::Static;
+      else if (t == "STRICT_DNS") c.type = Cluster::Type::StrictDns;
+      else if (t == "LOGICAL_DNS") c.type = Cluster::Type::LogicalDns;
+      else fail(child(path, "type"), "unsupported cluster type " + t + " (STATIC, STRICT_DNS, LOGICAL_DNS)");
+    }
+    if (n["lb_policy"]) {
+      std::string p = str(n["lb_policy"], child(path, "lb_policy"));
+      if (p != "ROUND_ROBIN") fail(child(path, "lb_policy"), "only ROUND_ROBIN is supported");
+    }
+    if (n["connect_timeout"]) c.connect_timeout = duration(n["connect_timeout"], child(path, "connect_timeout"));
+    c.http2 = n["http2_protocol_options"] || n["typed_extension_protocol_options"];
+    if (!n["load_assignment"]) fail(child(path, "load_assignment"), "missing required field");
+    std::string lp = child(path, "load_assignment");
+    const YAML::Node la = n["load_assignment"];
+    checkKeys(la, lp, {"cluster_name", "endpoints"}, {"policy"});
+    if (!la["endpoints"] || !la["endpoints"].IsSequence()) fail(child(lp, "endpoints"), "expected a list");
+    for (size_t i = 0; i < la["endpoints"].size(); ++i) {
+      std::string ep = index(child(lp, "endpoints"), i);
+      const YAML::Node e = la["endpoints"][i];
+      checkKeys(e, ep, {"lb_endpoints"}, {"locality", "priority", "load_balancing_weight"});
+      if (!e["lb_endpoints"] || !e["lb_endpoints"].IsSequence()) fail(child(ep, "lb_endpoints"), "expected a list");
+      for (size_t k = 0; k < e["lb_endpoints"].size(); ++k) {
+        std::string lbp = index(child(ep, "lb_endpoints"), k);
+        const YAML::Node lb = e["lb_endpoints"][k];
+        checkKeys(lb, lbp, {"endpoint"}, {"health_status", "metadata", "load_balancing_weight"});
+        checkKeys(lb["endpoint"], child(lbp, "endpoint"), {"address"}, {"health_check_config", "hostname"});
+        c.endpoints.push_back(socketAddress(lb["endpoint"]["address"], child(lbp, "endpoint.address")));
+      }
+    }
+    if (c.endpoints.empty()) fail(lp, "a cluster needs at least one endpoint");
+    return c;
+  }
+
+  Listener listener(const YAML::Node& n, const std::string& path) {
+    checkKeys(n, path, {"name", "address", "filter_chains"},
+              {"traffic_direction", "per_connection_buffer_limit_bytes", "listener_filters"});
+    Listener l;
+    if (n["name"]) l.name = str(n["name"], child(path, "name"));
+    if (!n["address"]) fail(child(path, "address"), "missing required field");
+    l.address = socketAddress(n["address"], child(path, "address"));
+    if (!n["filter_chains"] || !n["filter_chains"].IsSequence() || n["filter_chains"].size() != 1) {
+      fail(child(path, "filter_chains"), "exactly one filter chain is supported");
+    }
+    std::string fcp = index(child(path, "filter_chains"), 0);
+    const YAML::Node fc = n["filter_chains"][0];
+    checkKeys(fc, fcp, {"filters"}, {"name"});
+    if (!fc["filters"] || !fc["filters"].IsSequence() || fc["filters"].size() != 1) {
+      fail(child(fcp, "filters"), "exactly one network filter (http_connection_manager) is supported");
+    }
+    std::string fp = index(child(fcp, "filters"), 0);
+    const YAML::Node f = fc["filters"][0];
+    checkKeys(f, fp, {"name", "typed_config"});
+    std::string name = f["name"] ? str(f["name"], child(fp, "name")) : "";
+    const YAML::Node tc = f["typed_config"];
+    if (!endsWith(typeOf(tc), "HttpConnectionManager") &&
+        name != "envoy.filters.network.http_connection_manager" && name != "envoy.http_connection_manager") {
+      fail(fp, "only envoy.filters.network.http_connection_manager is supported");
+    }
+    hcm(tc, child(fp, "typed_config"), &l);
+    return l;
+  }
+
+  void hcm(const YAML::Node& n, const std::string& path, Listener* l) {
+    checkKeys(n, path, {"@type", "stat_prefix", "route_config", "http_filters"},
+              {"codec_type", "access_log", "use_remote_address", "xff_num_trusted_hops",
+               "generate_request_id", "server_name", "normalize_path", "merge_slashes",
+               "common_http_protocol_options", "http_protocol_options", "stream_idle_timeout",
+               "request_timeout", "tracing", "upgrade_configs", "skip_xff_append",
+               "preserve_external_request_id", "always_set_request_id_in_response"});
+    if (n["stat_prefix"]) l->stat_prefix = str(n["stat_prefix"], child(path, "stat_prefix"));
+    if (!n["route_config"]) fail(child(path, "route_config"), "missing required field (RDS is not supported)");
+    routeConfig(n["route_config"], child(path, "route_config"), &l->routes);
+    if (!n["http_filters"] || !n["http_filters"].IsSequence()) {
+      fail(child(path, "http_filters"), "expected a list of HTTP filters");
+    }
+    const YAML::Node fs = n["http_filters"];
+    for (size_t i = 0; i < fs.size(); ++i) {
+      std::string fp = index(child(path, "http_filters"), i);
+      checkKeys(fs[i], fp, {"name", "typed_config"}, {"disabled", "is_optional"});
+      std::string name = fs[i]["name"] ? str(fs[i]["name"], child(fp, "name")) : "";
+      std::string type = typeOf(fs[i]["typed_config"]);
+      if (name == "envoy.filters.http.router" || name == "envoy.router" || endsWith(type, "router.v3.Router")) {
+        if (i + 1 != fs.size()) fail(fp, "the router must be the last HTTP filter");
+        l->filters.push_back(HttpFilter{name, nullptr});
+        continue;
+      }
+      if (name == "envoy.filters.http.wasm" || endsWith(type, "wasm.v3.Wasm") ||
+          endsWith(type, "udpa.type.v1.TypedStruct") || endsWith(type, "xds.type.v3.TypedStruct")) {
+        l->filters.push_back(HttpFilter{name, wasmFilter(fs[i]["typed_config"], child(fp, "typed_config"))});
+        continue;
+      }
+      fail(fp, "unsupported HTTP filter '" + name + "' (envoy.filters.http.wasm, envoy.filters.http.router)");
+    }
+    if (l->filters.empty() || l->filters.back().wasm) {
+      fail(child(path, "http_filters"), "the last HTTP filter must be envoy.filters.http.router");
+    }
+  }
+
+  void routeConfig(const YAML::Node& n, const std::string& path, RouteConfig* rc) {
+    checkKeys(n, path, {"name", "virtual_hosts"},
+              {"request_headers_to_add", "response_headers_to_add", "validate_clusters"});
+    if (n["name"]) rc->name = str(n["name"], child(path, "name"));
+    if (!n["virtual_hosts"] || !n["virtual_hosts"].IsSequence()) fail(child(path, "virtual_hosts"), "expected a list");
+    for (size_t i = 0; i < n["virtual_hosts"].size(); ++i) {
+      std::string vp = index(child(path, "virtual_hosts"), i);
+      const YAML::Node v = n["virtual_hosts"][i];
+      checkKeys(v, vp, {"name", "domains", "routes"}, {"require_tls"});
+      VirtualHost vh;
+      if (v["name"]) vh.name = str(v["name"], child(vp, "name"));
+      if (!v["domains"] || !v["domains"].IsSequence()) fail(child(vp, "domains"), "expected a list");
+      for (size_t k = 0; k < v["domains"].size(); ++k) {
+        vh.domains.push_back(lower(str(v["domains"][k], index(child(vp, "domains"), k))));
+      }
+      if (!v["routes"] || !v["routes"].IsSequence()) fail(child(vp, "routes"), "expected a list");
+      for (size_t k = 0; k < v["routes"].size(); ++k) {
+        vh.routes.push_back(route(v["routes"][k], index(child(vp, "routes"), k)));
+      }
+      rc->virtual_hosts.push_back(std::move(vh));
+    }
+  }
+
+  Route route(const YAML::Node& n, const std::string& path) {
+    checkKeys(n, path, {"name", "match", "route", "direct_response"}, {"decorator", "metadata"});
+    Route r;
+    if (n["name"]) r.name = str(n["name"], child(path, "name"));
+    std::string mp = child(path, "match");
+    const YAML::Node m = n["match"];
+    if (!m) fail(mp, "missing required field");
+    checkKeys(m, mp, {"prefix", "path", "safe_regex", "headers", "case_sensitive"});
+    if (m["prefix"]) {
+      r.match_kind = Route::MatchKind::Prefix;
+      r.match_value = str(m["prefix"], child(mp, "prefix"));
+    } else if (m["path"]) {
+      r.match_kind = Route::MatchKind::Path;
+      r.match_value = str(m["path"], child(mp, "path"));
+    } else if (m["safe_regex"]) {
+      r.match_kind = Route::MatchKind::Regex;
+      r.match_regex = regex(m["safe_regex"], child(mp, "safe_regex"), &r.match_value);
+    } else {
+      fail(mp, "one of prefix, path or safe_regex is required");
+    }
+    if (m["case_sensitive"]) r.case_sensitive = boolean(m["case_sensitive"], child(mp, "case_sensitive"));
+    if (m["headers"]) {
+      for (size_t i = 0; i < m["headers"].size(); ++i) {
+        r.headers.push_back(headerMatcher(m["headers"][i], index(child(mp, "headers"), i)));
+      }
+    }
+    if (n["direct_response"]) {
+      std::string dp = child(path, "direct_response");
+      const YAML::Node d = n["direct_response"];
+      checkKeys(d, dp, {"status", "body"});
+      r.direct_status = static_cast<uint32_t>(num(d["status"], child(dp, "status"), 599));
+      if (d["body"]) {
+        checkKeys(d["body"], child(dp, "body"), {"inline_string"});
+        r.direct_body = str(d["body"]["inline_string"], child(dp, "body.inline_string"));
+      }
+      return r;
+    }
+    std::string ap = child(path, "route");
+    const YAML::Node a = n["route"];
+    if (!a) fail(path, "a route needs a route or a direct_response action");
+    checkKeys(a, ap, {"cluster", "prefix_rewrite", "host_rewrite_literal", "timeout"},
+              {"retry_policy", "idle_timeout", "auto_host_rewrite"});
+    if (!a["cluster"]) fail(child(ap, "cluster"), "missing required field");
+    r.cluster = str(a["cluster"], child(ap, "cluster"));
+    if (a["prefix_rewrite"]) r.prefix_rewrite = str(a["prefix_rewrite"], child(ap, "prefix_rewrite"));
+    if (a["host_rewrite_literal"]) r.host_rewrite = str(a["host_rewrite_literal"], child(ap, "host_rewrite_literal"));
+    if (a["timeout"]) r.timeout = duration(a["timeout"], child(ap, "timeout"));
+    return r;
+  }
+
+  std::regex regex(const YAML::Node& n, const std::string& path, std::string* source) {
+    checkKeys(n, path, {"regex", "google_re2"});
+    *source = str(n["regex"], child(path, "regex"));
+    try {
+      return std::regex(*source, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      fail(child(path, "regex"), std::string("invalid regular expression: ") + e.what());
+    }
+  }
+
+  HeaderMatcher headerMatcher(const YAML::Node& n, const std::string& path) {
+    checkKeys(n, path, {"name", "exact_match", "prefix_match", "suffix_match", "contains_match",
+                        "safe_regex_match", "present_match", "string_match", "invert_match"});
+    HeaderMatcher h;
+    h.name = lower(str(n["name"], child(path, "name")));
+    if (n["invert_match"]) h.invert = boolean(n["invert_match"], child(path, "invert_match"));
+    YAML::Node sm = n["string_match"];
+    std::string sp = child(path, "string_match");
+    if (sm) checkKeys(sm, sp, {"exact", "prefix", "suffix", "contains", "safe_regex"}, {"ignore_case"});
+    auto pick = [&](const char* legacy, const char* modern, HeaderMatcher::Kind kind) {
+      if (n[legacy]) {
+        h.kind = kind;
+        h.value = str(n[legacy], child(path, legacy));
+        return true;
+      }
+      if (sm && sm[modern]) {
+        h.kind = kind;
+        h.value = str(sm[modern], child(sp, modern));
+        return true;
+      }
+      return false;
+    };
+    if (pick("exact_match", "exact", HeaderMatcher::Kind::Exact) ||
+        pick("prefix_match", "prefix", HeaderMatcher::Kind::Prefix) ||
+        pick("suffix_match", "suffix", HeaderMatcher::Kind::Suffix) ||
+        pick("contains_match", "contains", HeaderMatcher::Kind::Contains)) {
+      return h;
+    }
+    if (n["safe_regex_match"] || (sm && sm["safe_regex"])) {
+      h.kind = HeaderMatcher::Kind::Regex;
+      h.regex = n["safe_regex_match"] ? regex(n["safe_regex_match"], child(path, "safe_regex_match"), &h.value)
+                                      : regex(sm["safe_regex"], child(sp, "safe_regex"), &h.value);
+      return h;
+    }
+    h.kind = HeaderMatcher::Kind::Present;
+    if (n["present_match"]) h.present = boolean(n["present_match"], child(path, "present_match"));
+    return h;
+  }
+
+  std::shared_ptr<WasmFilter> wasmFilter(const YAML::Node& tc, const std::string& tcpath) {
+    // Envoy's Wasm message directly, or wrapped in a TypedStruct (Istio EnvoyFilter style).
+    YAML::Node wasm = tc;
+    std::string path = tcpath;
+    std::string type = typeOf(tc);
+    if (endsWith(type, "TypedStruct")) {
+      checkKeys(tc, tcpath, {"@type", "type_url", "value"});
+      wasm = tc["value"];
+      path = child(tcpath, "value");
+    } else {
+      checkKeys(tc, tcpath, {"@type", "config"});
+    }
+    if (!wasm["config"]) fail(child(path, "config"), "missing required field");
+    const YAML::Node c = wasm["config"];
+    std::string cp = child(path, "config");
+    checkKeys(c, cp, {"name", "root_id", "vm_config", "configuration", "fail_open", "failure_policy"},
+              {"capability_restriction_config", "reload_config", "allow_on_headers_stop_iteration"});
+    auto plugin = std::make_shared<PluginConfig>();
+    auto filter = std::make_shared<WasmFilter>();
+    filter->yaml_path = cp;
+    if (c["name"]) plugin->name = str(c["name"], child(cp, "name"));
+    if (c["root_id"]) plugin->root_id = str(c["root_id"], child(cp, "root_id"));
+    if (c["configuration"]) plugin->configuration = anyConfiguration(c["configuration"], child(cp, "configuration"));
+    if (c["fail_open"] && boolean(c["fail_open"], child(cp, "fail_open"))) {
+      plugin->failure_policy = FailurePolicy::FailOpen;
+    }
+    if (c["failure_policy"]) {
+      std::string fp = str(c["failure_policy"], child(cp, "failure_policy"));
+      if (fp == "FAIL_CLOSED" || fp == "UNSPECIFIED") plugin->failure_policy = FailurePolicy::FailClosed;
+      else if (fp == "FAIL_OPEN") plugin->failure_policy = FailurePolicy::FailOpen;
+      else if (fp == "FAIL_RELOAD") plugin->failure_policy = FailurePolicy::FailReload;
+      else fail(child(cp, "failure_policy"), "expected FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD");
+    }
+    if (!c["vm_config"]) fail(child(cp, "vm_config"), "missing required field");
+    const YAML::Node vm = c["vm_config"];
+    std::string vp = child(cp, "vm_config");
+    checkKeys(vm, vp, {"vm_id", "runtime", "code", "configuration", "environment_variables"},
+              {"allow_precompiled", "nack_on_code_cache_miss"});
+    if (vm["vm_id"]) filter->vm.vm_id = str(vm["vm_id"], child(vp, "vm_id"));
+    std::string runtime = vm["runtime"] ? str(vm["runtime"], child(vp, "runtime")) : "envoy.wasm.runtime.v8";
+    filter->vm.runtime = proxy_wasm::host::canonicalRuntimeName(runtime);
+    if (filter->vm.runtime.empty()) {
+      fail(child(vp, "runtime"), "unknown Wasm runtime '" + runtime +
+                                     "' (supported: envoy.wasm.runtime.v8, envoy.wasm.runtime.wabt)");
+    }
+    if (vm["configuration"]) filter->vm.configuration = anyConfiguration(vm["configuration"], child(vp, "configuration"));
+    if (vm["environment_variables"]) {
+      std::string ep = child(vp, "environment_variables");
+      const YAML::Node env = vm["environment_variables"];
+      checkKeys(env, ep, {"key_values", "host_env_keys"});
+      if (env["host_env_keys"]) {
+        for (size_t i = 0; i < env["host_env_keys"].size(); ++i) {
+          std::string key = str(env["host_env_keys"][i], index(child(ep, "host_env_keys"), i));
+          if (const char* v = std::getenv(key.c_str())) filter->vm.environment.emplace_back(key, v);
+        }
+      }
+      if (env["key_values"]) {
+        if (!env["key_values"].IsMap()) fail(child(ep, "key_values"), "expected an object");
+        for (auto it = env["key_values"].begin(); it != env["key_values"].end(); ++it) {
+          filter->vm.environment.emplace_back(it->first.as<std::string>(),
+                                              str(it->second, child(child(ep, "key_values"), it->first.as<std::string>())));
+        }
+      }
+    }
+    std::string bytes = code(vm["code"], child(vp, "code"));
+    std::string error;
+    filter->code = PluginCode::load(std::move(bytes), filter->vm.memory_limit_bytes, &error);
+    if (!filter->code) fail(child(vp, "code"), error);
+    if (plugin->name.empty()) plugin->name = filter->vm.vm_id.empty() ? "wasm" : filter->vm.vm_id;
+    filter->plugin = plugin;
+    return filter;
+  }
+
+  std::string code(const YAML::Node& n, const std::string& path) {
+    if (!n) fail(path, "missing required field");
+    checkKeys(n, path, {"local", "remote"});
+    if (n["local"]) {
+      std::string lp = child(path, "local");
+      const YAML::Node l = n["local"];
+      checkKeys(l, lp, {"filename", "inline_string", "inline_bytes"});
+      if (l["inline_string"]) return str(l["inline_string"], child(lp, "inline_string"));
+      if (l["inline_bytes"]) {
+        // base64 in YAML (protobuf bytes)
+        std::string b64 = str(l["inline_bytes"], child(lp, "inline_bytes"));
+        return decodeBase64(b64, child(lp, "inline_bytes"));
+      }
+      if (!l["filename"]) fail(lp, "one of filename, inline_string or inline_bytes is required");
+      std::string file = str(l["filename"], child(lp, "filename"));
+      auto bytes = readFile(file);
+      if (!bytes && !std::filesystem::path(file).is_absolute()) {
+        bytes = readFile((std::filesystem::path(base_dir_) / file).string());
+      }
+      if (!bytes) fail(child(lp, "filename"), "cannot read " + file);
+      return *bytes;
+    }
+    std::string rp = child(path, "remote");
+    const YAML::Node r = n["remote"];
+    checkKeys(r, rp, {"http_uri", "sha256"}, {"retry_policy"});
+    const YAML::Node u = r["http_uri"];
+    checkKeys(u, child(rp, "http_uri"), {"uri", "timeout"}, {"cluster"});
+    std::string uri = str(u["uri"], child(rp, "http_uri.uri"));
+    auto timeout = u["timeout"] ? duration(u["timeout"], child(rp, "http_uri.timeout")) : std::chrono::milliseconds(10000);
+    if (!r["sha256"]) fail(child(rp, "sha256"), "required: remote code is verified before it runs");
+    std::string want = lower(str(r["sha256"], child(rp, "sha256")));
+    std::string bytes = fetchRemote(uri, timeout, child(rp, "http_uri"));
+    std::string got = sha256Hex(bytes);
+    if (got != want) fail(child(rp, "sha256"), "checksum mismatch: the module at " + uri + " has sha256 " + got);
+    return bytes;
+  }
+
+  static std::string decodeBase64(const std::string& in, const std::string& path) {
+    static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+      if (c == '=' || c == '\n' || c == '\r') continue;
+      size_t v = chars.find(c);
+      if (v == std::string::npos) fail(path, "invalid base64");
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out.push_back(static_cast<char>((acc >> bits) & 0xff));
+      }
+    }
+    return out;
+  }
+
+  std::string base_dir_;
+};
+
+}  // namespace
+
+std::shared_ptr<Bootstrap> parseBootstrap(const std::string& text, const std::string& source,
+                                          const std::string& base_dir, std::string* error) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsMap()) {
+      *error = source + ": expected a bootstrap object at the top level";
+      return nullptr;
+    }
+    auto b = Parser(base_dir).bootstrap(root);
+    b->source = source;
+    return b;
+  } catch (const ConfigError& e) {
+    *error = source + ": " + e.message;
+  } catch (const YAML::Exception& e) {
+    *error = source + ": invalid YAML/JSON: " + e.what();
+  }
+  return nullptr;
+}
+
+std::shared_ptr<Bootstrap> loadBootstrap(const std::string& path, std::string* error) {
+  auto text = readFile(path);
+  if (!text) {
+    *error = path + ": cannot read the file";
+    return nullptr;
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return parseBootstrap(*text, path, dir.empty() ? "." : dir, error);
+}
+
+}  // namespace wasm_proxy

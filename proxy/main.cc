@@ -1,0 +1,274 @@
+// wasm-proxy: an HTTP proxy that runs proxy-wasm plugins from Envoy's bootstrap YAML.
+//
+//   wasm-proxy -c envoy.yaml [--concurrency N] [-l info] [--drain-time-s 5] [--mode validate]
+//
+// Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config file
+// (a bad new config is rejected and the old one keeps serving).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "proxy_wasm/host/shared_state.h"
+#include "worker.h"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using namespace wasm_proxy;
+
+namespace {
+
+struct Server {
+  std::string config_path;
+  std::shared_ptr<const Bootstrap> config;
+  std::vector<std::unique_ptr<Worker>> workers;
+  asio::io_context main_io;
+  std::atomic<bool> draining{false};
+  int drain_time_s = 5;
+
+  bool sameListeners(const Bootstrap& a, const Bootstrap& b) {
+    if (a.listeners.size() != b.listeners.size()) return false;
+    for (size_t i = 0; i < a.listeners.size(); ++i) {
+      if (a.listeners[i].address.toString() != b.listeners[i].address.toString()) return false;
+    }
+    return true;
+  }
+
+  // Reload: parse, then instantiate on worker 0 first, so a config whose plugins fail is
+  // rejected before any worker switches. Returns an error or "".
+  std::string reload() {
+    std::string error;
+    auto next = loadBootstrap(config_path, &error);
+    if (!next) return error;
+    if (!sameListeners(*config, *next)) {
+      return config_path + ": listener addresses cannot change on reload; restart instead";
+    }
+    for (auto& w : workers) {
+      if (!w->applyConfig(next, &error)) return error;
+    }
+    config = next;
+    return "";
+  }
+
+  void drainAndStop() {
+    if (draining.exchange(true)) return;
+    spdlog::info("draining: finishing in-flight requests (at most {} s)", drain_time_s);
+    for (auto& w : workers) w->drain();
+    std::thread([this] {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(drain_time_s);
+      for (auto& w : workers) {
+        while (w->activeRequests() > 0 && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (auto& w : workers) w->stop();
+      asio::post(main_io, [this] { main_io.stop(); });
+    }).detach();
+  }
+
+  std::string configDump() const {
+    std::string out = "{\n  \"source\": \"" + config->source + "\",\n  \"listeners\": [";
+    for (size_t i = 0; i < config->listeners.size(); ++i) {
+      const auto& l = config->listeners[i];
+      out += (i ? ", " : "") + std::string("{\"name\": \"") + l.name + "\", \"address\": \"" +
+             l.address.toString() + "\", \"http_filters\": [";
+      for (size_t k = 0; k < l.filters.size(); ++k) {
+        const auto& f = l.filters[k];
+        out += (k ? ", " : "") + std::string("{\"name\": \"") + f.name + "\"";
+        if (f.wasm) {
+          out += ", \"plugin\": \"" + f.wasm->plugin->name + "\", \"root_id\": \"" +
+                 f.wasm->plugin->root_id + "\", \"vm_id\": \"" + f.wasm->vm.vm_id +
+                 "\", \"runtime\": \"" + f.wasm->vm.runtime + "\"";
+        }
+        out += "}";
+      }
+      out += "]}";
+    }
+    out += "],\n  \"clusters\": [";
+    bool first = true;
+    for (const auto& [name, c] : config->clusters) {
+      out += (first ? "" : ", ") + std::string("{\"name\": \"") + name + "\", \"endpoints\": [";
+      for (size_t k = 0; k < c.endpoints.size(); ++k) {
+        out += (k ? ", \"" : "\"") + c.endpoints[k].toString() + "\"";
+      }
+      out += "]}";
+      first = false;
+    }
+    return out + "]\n}\n";
+  }
+};
+
+asio::awaitable<void> adminSession(Server& server, tcp::socket socket) {
+  beast::flat_buffer buf;
+  for (;;) {
+    http::request<http::string_body> req;
+    auto [ec, n] = co_await http::async_read(socket, buf, req, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    std::string target(req.target());
+    std::string path = target.substr(0, target.find('?'));
+    std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+    auto& registry = proxy_wasm::host::MetricsRegistry::instance();
+    if (path == "/ready") {
+      if (server.draining) {
+        res.result(http::status::service_unavailable);
+        res.body() = "DRAINING\n";
+      } else {
+        res.body() = "LIVE\n";
+      }
+    } else if (path == "/stats") {
+      res.body() = registry.renderEnvoyText();
+    } else if (path == "/stats/prometheus") {
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.body() = registry.renderPrometheus();
+    } else if (path == "/config_dump") {
+      res.set(http::field::content_type, "application/json");
+      res.body() = server.configDump();
+    } else if (path == "/logging") {
+      if (req.method() == http::verb::post && query.rfind("level=", 0) == 0) {
+        auto level = spdlog::level::from_str(query.substr(6));
+        if (level == spdlog::level::off && query.substr(6) != "off") {
+          res.result(http::status::bad_request);
+          res.body() = "unknown level " + query.substr(6) + "\n";
+        } else {
+          spdlog::set_level(level);
+        }
+      }
+      if (res.body().empty()) {
+        res.body() = "active loggers:\n  wasm-proxy: " +
+                     std::string(spdlog::level::to_string_view(spdlog::get_level()).data()) + "\n";
+      }
+    } else if (path == "/quitquitquit" && req.method() == http::verb::post) {
+      res.body() = "OK\n";
+      asio::post(server.main_io, [&server] { server.drainAndStop(); });
+    } else if (path == "/") {
+      res.body() = "/ready /stats /stats/prometheus /config_dump /logging /quitquitquit\n";
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "unknown admin path " + path + "\n";
+    }
+    res.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(socket, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !req.keep_alive()) co_return;
+  }
+}
+
+asio::awaitable<void> adminLoop(Server& server, tcp::acceptor acceptor) {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    asio::co_spawn(server.main_io, adminSession(server, std::move(sock)), asio::detached);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wasm-proxy: runs proxy-wasm plugins from an Envoy bootstrap config"};
+  Server server;
+  unsigned concurrency = std::max(1u, std::thread::hardware_concurrency());
+  std::string log_level = "info";
+  std::string mode = "serve";
+  app.add_option("-c,--config-path", server.config_path, "Envoy v3 bootstrap (YAML or JSON)")->required();
+  app.add_option("--concurrency", concurrency, "worker threads (default: cores)");
+  app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error, critical, off");
+  app.add_option("--drain-time-s", server.drain_time_s, "seconds to finish in-flight requests on shutdown");
+  app.add_option("--mode", mode, "serve (default) or validate (load config and plugins, then exit)")
+      ->check(CLI::IsMember({"serve", "validate"}));
+  CLI11_PARSE(app, argc, argv);
+  if (concurrency == 0) concurrency = 1;
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("wasm-proxy"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%l] %v");
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  std::string error;
+  server.config = loadBootstrap(server.config_path, &error);
+  if (!server.config) {
+    std::cerr << "wasm-proxy: invalid configuration: " << error << "\n";
+    return 1;
+  }
+  if (mode == "validate") concurrency = 1;
+  for (unsigned i = 0; i < concurrency; ++i) {
+    auto w = std::make_unique<Worker>(static_cast<int>(i), WorkerOptions{});
+    w->start();
+    if (!w->applyConfig(server.config, &error)) {
+      std::cerr << "wasm-proxy: " << error << "\n";
+      w->stop();
+      server.workers.push_back(std::move(w));
+      for (auto& x : server.workers) x->stop();
+      return 1;
+    }
+    server.workers.push_back(std::move(w));
+  }
+  if (mode == "validate") {
+    std::cout << "configuration '" << server.config_path << "' OK\n";
+    for (auto& w : server.workers) w->stop();
+    return 0;
+  }
+  for (auto& w : server.workers) {
+    if (!w->listen(&error)) {
+      std::cerr << "wasm-proxy: " << error << "\n";
+      for (auto& x : server.workers) x->stop();
+      return 1;
+    }
+  }
+
+  if (server.config->admin) {
+    boost::system::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(server.config->admin->address, ec), server.config->admin->port);
+    tcp::acceptor acceptor(server.main_io);
+    acceptor.open(ep.protocol(), ec);
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      std::cerr << "wasm-proxy: admin address " << server.config->admin->toString() << ": " << ec.message() << "\n";
+      for (auto& x : server.workers) x->stop();
+      return 1;
+    }
+    asio::co_spawn(server.main_io, adminLoop(server, std::move(acceptor)), asio::detached);
+  }
+
+  asio::signal_set stop_signals(server.main_io, SIGTERM, SIGINT);
+  stop_signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) server.drainAndStop();
+  });
+  asio::signal_set hup(server.main_io, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      std::string e = server.reload();
+      if (e.empty()) {
+        spdlog::info("reloaded {}", server.config_path);
+      } else {
+        spdlog::error("reload rejected, keeping the running config: {}", e);
+      }
+      wait_hup();
+    });
+  };
+  wait_hup();
+
+  spdlog::info("wasm-proxy ready: {} listener(s), {} worker(s){}", server.config->listeners.size(),
+               concurrency,
+               server.config->admin ? ", admin on " + server.config->admin->toString() : "");
+  auto guard = asio::make_work_guard(server.main_io);
+  server.main_io.run();
+  for (auto& w : server.workers) w->join();
+  spdlog::info("wasm-proxy stopped");
+  return 0;
+}

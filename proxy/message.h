@@ -1,0 +1,39 @@
+// The HTTP message as the filter chain sees it: a header map with Envoy's pseudo-headers
+// (":method", ":path", ":authority", ":scheme" on requests, ":status" on responses), a buffered
+// body and trailers. Converted from and to Beast's messages at the edges.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <string>
+
+#include "proxy_wasm/host/embedder.h"
+
+namespace wasm_proxy {
+
+namespace http = boost::beast::http;
+using proxy_wasm::host::VectorHeaderMap;
+
+struct Message {
+  VectorHeaderMap headers;
+  std::string body;
+  VectorHeaderMap trailers;
+  unsigned version = 11;
+
+  uint32_t status() const;
+  std::string_view header(std::string_view key) const { return headers.get(key).value_or(""); }
+};
+
+// Request from Beast: pseudo-headers first, Host becomes :authority.
+Message fromBeast(http::request<http::string_body>&& req, std::string_view scheme);
+// Response from Beast: :status first.
+Message fromBeast(http::response<http::string_body>&& res);
+
+http::request<http::string_body> toBeastRequest(const Message& m);
+http::response<http::string_body> toBeastResponse(const Message& m);
+
+// A locally generated response (router errors, wasm local replies, direct responses).
+Message localResponse(uint32_t status, std::string body,
+                      const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+}  // namespace wasm_proxy

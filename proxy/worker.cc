@@ -1,0 +1,983 @@
+#include "worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "message.h"
+#include "proxy_wasm/abi/pairs.h"
+#include "proxy_wasm/abi/property.h"
+#include "proxy_wasm/host/thread_local_plugin.h"
+#include "proxy_wasm/host/vm.h"
+#include "router.h"
+
+namespace wasm_proxy {
+
+namespace beast = boost::beast;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using proxy_wasm::host::Engine;
+using proxy_wasm::host::FilterDataStatus;
+using proxy_wasm::host::FilterHeadersStatus;
+using proxy_wasm::host::GrpcCallRequest;
+using proxy_wasm::host::HeaderMap;
+using proxy_wasm::host::HttpCallRequest;
+using proxy_wasm::host::HttpCallResponse;
+using proxy_wasm::host::LocalReply;
+using proxy_wasm::host::LogLevel;
+using proxy_wasm::host::MapType;
+using proxy_wasm::host::Metric;
+using proxy_wasm::host::MetricsRegistry;
+using proxy_wasm::host::MetricType;
+using proxy_wasm::host::PluginConfig;
+using proxy_wasm::host::StreamHost;
+using proxy_wasm::host::StreamType;
+using proxy_wasm::host::ThreadLocalPlugin;
+using proxy_wasm::host::Vm;
+using proxy_wasm::host::VmHost;
+using proxy_wasm::host::WasmResult;
+using BufferType = proxy_wasm::abi::BufferType;
+
+constexpr auto nothrow = asio::as_tuple(use_awaitable);
+
+ProxyStats& ProxyStats::instance() {
+  static ProxyStats* s = [] {
+    auto* st = new ProxyStats();
+    auto& r = MetricsRegistry::instance();
+    st->downstream_cx_total = r.define(MetricType::Counter, "http.downstream_cx_total");
+    st->downstream_cx_active = r.define(MetricType::Gauge, "http.downstream_cx_active");
+    st->downstream_rq_total = r.define(MetricType::Counter, "http.downstream_rq_total");
+    for (int i = 1; i <= 5; ++i) {
+      st->downstream_rq_xx[i] =
+          r.define(MetricType::Counter, "http.downstream_rq_" + std::to_string(i) + "xx");
+    }
+    st->downstream_rq_xx[0] = st->downstream_rq_xx[5];
+    st->upstream_cx_total = r.define(MetricType::Counter, "cluster.upstream_cx_total");
+    st->upstream_cx_connect_fail = r.define(MetricType::Counter, "cluster.upstream_cx_connect_fail");
+    st->upstream_rq_total = r.define(MetricType::Counter, "cluster.upstream_rq_total");
+    st->upstream_rq_timeout = r.define(MetricType::Counter, "cluster.upstream_rq_timeout");
+    st->downstream_rq_bad = r.define(MetricType::Counter, "http.downstream_rq_rejected_malformed");
+    return st;
+  }();
+  return *s;
+}
+
+namespace {
+
+uint64_t monotonicNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+uint64_t realtimeNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string requestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | (b >> 48 & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffull));
+  return buf;
+}
+
+// ---- upstream pools ------------------------------------------------------------------------
+
+struct UpstreamResult {
+  enum class Kind { Ok, ConnectFail, Timeout, Reset } kind = Kind::Ok;
+  Message response;
+  std::string upstream_address;
+};
+
+// Per-worker keep-alive connections to one cluster's endpoints, round robin.
+class ClusterPool {
+ public:
+  ClusterPool(asio::io_context& io, const Cluster& cluster) : io_(io), cluster_(cluster) {
+    tcp::resolver resolver(io);
+    for (const auto& ep : cluster.endpoints) {
+      boost::system::error_code ec;
+      auto results = resolver.resolve(ep.address, std::to_string(ep.port), ec);
+      if (ec) {
+        spdlog::warn("cluster {}: cannot resolve {}: {}", cluster.name, ep.toString(), ec.message());
+        continue;
+      }
+      for (const auto& r : results) {
+        endpoints_.push_back(r.endpoint());
+        if (cluster.type == Cluster::Type::LogicalDns) break;
+      }
+    }
+    idle_.resize(endpoints_.size());
+  }
+
+  const Cluster& cluster() const { return cluster_; }
+
+  awaitable<UpstreamResult> send(Message& request, std::chrono::milliseconds timeout) {
+    UpstreamResult out;
+    ProxyStats::instance().upstream_rq_total->add(1);
+    if (endpoints_.empty()) {
+      out.kind = UpstreamResult::Kind::ConnectFail;
+      co_return out;
+    }
+    const size_t i = next_++ % endpoints_.size();
+    const tcp::endpoint ep = endpoints_[i];
+    out.upstream_address = ep.address().to_string() + ":" + std::to_string(ep.port());
+    auto beast_req = toBeastRequest(request);
+    const auto deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout
+                                              : std::chrono::steady_clock::time_point::max();
+    // A pooled connection may have been closed by the peer: one retry on a fresh connection.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::optional<tcp::socket> sock;
+      bool reused = false;
+      if (!idle_[i].empty()) {
+        sock.emplace(std::move(idle_[i].back()));
+        idle_[i].pop_back();
+        reused = true;
+      } else {
+        sock.emplace(io_);
+        ProxyStats::instance().upstream_cx_total->add(1);
+        asio::steady_timer t(io_, std::min(deadline, std::chrono::steady_clock::now() +
+                                                         cluster_.connect_timeout));
+        auto r = co_await (sock->async_connect(ep, nothrow) || t.async_wait(nothrow));
+        if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+          ProxyStats::instance().upstream_cx_connect_fail->add(1);
+          out.kind = UpstreamResult::Kind::ConnectFail;
+          if (r.index() == 1 && std::chrono::steady_clock::now() >= deadline) {
+            out.kind = UpstreamResult::Kind::Timeout;
+          }
+          co_return out;
+        }
+        sock->set_option(tcp::no_delay(true));
+      }
+      asio::steady_timer t(io_, deadline);
+      beast::flat_buffer buf;
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(64u << 20);
+      auto exchange = [&]() -> awaitable<boost::system::error_code> {
+        auto [ec, n] = co_await http::async_write(*sock, beast_req, nothrow);
+        if (ec) co_return ec;
+        auto [ec2, n2] = co_await http::async_read(*sock, buf, parser, nothrow);
+        co_return ec2;
+      };
+      auto r = co_await (exchange() || t.async_wait(nothrow));
+      if (r.index() == 1) {
+        ProxyStats::instance().upstream_rq_timeout->add(1);
+        out.kind = UpstreamResult::Kind::Timeout;
+        co_return out;
+      }
+      boost::system::error_code ec = std::get<0>(r);
+      if (ec) {
+        if (reused && attempt == 0 && !parser.got_some()) continue;
+        out.kind = UpstreamResult::Kind::Reset;
+        co_return out;
+      }
+      auto res = parser.release();
+      const bool keep = res.keep_alive();
+      out.response = fromBeast(std::move(res));
+      if (keep && idle_[i].size() < 64) idle_[i].push_back(std::move(*sock));
+      co_return out;
+    }
+    out.kind = UpstreamResult::Kind::Reset;
+    co_return out;
+  }
+
+ private:
+  asio::io_context& io_;
+  const Cluster& cluster_;
+  std::vector<tcp::endpoint> endpoints_;
+  std::vector<std::vector<tcp::socket>> idle_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+// ---- per-worker state ------------------------------------------------------------------------
+
+// One config snapshot as instantiated on one worker: plugins (VMs) and upstream pools.
+struct WorkerConfig {
+  std::shared_ptr<const Bootstrap> bootstrap;
+  std::map<const WasmFilter*, std::unique_ptr<ThreadLocalPlugin>> plugins;
+  std::map<std::string, std::unique_ptr<ClusterPool>, std::less<>> pools;
+  ~WorkerConfig() {
+    plugins.clear();  // roots get on_done/on_delete before the engines go
+  }
+};
+
+class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerState> {
+ public:
+  WorkerState(asio::io_context& io, int index, WorkerOptions options)
+      : io_(io), index_(index), options_(options) {}
+  ~WorkerState() override {
+    config_.reset();
+    timers_.clear();
+    engines_.clear();
+  }
+
+  asio::io_context& io() { return io_; }
+  const WorkerOptions& options() const { return options_; }
+  std::shared_ptr<WorkerConfig> config() const { return config_; }
+  bool draining() const { return draining_; }
+
+  bool applyConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error) {
+    auto cfg = std::make_shared<WorkerConfig>();
+    cfg->bootstrap = bootstrap;
+    for (const auto& [name, cluster] : bootstrap->clusters) {
+      cfg->pools.emplace(name, std::make_unique<ClusterPool>(io_, cluster));
+    }
+    config_under_construction_ = cfg.get();
+    for (const auto& l : bootstrap->listeners) {
+      for (const auto& f : l.filters) {
+        if (!f.wasm || cfg->plugins.count(f.wasm.get()) != 0) continue;
+        Engine* engine = engineFor(f.wasm->vm.runtime, error);
+        if (engine == nullptr) return false;
+        auto plugin = std::make_unique<ThreadLocalPlugin>(f.wasm->code, f.wasm->vm, f.wasm->plugin,
+                                                          *engine, *this);
+        if (!plugin->start(error)) {
+          *error = bootstrap->source + ": " + f.wasm->yaml_path + ": plugin '" +
+                   f.wasm->plugin->name + "' failed to start: " + *error;
+          config_under_construction_ = nullptr;
+          return false;
+        }
+        cfg->plugins.emplace(f.wasm.get(), std::move(plugin));
+      }
+    }
+    config_under_construction_ = nullptr;
+    config_ = std::move(cfg);
+    return true;
+  }
+
+  // Binds the listeners of the current config on this thread; returns an error or "".
+  std::string listen() {
+    const auto& config = config_->bootstrap;
+    for (size_t i = 0; i < config->listeners.size(); ++i) {
+      const auto& l = config->listeners[i];
+      boost::system::error_code ec;
+      auto addr = asio::ip::make_address(l.address.address, ec);
+      if (ec) return config->source + ": listener " + l.name + ": bad address " + l.address.address;
+      auto acceptor = std::make_unique<tcp::acceptor>(io_);
+      tcp::endpoint ep(addr, l.address.port);
+      acceptor->open(ep.protocol(), ec);
+      acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      acceptor->bind(ep, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return config->source + ": listener " + l.name + " on " + l.address.toString() + ": " +
+               ec.message();
+      }
+      acceptors_.push_back(std::move(acceptor));
+    }
+    for (size_t i = 0; i < acceptors_.size(); ++i) spawnAccept(i);
+    return "";
+  }
+  void spawnAccept(size_t i);
+
+  void beginDrain() {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      boost::system::error_code ec;
+      a->close(ec);
+    }
+    for (tcp::socket* s : idle_sockets_) {
+      boost::system::error_code ec;
+      s->cancel(ec);
+    }
+    maybeFinishDrain();
+  }
+  void maybeFinishDrain() {
+    if (!draining_ || active_requests_ > 0 || !idle_sockets_.empty()) return;
+    // Nothing in flight: stop the plugins (roots get on_done), their timers and the loop.
+    config_.reset();
+    for (auto& [key, t] : timers_) t->cancel();
+    timers_.clear();
+    io_.stop();
+  }
+
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::set<tcp::socket*> idle_sockets_;  // connections waiting for their next request
+  std::atomic<size_t> active_requests_{0};
+
+  ClusterPool* pool(std::string_view name) {
+    WorkerConfig* cfg = config_under_construction_ != nullptr ? config_under_construction_ : config_.get();
+    if (cfg == nullptr) return nullptr;
+    auto it = cfg->pools.find(name);
+    return it == cfg->pools.end() ? nullptr : it->second.get();
+  }
+
+  // ---- VmHost ----
+  uint64_t realtimeNanos() override { return realtimeNs(); }
+  uint64_t monotonicNanos() override { return monotonicNs(); }
+  void log(const PluginConfig* plugin, LogLevel level, std::string_view message) override {
+    auto lvl = static_cast<spdlog::level::level_enum>(static_cast<int>(level));
+    if (!spdlog::should_log(lvl)) return;
+    spdlog::log(lvl, "wasm log {}: {}", plugin != nullptr ? plugin->name : "", message);
+  }
+  LogLevel logLevel() override {
+    int l = static_cast<int>(spdlog::get_level());
+    return static_cast<LogLevel>(l > 5 ? 5 : l);
+  }
+  void setTickPeriod(Vm& vm, uint32_t root, uint32_t period_ms) override {
+    auto key = std::make_pair(&vm, root);
+    if (auto it = timers_.find(key); it != timers_.end()) {
+      it->second->cancel();
+      timers_.erase(it);
+    }
+    if (period_ms == 0) return;
+    auto timer = std::make_shared<asio::steady_timer>(io_);
+    timers_[key] = timer;
+    armTick(timer, &vm, root, std::chrono::milliseconds(period_ms));
+  }
+  WasmResult httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCallRequest request) override {
+    ClusterPool* p = pool(request.cluster);
+    if (p == nullptr) return WasmResult::BadArgument;
+    callouts_[token] = &vm;
+    auto msg = std::make_shared<Message>();
+    for (auto& [k, v] : request.headers) msg->headers.add(k, v);
+    msg->body = std::move(request.body);
+    auto timeout = std::chrono::milliseconds(request.timeout_ms);
+    auto self = shared_from_this();
+    // The callout runs against the pool of the current config; keep that config alive.
+    std::shared_ptr<WorkerConfig> cfg = config_;
+    asio::co_spawn(io_, [self, cfg, p, msg, timeout, &vm, root, token]() -> awaitable<void> {
+      UpstreamResult r = co_await p->send(*msg, timeout);
+      auto it = self->callouts_.find(token);
+      if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
+      self->callouts_.erase(it);
+      HttpCallResponse resp;
+      if (r.kind == UpstreamResult::Kind::Ok) {
+        r.response.headers.forEach([&](std::string_view k, std::string_view v) {
+          resp.headers.emplace_back(k, v);
+        });
+        resp.body = std::move(r.response.body);
+      } else if (r.kind == UpstreamResult::Kind::Timeout) {
+        // As Envoy: an upstream timeout reaches the plugin as a 504 local reply.
+        resp.headers = {{":status", "504"}};
+        resp.body = "upstream request timeout";
+      }
+      vm.onHttpCallResponse(root, token, std::move(resp));
+    }, asio::detached);
+    return WasmResult::Ok;
+  }
+  WasmResult grpcCall(Vm&, uint32_t, uint32_t, GrpcCallRequest) override {
+    spdlog::warn("proxy_grpc_call is not supported by this wasm-proxy build yet");
+    return WasmResult::Unimplemented;
+  }
+  WasmResult grpcStream(Vm&, uint32_t, uint32_t, GrpcCallRequest) override {
+    spdlog::warn("proxy_grpc_stream is not supported by this wasm-proxy build yet");
+    return WasmResult::Unimplemented;
+  }
+  WasmResult grpcSend(Vm&, uint32_t, std::string_view, bool) override { return WasmResult::NotFound; }
+  WasmResult grpcCancel(Vm&, uint32_t) override { return WasmResult::NotFound; }
+  WasmResult grpcClose(Vm&, uint32_t) override { return WasmResult::NotFound; }
+  void cancelAll(Vm& vm) override {
+    for (auto it = callouts_.begin(); it != callouts_.end();) {
+      it = it->second == &vm ? callouts_.erase(it) : std::next(it);
+    }
+    for (auto it = timers_.begin(); it != timers_.end();) {
+      if (it->first.first == &vm) {
+        it->second->cancel();
+        it = timers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void post(std::function<void()> task) override { asio::post(io_, std::move(task)); }
+  WasmResult getProperty(std::string_view path, std::string* value) override {
+    auto cfg = config_;
+    if (!cfg) return WasmResult::NotFound;
+    const Node& node = cfg->bootstrap->node;
+    std::vector<std::string_view> seg;
+    proxy_wasm::abi::splitPropertyPath(path, [&](std::string_view s) { seg.push_back(s); });
+    if (!seg.empty() && seg[0] == "xds") seg.erase(seg.begin());
+    if (seg.size() >= 2 && seg[0] == "node") {
+      if (seg[1] == "id" && seg.size() == 2) return *value = node.id, WasmResult::Ok;
+      if (seg[1] == "cluster" && seg.size() == 2) return *value = node.cluster, WasmResult::Ok;
+      if (seg[1] == "metadata" && seg.size() == 3) {
+        auto it = node.metadata.find(std::string(seg[2]));
+        if (it == node.metadata.end()) return WasmResult::NotFound;
+        *value = it->second;
+        return WasmResult::Ok;
+      }
+      if (seg[1] == "metadata" && seg.size() == 2) {
+        *value = proxy_wasm::abi::encodePairs(node.metadata);
+        return WasmResult::Ok;
+      }
+    }
+    return WasmResult::NotFound;
+  }
+  void onVmFailed(Vm& vm) override {
+    spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id, vm.failureMessage());
+  }
+
+ private:
+  Engine* engineFor(const std::string& runtime, std::string* error) {
+    auto it = engines_.find(runtime);
+    if (it != engines_.end()) return it->second.get();
+    auto engine = proxy_wasm::host::createEngine(runtime, error);
+    if (!engine) return nullptr;
+    return engines_.emplace(runtime, std::move(engine)).first->second.get();
+  }
+
+  void armTick(std::shared_ptr<asio::steady_timer> timer, Vm* vm, uint32_t root,
+               std::chrono::milliseconds period) {
+    timer->expires_after(period);
+    std::weak_ptr<asio::steady_timer> weak = timer;
+    timer->async_wait([this, weak, vm, root, period](boost::system::error_code ec) {
+      auto t = weak.lock();
+      if (ec || !t) return;
+      auto it = timers_.find(std::make_pair(vm, root));
+      if (it == timers_.end() || it->second != t) return;
+      vm->onTick(root);
+      // The tick may have changed or cleared the period (or failed the VM).
+      it = timers_.find(std::make_pair(vm, root));
+      if (it != timers_.end() && it->second == t) armTick(t, vm, root, period);
+    });
+  }
+
+  asio::io_context& io_;
+  int index_;
+  WorkerOptions options_;
+  bool draining_ = false;
+  std::map<std::string, std::unique_ptr<Engine>> engines_;
+  std::shared_ptr<WorkerConfig> config_;
+  WorkerConfig* config_under_construction_ = nullptr;
+  std::map<std::pair<Vm*, uint32_t>, std::shared_ptr<asio::steady_timer>> timers_;
+  std::unordered_map<uint32_t, Vm*> callouts_;
+};
+
+// ---- one wasm filter's view of one stream ------------------------------------------------------
+
+struct ConnectionInfo {
+  std::string source_address, destination_address;
+  uint16_t source_port = 0, destination_port = 0;
+  uint64_t id = 0;
+};
+
+class WasmStream : public StreamHost {
+ public:
+  WasmStream(asio::io_context& io, std::shared_ptr<Vm> vm, uint32_t root, Message* request,
+             Message* response, const ConnectionInfo& conn, const Route** route,
+             const uint64_t* start_ns, std::map<std::string, std::string>* filter_state,
+             std::string* upstream_address)
+      : vm_(std::move(vm)),
+        request_(request),
+        response_(response),
+        conn_(conn),
+        route_(route),
+        start_ns_(start_ns),
+        filter_state_(filter_state),
+        upstream_address_(upstream_address),
+        wake_(io) {
+    wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    id_ = vm_->createStream(root, this);
+  }
+  ~WasmStream() override { end(); }
+
+  Vm& vm() { return *vm_; }
+  uint32_t id() const { return id_; }
+  bool phase_response = false;
+  bool response_headers_available = false;
+  std::optional<LocalReply> local_reply;
+  bool continued[2] = {false, false};
+  bool closed = false;
+
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    if (id_ != 0) vm_->endStream(id_);
+  }
+
+  // Waits until the plugin resumes `type`, replies locally or closes the stream.
+  awaitable<void> waitResume(StreamType type) {
+    const int i = type == StreamType::Request ? 0 : 1;
+    while (!continued[i] && !local_reply && !closed) {
+      co_await wake_.async_wait(nothrow);
+      wake_.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+  }
+  void abortWait() { wake_.cancel(); }
+
+  // StreamHost
+  HeaderMap* headers(MapType type) override {
+    switch (type) {
+      case MapType::HttpRequestHeaders: return &request_->headers;
+      case MapType::HttpRequestTrailers: return &request_->trailers;
+      case MapType::HttpResponseHeaders: return response_headers_available ? &response_->headers : nullptr;
+      case MapType::HttpResponseTrailers: return response_headers_available ? &response_->trailers : nullptr;
+      default: return nullptr;
+    }
+  }
+  std::string* body(BufferType type) override {
+    if (type == BufferType::HttpRequestBody) return &request_->body;
+    if (type == BufferType::HttpResponseBody && response_headers_available) return &response_->body;
+    return nullptr;
+  }
+  void sendLocalReply(LocalReply reply) override {
+    local_reply = std::move(reply);
+    wake_.cancel();
+  }
+  void continueStream(StreamType type) override {
+    continued[type == StreamType::Request ? 0 : 1] = true;
+    wake_.cancel();
+  }
+  void closeStream(StreamType) override {
+    closed = true;
+    wake_.cancel();
+  }
+  WasmResult getProperty(std::string_view path, std::string* value) override;
+  WasmResult setProperty(std::string_view path, std::string_view value) override {
+    (*filter_state_)[std::string(path)] = std::string(value);
+    return WasmResult::Ok;
+  }
+
+ private:
+  std::shared_ptr<Vm> vm_;
+  Message* request_;
+  Message* response_;
+  const ConnectionInfo& conn_;
+  const Route** route_;
+  const uint64_t* start_ns_;
+  std::map<std::string, std::string>* filter_state_;
+  std::string* upstream_address_;
+  asio::steady_timer wake_;
+  uint32_t id_ = 0;
+  bool ended_ = false;
+};
+
+WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
+  if (auto fs = filter_state_->find(std::string(path)); fs != filter_state_->end()) {
+    *value = fs->second;
+    return WasmResult::Ok;
+  }
+  std::vector<std::string_view> seg;
+  proxy_wasm::abi::splitPropertyPath(path, [&](std::string_view s) { seg.push_back(s); });
+  if (seg.empty()) return WasmResult::NotFound;
+  auto ok = [&](std::string v) {
+    *value = std::move(v);
+    return WasmResult::Ok;
+  };
+  auto i64 = [&](int64_t v) { return ok(proxy_wasm::abi::encodeInt64(v)); };
+  auto headerMap = [&](const VectorHeaderMap& m) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    m.forEach([&](std::string_view k, std::string_view v) {
+      if (!k.empty() && k[0] != ':') pairs.emplace_back(k, v);
+    });
+    return ok(proxy_wasm::abi::encodePairs(pairs));
+  };
+  const std::string_view top = seg[0];
+  const std::string_view field = seg.size() > 1 ? seg[1] : std::string_view();
+  if (top == "request") {
+    const Message& r = *request_;
+    std::string_view p = r.header(":path");
+    if (field == "path") return ok(std::string(p));
+    if (field == "url_path") return ok(std::string(p.substr(0, p.find('?'))));
+    if (field == "query") {
+      size_t q = p.find('?');
+      return ok(q == std::string_view::npos ? "" : std::string(p.substr(q + 1)));
+    }
+    if (field == "host") return ok(std::string(r.header(":authority")));
+    if (field == "scheme") return ok(std::string(r.header(":scheme")));
+    if (field == "method") return ok(std::string(r.header(":method")));
+    if (field == "id") return ok(std::string(r.header("x-request-id")));
+    if (field == "referer") return ok(std::string(r.header("referer")));
+    if (field == "useragent") return ok(std::string(r.header("user-agent")));
+    if (field == "protocol") return ok(r.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
+    if (field == "time") return i64(static_cast<int64_t>(*start_ns_));
+    if (field == "duration") return i64(static_cast<int64_t>(realtimeNs() - *start_ns_));
+    if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
+    if (field == "total_size") {
+      int64_t n = static_cast<int64_t>(r.body.size());
+      r.headers.forEach([&](std::string_view k, std::string_view v) { n += k.size() + v.size() + 4; });
+      return i64(n);
+    }
+    if (field == "headers") {
+      if (seg.size() == 2) return headerMap(r.headers);
+      if (seg.size() == 3) {
+        auto v = r.headers.get(seg[2]);
+        if (!v) return WasmResult::NotFound;
+        return ok(std::string(*v));
+      }
+    }
+    return WasmResult::NotFound;
+  }
+  if (top == "response") {
+    if (!response_headers_available) return WasmResult::NotFound;
+    const Message& r = *response_;
+    if (field == "code") return i64(r.status());
+    if (field == "code_details") return ok(local_reply ? local_reply->details : "via_upstream");
+    if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
+    if (field == "headers") {
+      if (seg.size() == 2) return headerMap(r.headers);
+      if (seg.size() == 3) {
+        auto v = r.headers.get(seg[2]);
+        if (!v) return WasmResult::NotFound;
+        return ok(std::string(*v));
+      }
+    }
+    if (field == "trailers" && seg.size() == 2) return headerMap(r.trailers);
+    return WasmResult::NotFound;
+  }
+  if (top == "source" || top == "destination") {
+    const bool src = top == "source";
+    if (field == "address") {
+      return ok((src ? conn_.source_address : conn_.destination_address) + ":" +
+                std::to_string(src ? conn_.source_port : conn_.destination_port));
+    }
+    if (field == "port") return i64(src ? conn_.source_port : conn_.destination_port);
+    return WasmResult::NotFound;
+  }
+  if (top == "connection" || top == "connection_id") {
+    if (top == "connection_id" || field == "id") {
+      *value = proxy_wasm::abi::encodeInt64(static_cast<int64_t>(conn_.id));
+      return WasmResult::Ok;
+    }
+    if (field == "mtls") return ok(proxy_wasm::abi::encodeBool(false));
+    return WasmResult::NotFound;
+  }
+  if (top == "upstream") {
+    if (upstream_address_->empty()) return WasmResult::NotFound;
+    if (field == "address") return ok(*upstream_address_);
+    if (field == "port") {
+      size_t colon = upstream_address_->rfind(':');
+      return i64(std::stoll(upstream_address_->substr(colon + 1)));
+    }
+    return WasmResult::NotFound;
+  }
+  std::string_view name = top == "xds" ? field : top;
+  if (name == "route_name" && *route_ != nullptr) return ok((*route_)->name);
+  if (name == "cluster_name" && *route_ != nullptr && !(*route_)->cluster.empty()) {
+    return ok((*route_)->cluster);
+  }
+  return WasmResult::NotFound;
+}
+
+// ---- a downstream connection ------------------------------------------------------------------
+
+namespace {
+
+std::atomic<uint64_t> next_connection_id{1};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<WorkerState> state, tcp::socket socket, size_t listener_index)
+      : state_(std::move(state)), socket_(std::move(socket)), listener_index_(listener_index) {
+    boost::system::error_code ec;
+    auto remote = socket_.remote_endpoint(ec);
+    auto local = socket_.local_endpoint(ec);
+    conn_.source_address = remote.address().to_string();
+    conn_.source_port = remote.port();
+    conn_.destination_address = local.address().to_string();
+    conn_.destination_port = local.port();
+    conn_.id = next_connection_id++;
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+
+  awaitable<void> run() {
+    ProxyStats::instance().downstream_cx_total->add(1);
+    ProxyStats::instance().downstream_cx_active->add(1);
+    for (;;) {
+      bool keep_alive = co_await handleOne();
+      if (!keep_alive || state_->draining()) break;
+    }
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    ProxyStats::instance().downstream_cx_active->add(-1);
+  }
+
+ private:
+  awaitable<bool> writeError(unsigned status, std::string body) {
+    ProxyStats::instance().downstream_rq_bad->add(1);
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, "text/plain");
+    res.set(http::field::connection, "close");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    co_await http::async_write(socket_, res, nothrow);
+    co_return false;
+  }
+
+  // Reads, processes and answers one request. Returns whether to keep the connection.
+  awaitable<bool> handleOne() {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(60 * 1024);
+    parser.body_limit(state_->options().max_request_body_bytes);
+    // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
+    state_->idle_sockets_.insert(&socket_);
+    asio::steady_timer idle(socket_.get_executor(), state_->options().header_timeout);
+    auto read = co_await (http::async_read_header(socket_, buffer_, parser, nothrow) ||
+                          idle.async_wait(nothrow));
+    state_->idle_sockets_.erase(&socket_);
+    if (read.index() == 1) {
+      if (parser.got_some()) co_await writeError(408, "request header timeout\n");
+      co_return false;
+    }
+    auto [ec, n] = std::get<0>(read);
+    if (ec) {
+      if (state_->draining()) state_->maybeFinishDrain();
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+        co_return false;
+      }
+      if (ec == http::error::header_limit) co_return co_await writeError(431, "request header fields too large\n");
+      co_return co_await writeError(400, "bad request: " + ec.message() + "\n");
+    }
+    if (std::distance(parser.get().begin(), parser.get().end()) > 100) {
+      co_return co_await writeError(431, "too many request headers\n");
+    }
+    state_->active_requests_++;
+    struct Done {
+      WorkerState* s;
+      ~Done() {
+        s->active_requests_--;
+        s->maybeFinishDrain();
+      }
+    } done{state_.get()};
+    if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        co_await http::async_write(socket_, cont, nothrow);
+      }
+      auto [ec2, n2] = co_await http::async_read(socket_, buffer_, parser, nothrow);
+      if (ec2) {
+        if (ec2 == http::error::body_limit) co_return co_await writeError(413, "payload too large\n");
+        if (ec2 == http::error::end_of_stream || ec2 == asio::error::eof) co_return false;
+        co_return co_await writeError(400, "bad request body: " + ec2.message() + "\n");
+      }
+    }
+    auto beast_req = parser.release();
+    const bool client_keep_alive = beast_req.keep_alive();
+    const unsigned version = beast_req.version();
+    co_return co_await process(fromBeast(std::move(beast_req), "http"), client_keep_alive, version);
+  }
+
+  awaitable<bool> process(Message request, bool keep_alive, unsigned version) {
+    ProxyStats::instance().downstream_rq_total->add(1);
+    std::shared_ptr<WorkerConfig> cfg = state_->config();
+    const Listener& listener = cfg->bootstrap->listeners[listener_index_];
+    const uint64_t start_ns = realtimeNs();
+    if (!request.headers.get("x-request-id")) request.headers.add("x-request-id", requestId());
+    if (auto xff = request.headers.get("x-forwarded-for")) {
+      request.headers.replace("x-forwarded-for", std::string(*xff) + ", " + conn_.source_address);
+    } else {
+      request.headers.add("x-forwarded-for", conn_.source_address);
+    }
+    if (request.headers.get(":authority")->empty()) {
+      co_return co_await writeError(400, "missing Host header\n");
+    }
+
+    Message response;
+    const Route* route = nullptr;
+    std::map<std::string, std::string> filter_state;
+    std::string upstream_address;
+    std::vector<std::unique_ptr<WasmStream>> streams;
+    std::optional<LocalReply> local;
+    bool client_gone = false;
+
+    // Request path through the wasm filters, in order.
+    for (const auto& f : listener.filters) {
+      if (!f.wasm) break;
+      ThreadLocalPlugin& plugin = *cfg->plugins.at(f.wasm.get());
+      auto vm = plugin.vmForNewStream(monotonicNs());
+      streams.push_back(std::make_unique<WasmStream>(state_->io(), vm, plugin.rootId(), &request,
+                                                     &response, conn_, &route, &start_ns,
+                                                     &filter_state, &upstream_address));
+      WasmStream& s = *streams.back();
+      const bool has_body = !request.body.empty();
+      auto hs = s.vm().onRequestHeaders(s.id(), static_cast<uint32_t>(request.headers.size()), !has_body);
+      if (!s.local_reply && hs != FilterHeadersStatus::Continue) {
+        client_gone = !co_await waitWatchingClient(s, StreamType::Request);
+      }
+      if (!s.local_reply && !client_gone && has_body && !s.closed) {
+        auto ds = s.vm().onRequestBody(s.id(), static_cast<uint32_t>(request.body.size()), true);
+        if (!s.local_reply && ds != FilterDataStatus::Continue && !s.continued[0]) {
+          client_gone = !co_await waitWatchingClient(s, StreamType::Request);
+        }
+      }
+      if (client_gone || s.closed) co_return false;  // streams end (on_log...) as they unwind
+      if (s.local_reply) {
+        local = std::move(s.local_reply);
+        s.local_reply.reset();
+        break;
+      }
+    }
+
+    if (local) {
+      response = localResponse(local->status, local->body, local->headers);
+    } else {
+      const VirtualHost* vh = selectVirtualHost(listener.routes, request.header(":authority"));
+      route = vh != nullptr ? selectRoute(*vh, request.header(":path"), request.headers) : nullptr;
+      if (route == nullptr) {
+        response = localResponse(404, "");
+      } else if (route->direct_status) {
+        response = localResponse(*route->direct_status, route->direct_body);
+      } else {
+        response = co_await forward(*cfg, *route, request, &upstream_address);
+      }
+    }
+
+    // Response path, in reverse order, through the filters that saw the request.
+    for (auto it = streams.rbegin(); it != streams.rend(); ++it) {
+      WasmStream& s = **it;
+      s.response_headers_available = true;
+      const bool has_body = !response.body.empty();
+      auto hs = s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()), !has_body);
+      if (!s.local_reply && hs != FilterHeadersStatus::Continue) {
+        if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
+      }
+      if (!s.local_reply && has_body) {
+        auto ds = s.vm().onResponseBody(s.id(), static_cast<uint32_t>(response.body.size()), true);
+        if (!s.local_reply && ds != FilterDataStatus::Continue && !s.continued[1]) {
+          if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
+        }
+      }
+      if (s.closed) co_return false;
+      if (s.local_reply) {
+        response = localResponse(s.local_reply->status, s.local_reply->body, s.local_reply->headers);
+        for (auto& st : streams) st->response_headers_available = true;
+      }
+    }
+
+    const uint32_t status = response.status();
+    ProxyStats::instance().downstream_rq_xx[std::min<uint32_t>(status / 100, 5)]->add(1);
+    response.version = version;
+    auto beast_res = toBeastResponse(response);
+    const bool keep = keep_alive && !state_->draining() && beast_res.keep_alive();
+    beast_res.keep_alive(keep);
+    auto [ec, n] = co_await http::async_write(socket_, beast_res, nothrow);
+    // Access-log time: on_log, on_done, on_delete for every filter (as the streams go).
+    streams.clear();
+    co_return !ec && keep;
+  }
+
+  awaitable<Message> forward(WorkerConfig& cfg, const Route& route, Message& request,
+                             std::string* upstream_address) {
+    auto pool = cfg.pools.find(route.cluster);
+    if (pool == cfg.pools.end()) co_return localResponse(503, "no healthy upstream");
+    if (route.prefix_rewrite && route.match_kind == Route::MatchKind::Prefix) {
+      std::string path(request.header(":path"));
+      request.headers.replace(":path", *route.prefix_rewrite + path.substr(route.match_value.size()));
+    }
+    if (route.host_rewrite) request.headers.replace(":authority", *route.host_rewrite);
+    UpstreamResult r = co_await pool->second->send(request, route.timeout);
+    *upstream_address = r.upstream_address;
+    switch (r.kind) {
+      case UpstreamResult::Kind::Ok: co_return std::move(r.response);
+      case UpstreamResult::Kind::Timeout: co_return localResponse(504, "upstream request timeout");
+      case UpstreamResult::Kind::ConnectFail:
+        co_return localResponse(503, "upstream connect error or disconnect/reset before headers. "
+                                     "reset reason: connection failure");
+      case UpstreamResult::Kind::Reset:
+        co_return localResponse(503, "upstream connect error or disconnect/reset before headers. "
+                                     "reset reason: connection termination");
+    }
+    co_return localResponse(503, "");
+  }
+
+  // Waits for the plugin to resume while watching the client: returns false if it went away.
+  // Bytes that arrive meanwhile (a pipelined request) are kept for the next parse.
+  awaitable<bool> waitWatchingClient(WasmStream& s, StreamType type) {
+    for (;;) {
+      std::array<char, 4096> scratch;
+      auto r = co_await (s.waitResume(type) ||
+                         socket_.async_read_some(asio::buffer(scratch), nothrow));
+      if (r.index() == 0) co_return true;
+      auto [ec, n] = std::get<1>(r);
+      if (ec) co_return false;
+      auto dst = buffer_.prepare(n);
+      std::memcpy(dst.data(), scratch.data(), n);
+      buffer_.commit(n);
+    }
+  }
+
+  std::shared_ptr<WorkerState> state_;
+  tcp::socket socket_;
+  size_t listener_index_;
+  beast::flat_buffer buffer_;
+  ConnectionInfo conn_;
+};
+
+awaitable<void> acceptLoop(std::shared_ptr<WorkerState> state, tcp::acceptor& acceptor,
+                           size_t listener_index) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;
+    }
+    auto session = std::make_shared<Session>(state, std::move(socket), listener_index);
+    asio::co_spawn(acceptor.get_executor(), [session]() { return session->run(); }, asio::detached);
+  }
+}
+
+}  // namespace
+
+void WorkerState::spawnAccept(size_t i) {
+  asio::co_spawn(io_, acceptLoop(shared_from_this(), *acceptors_[i], i), asio::detached);
+}
+
+// ---- Worker ------------------------------------------------------------------------------------
+
+Worker::Worker(int index, WorkerOptions options)
+    : index_(index), options_(options), state_(std::make_shared<WorkerState>(io_, index, options)) {}
+
+Worker::~Worker() { join(); }
+
+bool Worker::applyConfig(std::shared_ptr<const Bootstrap> config, std::string* error) {
+  std::promise<std::pair<bool, std::string>> done;
+  auto result = done.get_future();
+  asio::post(io_, [state = state_, config, &done] {
+    std::string e;
+    bool ok = state->applyConfig(config, &e);
+    done.set_value({ok, e});
+  });
+  auto [ok, e] = result.get();
+  if (!ok) *error = e;
+  return ok;
+}
+
+bool Worker::listen(std::string* error) {
+  std::promise<std::string> done;
+  auto result = done.get_future();
+  asio::post(io_, [state = state_, &done] { done.set_value(state->listen()); });
+  *error = result.get();
+  return error->empty();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    // The work guard keeps the loop alive until drain stops it.
+    io_.run();
+  });
+}
+
+void Worker::drain() {
+  asio::post(io_, [state = state_] { state->beginDrain(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Worker::activeRequests() const { return state_->active_requests_; }
+
+}  // namespace wasm_proxy

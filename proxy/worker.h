@@ -1,0 +1,73 @@
+// A worker: one thread, one event loop, its own listeners (SO_REUSEPORT), upstream connection
+// pools, Wasm engines and VMs — the unit Envoy calls a worker. Workers share only the config
+// snapshot (immutable), shared data/queues and metrics.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "proxy_wasm/host/shared_state.h"
+
+namespace wasm_proxy {
+
+namespace asio = boost::asio;
+
+class WorkerState;
+
+// Process-wide counters of the proxy itself (Envoy's names).
+struct ProxyStats {
+  static ProxyStats& instance();
+  proxy_wasm::host::Metric* downstream_cx_total;
+  proxy_wasm::host::Metric* downstream_cx_active;
+  proxy_wasm::host::Metric* downstream_rq_total;
+  proxy_wasm::host::Metric* downstream_rq_xx[6];  // index by status / 100
+  proxy_wasm::host::Metric* upstream_cx_total;
+  proxy_wasm::host::Metric* upstream_cx_connect_fail;
+  proxy_wasm::host::Metric* upstream_rq_total;
+  proxy_wasm::host::Metric* upstream_rq_timeout;
+  proxy_wasm::host::Metric* downstream_rq_bad;  // malformed requests answered 4xx
+};
+
+struct WorkerOptions {
+  size_t max_request_body_bytes = 16u << 20;
+  size_t max_response_body_bytes = 64u << 20;
+  std::chrono::seconds header_timeout{30};
+  std::chrono::seconds idle_timeout{300};
+};
+
+class Worker {
+ public:
+  Worker(int index, WorkerOptions options);
+  ~Worker();
+
+  bool listen(std::string* error);
+  // Runs the loop on a new thread (before applyConfig).
+  void start();
+  // Thread-safe, blocking: instantiates `config` on this worker (its plugins start on the
+  // worker's thread); on success new streams use it, streams in flight finish on the old one.
+  // On failure the worker keeps its current config.
+  bool applyConfig(std::shared_ptr<const Bootstrap> config, std::string* error);
+  // Binds this worker's listeners (SO_REUSEPORT) of its current config.
+  // Thread-safe: stop accepting, finish in-flight requests, close idle connections, stop.
+  void drain();
+  // Thread-safe: stops the loop now (after a drain timeout).
+  void stop() { io_.stop(); }
+  void join();
+  int index() const { return index_; }
+  size_t activeRequests() const;
+
+ private:
+  int index_;
+  WorkerOptions options_;
+  asio::io_context io_{1};
+  std::thread thread_;
+  std::shared_ptr<WorkerState> state_;
+};
+
+}  // namespace wasm_proxy
