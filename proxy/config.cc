@@ -34,13 +34,15 @@ std::string index(const std::string& path, size_t i) {
 
 // Known keys of an object: `used` are read, `ignored` are accepted without effect; anything else
 // is refused so that a config never silently means something else here than in Envoy.
-void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> used,
+void checkKeys(const YAML::Node& n, const std::string& path,
+               std::initializer_list<const char*> used,
                std::initializer_list<const char*> ignored = {}) {
   if (!n.IsMap()) fail(path, "expected an object");
   for (auto it = n.begin(); it != n.end(); ++it) {
     std::string key = it->first.as<std::string>();
     auto eq = [&](const char* k) { return key == k; };
-    if (std::any_of(used.begin(), used.end(), eq) || std::any_of(ignored.begin(), ignored.end(), eq)) {
+    if (std::any_of(used.begin(), used.end(), eq) ||
+        std::any_of(ignored.begin(), ignored.end(), eq)) {
       continue;
     }
     fail(child(path, key), "unsupported field (wasm-proxy runs a subset of Envoy's API)");
@@ -111,18 +113,29 @@ std::string typeOf(const YAML::Node& typed_config) {
 }
 
 bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void jsonString(const std::string& s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -185,7 +198,8 @@ void yamlToJson(const YAML::Node& n, std::string* out) {
 std::string anyConfiguration(const YAML::Node& n, const std::string& path) {
   if (n.IsScalar()) return n.Scalar();  // a plain string (tolerated)
   std::string type = typeOf(n);
-  if (endsWith(type, "google.protobuf.StringValue") || endsWith(type, "google.protobuf.BytesValue")) {
+  if (endsWith(type, "google.protobuf.StringValue") ||
+      endsWith(type, "google.protobuf.BytesValue")) {
     checkKeys(n, path, {"@type", "value"});
     return n["value"] ? str(n["value"], child(path, "value")) : "";
   }
@@ -310,42 +324,54 @@ class Parser {
   }
 
   Cluster cluster(const YAML::Node& n, const std::string& path) {
-    checkKeys(n, path, {"name", "type", "connect_timeout", "load_assignment", "lb_policy",
-                        "http2_protocol_options", "typed_extension_protocol_options"},
-              {"dns_lookup_family", "respect_dns_ttl", "dns_refresh_rate", "common_lb_config",
-               "circuit_breakers", "upstream_connection_options", "per_connection_buffer_limit_bytes"});
+    checkKeys(
+        n, path,
+        {"name", "type", "connect_timeout", "load_assignment", "lb_policy",
+         "http2_protocol_options", "typed_extension_protocol_options"},
+        {"dns_lookup_family", "respect_dns_ttl", "dns_refresh_rate", "common_lb_config",
+         "circuit_breakers", "upstream_connection_options", "per_connection_buffer_limit_bytes"});
     Cluster c;
     if (!n["name"]) fail(child(path, "name"), "missing required field");
     c.name = str(n["name"], child(path, "name"));
     if (n["type"]) {
       std::string t = str(n["type"], child(path, "type"));
-      if (t == "STATIC") c.type = Cluster::Type::Static;
-      else if (t == "STRICT_DNS") c.type = Cluster::Type::StrictDns;
-      else if (t == "LOGICAL_DNS") c.type = Cluster::Type::LogicalDns;
-      else fail(child(path, "type"), "unsupported cluster type " + t + " (STATIC, STRICT_DNS, LOGICAL_DNS)");
+      if (t == "STATIC")
+        c.type = Cluster::Type::Static;
+      else if (t == "STRICT_DNS")
+        c.type = Cluster::Type::StrictDns;
+      else if (t == "LOGICAL_DNS")
+        c.type = Cluster::Type::LogicalDns;
+      else
+        fail(child(path, "type"),
+             "unsupported cluster type " + t + " (STATIC, STRICT_DNS, LOGICAL_DNS)");
     }
     if (n["lb_policy"]) {
       std::string p = str(n["lb_policy"], child(path, "lb_policy"));
       if (p != "ROUND_ROBIN") fail(child(path, "lb_policy"), "only ROUND_ROBIN is supported");
     }
-    if (n["connect_timeout"]) c.connect_timeout = duration(n["connect_timeout"], child(path, "connect_timeout"));
+    if (n["connect_timeout"])
+      c.connect_timeout = duration(n["connect_timeout"], child(path, "connect_timeout"));
     c.http2 = n["http2_protocol_options"] || n["typed_extension_protocol_options"];
     if (!n["load_assignment"]) fail(child(path, "load_assignment"), "missing required field");
     std::string lp = child(path, "load_assignment");
     const YAML::Node la = n["load_assignment"];
     checkKeys(la, lp, {"cluster_name", "endpoints"}, {"policy"});
-    if (!la["endpoints"] || !la["endpoints"].IsSequence()) fail(child(lp, "endpoints"), "expected a list");
+    if (!la["endpoints"] || !la["endpoints"].IsSequence())
+      fail(child(lp, "endpoints"), "expected a list");
     for (size_t i = 0; i < la["endpoints"].size(); ++i) {
       std::string ep = index(child(lp, "endpoints"), i);
       const YAML::Node e = la["endpoints"][i];
       checkKeys(e, ep, {"lb_endpoints"}, {"locality", "priority", "load_balancing_weight"});
-      if (!e["lb_endpoints"] || !e["lb_endpoints"].IsSequence()) fail(child(ep, "lb_endpoints"), "expected a list");
+      if (!e["lb_endpoints"] || !e["lb_endpoints"].IsSequence())
+        fail(child(ep, "lb_endpoints"), "expected a list");
       for (size_t k = 0; k < e["lb_endpoints"].size(); ++k) {
         std::string lbp = index(child(ep, "lb_endpoints"), k);
         const YAML::Node lb = e["lb_endpoints"][k];
         checkKeys(lb, lbp, {"endpoint"}, {"health_status", "metadata", "load_balancing_weight"});
-        checkKeys(lb["endpoint"], child(lbp, "endpoint"), {"address"}, {"health_check_config", "hostname"});
-        c.endpoints.push_back(socketAddress(lb["endpoint"]["address"], child(lbp, "endpoint.address")));
+        checkKeys(lb["endpoint"], child(lbp, "endpoint"), {"address"},
+                  {"health_check_config", "hostname"});
+        c.endpoints.push_back(
+            socketAddress(lb["endpoint"]["address"], child(lbp, "endpoint.address")));
       }
     }
     if (c.endpoints.empty()) fail(lp, "a cluster needs at least one endpoint");
@@ -366,7 +392,8 @@ class Parser {
     const YAML::Node fc = n["filter_chains"][0];
     checkKeys(fc, fcp, {"filters"}, {"name"});
     if (!fc["filters"] || !fc["filters"].IsSequence() || fc["filters"].size() != 1) {
-      fail(child(fcp, "filters"), "exactly one network filter (http_connection_manager) is supported");
+      fail(child(fcp, "filters"),
+           "exactly one network filter (http_connection_manager) is supported");
     }
     std::string fp = index(child(fcp, "filters"), 0);
     const YAML::Node f = fc["filters"][0];
@@ -374,7 +401,8 @@ class Parser {
     std::string name = f["name"] ? str(f["name"], child(fp, "name")) : "";
     const YAML::Node tc = f["typed_config"];
     if (!endsWith(typeOf(tc), "HttpConnectionManager") &&
-        name != "envoy.filters.network.http_connection_manager" && name != "envoy.http_connection_manager") {
+        name != "envoy.filters.network.http_connection_manager" &&
+        name != "envoy.http_connection_manager") {
       fail(fp, "only envoy.filters.network.http_connection_manager is supported");
     }
     hcm(tc, child(fp, "typed_config"), &l);
@@ -389,7 +417,8 @@ class Parser {
                "request_timeout", "tracing", "upgrade_configs", "skip_xff_append",
                "preserve_external_request_id", "always_set_request_id_in_response"});
     if (n["stat_prefix"]) l->stat_prefix = str(n["stat_prefix"], child(path, "stat_prefix"));
-    if (!n["route_config"]) fail(child(path, "route_config"), "missing required field (RDS is not supported)");
+    if (!n["route_config"])
+      fail(child(path, "route_config"), "missing required field (RDS is not supported)");
     routeConfig(n["route_config"], child(path, "route_config"), &l->routes);
     if (!n["http_filters"] || !n["http_filters"].IsSequence()) {
       fail(child(path, "http_filters"), "expected a list of HTTP filters");
@@ -400,17 +429,20 @@ class Parser {
       checkKeys(fs[i], fp, {"name", "typed_config"}, {"disabled", "is_optional"});
       std::string name = fs[i]["name"] ? str(fs[i]["name"], child(fp, "name")) : "";
       std::string type = typeOf(fs[i]["typed_config"]);
-      if (name == "envoy.filters.http.router" || name == "envoy.router" || endsWith(type, "router.v3.Router")) {
+      if (name == "envoy.filters.http.router" || name == "envoy.router" ||
+          endsWith(type, "router.v3.Router")) {
         if (i + 1 != fs.size()) fail(fp, "the router must be the last HTTP filter");
         l->filters.push_back(HttpFilter{name, nullptr});
         continue;
       }
       if (name == "envoy.filters.http.wasm" || endsWith(type, "wasm.v3.Wasm") ||
           endsWith(type, "udpa.type.v1.TypedStruct") || endsWith(type, "xds.type.v3.TypedStruct")) {
-        l->filters.push_back(HttpFilter{name, wasmFilter(fs[i]["typed_config"], child(fp, "typed_config"))});
+        l->filters.push_back(
+            HttpFilter{name, wasmFilter(fs[i]["typed_config"], child(fp, "typed_config"))});
         continue;
       }
-      fail(fp, "unsupported HTTP filter '" + name + "' (envoy.filters.http.wasm, envoy.filters.http.router)");
+      fail(fp, "unsupported HTTP filter '" + name +
+                   "' (envoy.filters.http.wasm, envoy.filters.http.router)");
     }
     if (l->filters.empty() || l->filters.back().wasm) {
       fail(child(path, "http_filters"), "the last HTTP filter must be envoy.filters.http.router");
@@ -421,14 +453,16 @@ class Parser {
     checkKeys(n, path, {"name", "virtual_hosts"},
               {"request_headers_to_add", "response_headers_to_add", "validate_clusters"});
     if (n["name"]) rc->name = str(n["name"], child(path, "name"));
-    if (!n["virtual_hosts"] || !n["virtual_hosts"].IsSequence()) fail(child(path, "virtual_hosts"), "expected a list");
+    if (!n["virtual_hosts"] || !n["virtual_hosts"].IsSequence())
+      fail(child(path, "virtual_hosts"), "expected a list");
     for (size_t i = 0; i < n["virtual_hosts"].size(); ++i) {
       std::string vp = index(child(path, "virtual_hosts"), i);
       const YAML::Node v = n["virtual_hosts"][i];
       checkKeys(v, vp, {"name", "domains", "routes"}, {"require_tls"});
       VirtualHost vh;
       if (v["name"]) vh.name = str(v["name"], child(vp, "name"));
-      if (!v["domains"] || !v["domains"].IsSequence()) fail(child(vp, "domains"), "expected a list");
+      if (!v["domains"] || !v["domains"].IsSequence())
+        fail(child(vp, "domains"), "expected a list");
       for (size_t k = 0; k < v["domains"].size(); ++k) {
         vh.domains.push_back(lower(str(v["domains"][k], index(child(vp, "domains"), k))));
       }
@@ -460,7 +494,8 @@ class Parser {
     } else {
       fail(mp, "one of prefix, path or safe_regex is required");
     }
-    if (m["case_sensitive"]) r.case_sensitive = boolean(m["case_sensitive"], child(mp, "case_sensitive"));
+    if (m["case_sensitive"])
+      r.case_sensitive = boolean(m["case_sensitive"], child(mp, "case_sensitive"));
     if (m["headers"]) {
       for (size_t i = 0; i < m["headers"].size(); ++i) {
         r.headers.push_back(headerMatcher(m["headers"][i], index(child(mp, "headers"), i)));
@@ -484,8 +519,10 @@ class Parser {
               {"retry_policy", "idle_timeout", "auto_host_rewrite"});
     if (!a["cluster"]) fail(child(ap, "cluster"), "missing required field");
     r.cluster = str(a["cluster"], child(ap, "cluster"));
-    if (a["prefix_rewrite"]) r.prefix_rewrite = str(a["prefix_rewrite"], child(ap, "prefix_rewrite"));
-    if (a["host_rewrite_literal"]) r.host_rewrite = str(a["host_rewrite_literal"], child(ap, "host_rewrite_literal"));
+    if (a["prefix_rewrite"])
+      r.prefix_rewrite = str(a["prefix_rewrite"], child(ap, "prefix_rewrite"));
+    if (a["host_rewrite_literal"])
+      r.host_rewrite = str(a["host_rewrite_literal"], child(ap, "host_rewrite_literal"));
     if (a["timeout"]) r.timeout = duration(a["timeout"], child(ap, "timeout"));
     return r;
   }
@@ -501,14 +538,16 @@ class Parser {
   }
 
   HeaderMatcher headerMatcher(const YAML::Node& n, const std::string& path) {
-    checkKeys(n, path, {"name", "exact_match", "prefix_match", "suffix_match", "contains_match",
-                        "safe_regex_match", "present_match", "string_match", "invert_match"});
+    checkKeys(n, path,
+              {"name", "exact_match", "prefix_match", "suffix_match", "contains_match",
+               "safe_regex_match", "present_match", "string_match", "invert_match"});
     HeaderMatcher h;
     h.name = lower(str(n["name"], child(path, "name")));
     if (n["invert_match"]) h.invert = boolean(n["invert_match"], child(path, "invert_match"));
     YAML::Node sm = n["string_match"];
     std::string sp = child(path, "string_match");
-    if (sm) checkKeys(sm, sp, {"exact", "prefix", "suffix", "contains", "safe_regex"}, {"ignore_case"});
+    if (sm)
+      checkKeys(sm, sp, {"exact", "prefix", "suffix", "contains", "safe_regex"}, {"ignore_case"});
     auto pick = [&](const char* legacy, const char* modern, HeaderMatcher::Kind kind) {
       if (n[legacy]) {
         h.kind = kind;
@@ -530,8 +569,9 @@ class Parser {
     }
     if (n["safe_regex_match"] || (sm && sm["safe_regex"])) {
       h.kind = HeaderMatcher::Kind::Regex;
-      h.regex = n["safe_regex_match"] ? regex(n["safe_regex_match"], child(path, "safe_regex_match"), &h.value)
-                                      : regex(sm["safe_regex"], child(sp, "safe_regex"), &h.value);
+      h.regex = n["safe_regex_match"]
+                    ? regex(n["safe_regex_match"], child(path, "safe_regex_match"), &h.value)
+                    : regex(sm["safe_regex"], child(sp, "safe_regex"), &h.value);
       return h;
     }
     h.kind = HeaderMatcher::Kind::Present;
@@ -554,23 +594,29 @@ class Parser {
     if (!wasm["config"]) fail(child(path, "config"), "missing required field");
     const YAML::Node c = wasm["config"];
     std::string cp = child(path, "config");
-    checkKeys(c, cp, {"name", "root_id", "vm_config", "configuration", "fail_open", "failure_policy"},
-              {"capability_restriction_config", "reload_config", "allow_on_headers_stop_iteration"});
+    checkKeys(
+        c, cp, {"name", "root_id", "vm_config", "configuration", "fail_open", "failure_policy"},
+        {"capability_restriction_config", "reload_config", "allow_on_headers_stop_iteration"});
     auto plugin = std::make_shared<PluginConfig>();
     auto filter = std::make_shared<WasmFilter>();
     filter->yaml_path = cp;
     if (c["name"]) plugin->name = str(c["name"], child(cp, "name"));
     if (c["root_id"]) plugin->root_id = str(c["root_id"], child(cp, "root_id"));
-    if (c["configuration"]) plugin->configuration = anyConfiguration(c["configuration"], child(cp, "configuration"));
+    if (c["configuration"])
+      plugin->configuration = anyConfiguration(c["configuration"], child(cp, "configuration"));
     if (c["fail_open"] && boolean(c["fail_open"], child(cp, "fail_open"))) {
       plugin->failure_policy = FailurePolicy::FailOpen;
     }
     if (c["failure_policy"]) {
       std::string fp = str(c["failure_policy"], child(cp, "failure_policy"));
-      if (fp == "FAIL_CLOSED" || fp == "UNSPECIFIED") plugin->failure_policy = FailurePolicy::FailClosed;
-      else if (fp == "FAIL_OPEN") plugin->failure_policy = FailurePolicy::FailOpen;
-      else if (fp == "FAIL_RELOAD") plugin->failure_policy = FailurePolicy::FailReload;
-      else fail(child(cp, "failure_policy"), "expected FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD");
+      if (fp == "FAIL_CLOSED" || fp == "UNSPECIFIED")
+        plugin->failure_policy = FailurePolicy::FailClosed;
+      else if (fp == "FAIL_OPEN")
+        plugin->failure_policy = FailurePolicy::FailOpen;
+      else if (fp == "FAIL_RELOAD")
+        plugin->failure_policy = FailurePolicy::FailReload;
+      else
+        fail(child(cp, "failure_policy"), "expected FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD");
     }
     if (!c["vm_config"]) fail(child(cp, "vm_config"), "missing required field");
     const YAML::Node vm = c["vm_config"];
@@ -578,13 +624,16 @@ class Parser {
     checkKeys(vm, vp, {"vm_id", "runtime", "code", "configuration", "environment_variables"},
               {"allow_precompiled", "nack_on_code_cache_miss"});
     if (vm["vm_id"]) filter->vm.vm_id = str(vm["vm_id"], child(vp, "vm_id"));
-    std::string runtime = vm["runtime"] ? str(vm["runtime"], child(vp, "runtime")) : "envoy.wasm.runtime.v8";
+    std::string runtime =
+        vm["runtime"] ? str(vm["runtime"], child(vp, "runtime")) : "envoy.wasm.runtime.v8";
     filter->vm.runtime = proxy_wasm::host::canonicalRuntimeName(runtime);
     if (filter->vm.runtime.empty()) {
-      fail(child(vp, "runtime"), "unknown Wasm runtime '" + runtime +
-                                     "' (supported: envoy.wasm.runtime.v8, envoy.wasm.runtime.wabt)");
+      fail(child(vp, "runtime"),
+           "unknown Wasm runtime '" + runtime +
+               "' (supported: envoy.wasm.runtime.v8, envoy.wasm.runtime.wabt)");
     }
-    if (vm["configuration"]) filter->vm.configuration = anyConfiguration(vm["configuration"], child(vp, "configuration"));
+    if (vm["configuration"])
+      filter->vm.configuration = anyConfiguration(vm["configuration"], child(vp, "configuration"));
     if (vm["environment_variables"]) {
       std::string ep = child(vp, "environment_variables");
       const YAML::Node env = vm["environment_variables"];
@@ -598,8 +647,9 @@ class Parser {
       if (env["key_values"]) {
         if (!env["key_values"].IsMap()) fail(child(ep, "key_values"), "expected an object");
         for (auto it = env["key_values"].begin(); it != env["key_values"].end(); ++it) {
-          filter->vm.environment.emplace_back(it->first.as<std::string>(),
-                                              str(it->second, child(child(ep, "key_values"), it->first.as<std::string>())));
+          filter->vm.environment.emplace_back(
+              it->first.as<std::string>(),
+              str(it->second, child(child(ep, "key_values"), it->first.as<std::string>())));
         }
       }
     }
@@ -640,17 +690,20 @@ class Parser {
     const YAML::Node u = r["http_uri"];
     checkKeys(u, child(rp, "http_uri"), {"uri", "timeout"}, {"cluster"});
     std::string uri = str(u["uri"], child(rp, "http_uri.uri"));
-    auto timeout = u["timeout"] ? duration(u["timeout"], child(rp, "http_uri.timeout")) : std::chrono::milliseconds(10000);
+    auto timeout = u["timeout"] ? duration(u["timeout"], child(rp, "http_uri.timeout"))
+                                : std::chrono::milliseconds(10000);
     if (!r["sha256"]) fail(child(rp, "sha256"), "required: remote code is verified before it runs");
     std::string want = lower(str(r["sha256"], child(rp, "sha256")));
     std::string bytes = fetchRemote(uri, timeout, child(rp, "http_uri"));
     std::string got = sha256Hex(bytes);
-    if (got != want) fail(child(rp, "sha256"), "checksum mismatch: the module at " + uri + " has sha256 " + got);
+    if (got != want)
+      fail(child(rp, "sha256"), "checksum mismatch: the module at " + uri + " has sha256 " + got);
     return bytes;
   }
 
   static std::string decodeBase64(const std::string& in, const std::string& path) {
-    static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const std::string chars =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     uint32_t acc = 0;
     int bits = 0;

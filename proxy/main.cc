@@ -121,7 +121,8 @@ asio::awaitable<void> adminSession(Server& server, tcp::socket socket) {
     res.set(http::field::content_type, "text/plain; charset=UTF-8");
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
-    std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+    std::string query =
+        target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
     auto& registry = proxy_wasm::host::MetricsRegistry::instance();
     if (path == "/ready") {
       if (server.draining) {
@@ -183,10 +184,12 @@ int main(int argc, char** argv) {
   unsigned concurrency = std::max(1u, std::thread::hardware_concurrency());
   std::string log_level = "info";
   std::string mode = "serve";
-  app.add_option("-c,--config-path", server.config_path, "Envoy v3 bootstrap (YAML or JSON)")->required();
+  app.add_option("-c,--config-path", server.config_path, "Envoy v3 bootstrap (YAML or JSON)")
+      ->required();
   app.add_option("--concurrency", concurrency, "worker threads (default: cores)");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error, critical, off");
-  app.add_option("--drain-time-s", server.drain_time_s, "seconds to finish in-flight requests on shutdown");
+  app.add_option("--drain-time-s", server.drain_time_s,
+                 "seconds to finish in-flight requests on shutdown");
   app.add_option("--mode", mode, "serve (default) or validate (load config and plugins, then exit)")
       ->check(CLI::IsMember({"serve", "validate"}));
   CLI11_PARSE(app, argc, argv);
@@ -230,14 +233,16 @@ int main(int argc, char** argv) {
 
   if (server.config->admin) {
     boost::system::error_code ec;
-    tcp::endpoint ep(asio::ip::make_address(server.config->admin->address, ec), server.config->admin->port);
+    tcp::endpoint ep(asio::ip::make_address(server.config->admin->address, ec),
+                     server.config->admin->port);
     tcp::acceptor acceptor(server.main_io);
     acceptor.open(ep.protocol(), ec);
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      std::cerr << "wasm-proxy: admin address " << server.config->admin->toString() << ": " << ec.message() << "\n";
+      std::cerr << "wasm-proxy: admin address " << server.config->admin->toString() << ": "
+                << ec.message() << "\n";
       for (auto& x : server.workers) x->stop();
       return 1;
     }

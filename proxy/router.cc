@@ -7,11 +7,14 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
-bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool startsWith(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 bool endsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }
@@ -20,11 +23,21 @@ bool headerMatches(const HeaderMatcher& m, const proxy_wasm::host::HeaderMap& he
   auto v = headers.get(m.name);
   bool match = false;
   switch (m.kind) {
-    case HeaderMatcher::Kind::Present: match = v.has_value() == m.present; break;
-    case HeaderMatcher::Kind::Exact: match = v && *v == m.value; break;
-    case HeaderMatcher::Kind::Prefix: match = v && startsWith(*v, m.value); break;
-    case HeaderMatcher::Kind::Suffix: match = v && endsWith(*v, m.value); break;
-    case HeaderMatcher::Kind::Contains: match = v && v->find(m.value) != std::string_view::npos; break;
+    case HeaderMatcher::Kind::Present:
+      match = v.has_value() == m.present;
+      break;
+    case HeaderMatcher::Kind::Exact:
+      match = v && *v == m.value;
+      break;
+    case HeaderMatcher::Kind::Prefix:
+      match = v && startsWith(*v, m.value);
+      break;
+    case HeaderMatcher::Kind::Suffix:
+      match = v && endsWith(*v, m.value);
+      break;
+    case HeaderMatcher::Kind::Contains:
+      match = v && v->find(m.value) != std::string_view::npos;
+      break;
     case HeaderMatcher::Kind::Regex:
       match = v && std::regex_match(v->begin(), v->end(), m.regex);
       break;
@@ -50,11 +63,17 @@ const VirtualHost* selectVirtualHost(const RouteConfig& routes, std::string_view
       for (const auto& d : vh.domains) {
         int rank;
         size_t len = d.size();
-        if (d == "*") rank = 3;
-        else if (d == host) rank = 0;
-        else if (d.size() > 1 && d[0] == '*' && endsWith(host, std::string_view(d).substr(1))) rank = 1;
-        else if (d.size() > 1 && d.back() == '*' && startsWith(host, std::string_view(d).substr(0, d.size() - 1))) rank = 2;
-        else continue;
+        if (d == "*")
+          rank = 3;
+        else if (d == host)
+          rank = 0;
+        else if (d.size() > 1 && d[0] == '*' && endsWith(host, std::string_view(d).substr(1)))
+          rank = 1;
+        else if (d.size() > 1 && d.back() == '*' &&
+                 startsWith(host, std::string_view(d).substr(0, d.size() - 1)))
+          rank = 2;
+        else
+          continue;
         if (rank < best_rank || (rank == best_rank && len > best_len)) {
           best = &vh;
           best_rank = rank;

@@ -65,7 +65,8 @@ ProxyStats& ProxyStats::instance() {
     }
     st->downstream_rq_xx[0] = st->downstream_rq_xx[5];
     st->upstream_cx_total = r.define(MetricType::Counter, "cluster.upstream_cx_total");
-    st->upstream_cx_connect_fail = r.define(MetricType::Counter, "cluster.upstream_cx_connect_fail");
+    st->upstream_cx_connect_fail =
+        r.define(MetricType::Counter, "cluster.upstream_cx_connect_fail");
     st->upstream_rq_total = r.define(MetricType::Counter, "cluster.upstream_rq_total");
     st->upstream_rq_timeout = r.define(MetricType::Counter, "cluster.upstream_rq_timeout");
     st->downstream_rq_bad = r.define(MetricType::Counter, "http.downstream_rq_rejected_malformed");
@@ -115,7 +116,8 @@ class ClusterPool {
       boost::system::error_code ec;
       auto results = resolver.resolve(ep.address, std::to_string(ep.port), ec);
       if (ec) {
-        spdlog::warn("cluster {}: cannot resolve {}: {}", cluster.name, ep.toString(), ec.message());
+        spdlog::warn("cluster {}: cannot resolve {}: {}", cluster.name, ep.toString(),
+                     ec.message());
         continue;
       }
       for (const auto& r : results) {
@@ -152,8 +154,8 @@ class ClusterPool {
       } else {
         sock.emplace(io_);
         ProxyStats::instance().upstream_cx_total->add(1);
-        asio::steady_timer t(io_, std::min(deadline, std::chrono::steady_clock::now() +
-                                                         cluster_.connect_timeout));
+        asio::steady_timer t(
+            io_, std::min(deadline, std::chrono::steady_clock::now() + cluster_.connect_timeout));
         auto r = co_await (sock->async_connect(ep, nothrow) || t.async_wait(nothrow));
         if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
           ProxyStats::instance().upstream_cx_connect_fail->add(1);
@@ -315,7 +317,8 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
   std::atomic<size_t> active_requests_{0};
 
   ClusterPool* pool(std::string_view name) {
-    WorkerConfig* cfg = config_under_construction_ != nullptr ? config_under_construction_ : config_.get();
+    WorkerConfig* cfg =
+        config_under_construction_ != nullptr ? config_under_construction_ : config_.get();
     if (cfg == nullptr) return nullptr;
     auto it = cfg->pools.find(name);
     return it == cfg->pools.end() ? nullptr : it->second.get();
@@ -355,24 +358,26 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
     auto self = shared_from_this();
     // The callout runs against the pool of the current config; keep that config alive.
     std::shared_ptr<WorkerConfig> cfg = config_;
-    asio::co_spawn(io_, [self, cfg, p, msg, timeout, &vm, root, token]() -> awaitable<void> {
-      UpstreamResult r = co_await p->send(*msg, timeout);
-      auto it = self->callouts_.find(token);
-      if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
-      self->callouts_.erase(it);
-      HttpCallResponse resp;
-      if (r.kind == UpstreamResult::Kind::Ok) {
-        r.response.headers.forEach([&](std::string_view k, std::string_view v) {
-          resp.headers.emplace_back(k, v);
-        });
-        resp.body = std::move(r.response.body);
-      } else if (r.kind == UpstreamResult::Kind::Timeout) {
-        // As Envoy: an upstream timeout reaches the plugin as a 504 local reply.
-        resp.headers = {{":status", "504"}};
-        resp.body = "upstream request timeout";
-      }
-      vm.onHttpCallResponse(root, token, std::move(resp));
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [self, cfg, p, msg, timeout, &vm, root, token]() -> awaitable<void> {
+          UpstreamResult r = co_await p->send(*msg, timeout);
+          auto it = self->callouts_.find(token);
+          if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
+          self->callouts_.erase(it);
+          HttpCallResponse resp;
+          if (r.kind == UpstreamResult::Kind::Ok) {
+            r.response.headers.forEach(
+                [&](std::string_view k, std::string_view v) { resp.headers.emplace_back(k, v); });
+            resp.body = std::move(r.response.body);
+          } else if (r.kind == UpstreamResult::Kind::Timeout) {
+            // As Envoy: an upstream timeout reaches the plugin as a 504 local reply.
+            resp.headers = {{":status", "504"}};
+            resp.body = "upstream request timeout";
+          }
+          vm.onHttpCallResponse(root, token, std::move(resp));
+        },
+        asio::detached);
     return WasmResult::Ok;
   }
   WasmResult grpcCall(Vm&, uint32_t, uint32_t, GrpcCallRequest) override {
@@ -383,7 +388,9 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
     spdlog::warn("proxy_grpc_stream is not supported by this wasm-proxy build yet");
     return WasmResult::Unimplemented;
   }
-  WasmResult grpcSend(Vm&, uint32_t, std::string_view, bool) override { return WasmResult::NotFound; }
+  WasmResult grpcSend(Vm&, uint32_t, std::string_view, bool) override {
+    return WasmResult::NotFound;
+  }
   WasmResult grpcCancel(Vm&, uint32_t) override { return WasmResult::NotFound; }
   WasmResult grpcClose(Vm&, uint32_t) override { return WasmResult::NotFound; }
   void cancelAll(Vm& vm) override {
@@ -424,7 +431,8 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
     return WasmResult::NotFound;
   }
   void onVmFailed(Vm& vm) override {
-    spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id, vm.failureMessage());
+    spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id,
+                  vm.failureMessage());
   }
 
  private:
@@ -495,7 +503,8 @@ class WasmStream : public StreamHost {
   uint32_t id() const { return id_; }
   bool phase_response = false;
   bool response_headers_available = false;
-  std::optional<LocalReply> local_reply;
+  std::optional<LocalReply> local_reply;  // the latest one
+  int local_replies = 0;
   bool continued[2] = {false, false};
   bool closed = false;
 
@@ -508,7 +517,8 @@ class WasmStream : public StreamHost {
   // Waits until the plugin resumes `type`, replies locally or closes the stream.
   awaitable<void> waitResume(StreamType type) {
     const int i = type == StreamType::Request ? 0 : 1;
-    while (!continued[i] && !local_reply && !closed) {
+    const int replies = local_replies;
+    while (!continued[i] && local_replies == replies && !closed && !vm_->failed()) {
       co_await wake_.async_wait(nothrow);
       wake_.expires_at(std::chrono::steady_clock::time_point::max());
     }
@@ -518,11 +528,16 @@ class WasmStream : public StreamHost {
   // StreamHost
   HeaderMap* headers(MapType type) override {
     switch (type) {
-      case MapType::HttpRequestHeaders: return &request_->headers;
-      case MapType::HttpRequestTrailers: return &request_->trailers;
-      case MapType::HttpResponseHeaders: return response_headers_available ? &response_->headers : nullptr;
-      case MapType::HttpResponseTrailers: return response_headers_available ? &response_->trailers : nullptr;
-      default: return nullptr;
+      case MapType::HttpRequestHeaders:
+        return &request_->headers;
+      case MapType::HttpRequestTrailers:
+        return &request_->trailers;
+      case MapType::HttpResponseHeaders:
+        return response_headers_available ? &response_->headers : nullptr;
+      case MapType::HttpResponseTrailers:
+        return response_headers_available ? &response_->trailers : nullptr;
+      default:
+        return nullptr;
     }
   }
   std::string* body(BufferType type) override {
@@ -532,6 +547,7 @@ class WasmStream : public StreamHost {
   }
   void sendLocalReply(LocalReply reply) override {
     local_reply = std::move(reply);
+    ++local_replies;
     wake_.cancel();
   }
   void continueStream(StreamType type) override {
@@ -605,7 +621,8 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
     if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
     if (field == "total_size") {
       int64_t n = static_cast<int64_t>(r.body.size());
-      r.headers.forEach([&](std::string_view k, std::string_view v) { n += k.size() + v.size() + 4; });
+      r.headers.forEach(
+          [&](std::string_view k, std::string_view v) { n += k.size() + v.size() + 4; });
       return i64(n);
     }
     if (field == "headers") {
@@ -737,7 +754,8 @@ class Session : public std::enable_shared_from_this<Session> {
           ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
         co_return false;
       }
-      if (ec == http::error::header_limit) co_return co_await writeError(431, "request header fields too large\n");
+      if (ec == http::error::header_limit)
+        co_return co_await writeError(431, "request header fields too large\n");
       co_return co_await writeError(400, "bad request: " + ec.message() + "\n");
     }
     if (std::distance(parser.get().begin(), parser.get().end()) > 100) {
@@ -758,7 +776,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       auto [ec2, n2] = co_await http::async_read(socket_, buffer_, parser, nothrow);
       if (ec2) {
-        if (ec2 == http::error::body_limit) co_return co_await writeError(413, "payload too large\n");
+        if (ec2 == http::error::body_limit)
+          co_return co_await writeError(413, "payload too large\n");
         if (ec2 == http::error::end_of_stream || ec2 == asio::error::eof) co_return false;
         co_return co_await writeError(400, "bad request body: " + ec2.message() + "\n");
       }
@@ -802,7 +821,8 @@ class Session : public std::enable_shared_from_this<Session> {
                                                      &filter_state, &upstream_address));
       WasmStream& s = *streams.back();
       const bool has_body = !request.body.empty();
-      auto hs = s.vm().onRequestHeaders(s.id(), static_cast<uint32_t>(request.headers.size()), !has_body);
+      auto hs =
+          s.vm().onRequestHeaders(s.id(), static_cast<uint32_t>(request.headers.size()), !has_body);
       if (!s.local_reply && hs != FilterHeadersStatus::Continue) {
         client_gone = !co_await waitWatchingClient(s, StreamType::Request);
       }
@@ -814,8 +834,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (client_gone || s.closed) co_return false;  // streams end (on_log...) as they unwind
       if (s.local_reply) {
-        local = std::move(s.local_reply);
-        s.local_reply.reset();
+        local = s.local_reply;
         break;
       }
     }
@@ -838,20 +857,26 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto it = streams.rbegin(); it != streams.rend(); ++it) {
       WasmStream& s = **it;
       s.response_headers_available = true;
+      // A failed VM has already answered (fail closed) or is skipped (fail open).
+      if (s.vm().failed()) continue;
+      const int replies_before = s.local_replies;
       const bool has_body = !response.body.empty();
-      auto hs = s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()), !has_body);
-      if (!s.local_reply && hs != FilterHeadersStatus::Continue) {
+      auto hs = s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()),
+                                         !has_body);
+      auto replied = [&] { return s.local_replies != replies_before; };
+      if (!replied() && !s.vm().failed() && hs != FilterHeadersStatus::Continue) {
         if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
       }
-      if (!s.local_reply && has_body) {
+      if (!replied() && !s.vm().failed() && has_body) {
         auto ds = s.vm().onResponseBody(s.id(), static_cast<uint32_t>(response.body.size()), true);
-        if (!s.local_reply && ds != FilterDataStatus::Continue && !s.continued[1]) {
+        if (!replied() && !s.vm().failed() && ds != FilterDataStatus::Continue && !s.continued[1]) {
           if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
         }
       }
       if (s.closed) co_return false;
-      if (s.local_reply) {
-        response = localResponse(s.local_reply->status, s.local_reply->body, s.local_reply->headers);
+      if (replied()) {
+        response =
+            localResponse(s.local_reply->status, s.local_reply->body, s.local_reply->headers);
         for (auto& st : streams) st->response_headers_available = true;
       }
     }
@@ -874,20 +899,25 @@ class Session : public std::enable_shared_from_this<Session> {
     if (pool == cfg.pools.end()) co_return localResponse(503, "no healthy upstream");
     if (route.prefix_rewrite && route.match_kind == Route::MatchKind::Prefix) {
       std::string path(request.header(":path"));
-      request.headers.replace(":path", *route.prefix_rewrite + path.substr(route.match_value.size()));
+      request.headers.replace(":path",
+                              *route.prefix_rewrite + path.substr(route.match_value.size()));
     }
     if (route.host_rewrite) request.headers.replace(":authority", *route.host_rewrite);
     UpstreamResult r = co_await pool->second->send(request, route.timeout);
     *upstream_address = r.upstream_address;
     switch (r.kind) {
-      case UpstreamResult::Kind::Ok: co_return std::move(r.response);
-      case UpstreamResult::Kind::Timeout: co_return localResponse(504, "upstream request timeout");
+      case UpstreamResult::Kind::Ok:
+        co_return std::move(r.response);
+      case UpstreamResult::Kind::Timeout:
+        co_return localResponse(504, "upstream request timeout");
       case UpstreamResult::Kind::ConnectFail:
-        co_return localResponse(503, "upstream connect error or disconnect/reset before headers. "
-                                     "reset reason: connection failure");
+        co_return localResponse(503,
+                                "upstream connect error or disconnect/reset before headers. "
+                                "reset reason: connection failure");
       case UpstreamResult::Kind::Reset:
-        co_return localResponse(503, "upstream connect error or disconnect/reset before headers. "
-                                     "reset reason: connection termination");
+        co_return localResponse(503,
+                                "upstream connect error or disconnect/reset before headers. "
+                                "reset reason: connection termination");
     }
     co_return localResponse(503, "");
   }
@@ -897,8 +927,8 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<bool> waitWatchingClient(WasmStream& s, StreamType type) {
     for (;;) {
       std::array<char, 4096> scratch;
-      auto r = co_await (s.waitResume(type) ||
-                         socket_.async_read_some(asio::buffer(scratch), nothrow));
+      auto r =
+          co_await (s.waitResume(type) || socket_.async_read_some(asio::buffer(scratch), nothrow));
       if (r.index() == 0) co_return true;
       auto [ec, n] = std::get<1>(r);
       if (ec) co_return false;
@@ -937,9 +967,13 @@ void WorkerState::spawnAccept(size_t i) {
 // ---- Worker ------------------------------------------------------------------------------------
 
 Worker::Worker(int index, WorkerOptions options)
-    : index_(index), options_(options), state_(std::make_shared<WorkerState>(io_, index, options)) {}
+    : index_(index),
+      options_(options),
+      state_(std::make_shared<WorkerState>(io_, index, options)) {}
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+}
 
 bool Worker::applyConfig(std::shared_ptr<const Bootstrap> config, std::string* error) {
   std::promise<std::pair<bool, std::string>> done;
@@ -978,6 +1012,8 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-size_t Worker::activeRequests() const { return state_->active_requests_; }
+size_t Worker::activeRequests() const {
+  return state_->active_requests_;
+}
 
 }  // namespace wasm_proxy

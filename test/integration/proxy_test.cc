@@ -1,0 +1,354 @@
+// wasm-proxy integration tests: a real wasm-proxy process, a real upstream, a real client.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "test_support.h"
+
+namespace pwx_test {
+namespace {
+
+// An Envoy-style bootstrap: one listener, a wasm filter (plugin chosen per test) and the router.
+std::string config(const std::string& plugin, const std::string& plugin_config = "{}",
+                   const std::string& extra_filter_config = "",
+                   const std::string& extra_routes = "") {
+  return R"(
+node: { id: test-node, cluster: test-cluster, metadata: { team: edge } }
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } }
+static_resources:
+  listeners:
+  - name: main
+    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress_http
+          route_config:
+            name: local_route
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:)" +
+         extra_routes + R"(
+              - match: { prefix: "/direct" }
+                direct_response: { status: 202, body: { inline_string: "direct" } }
+              - match: { prefix: "/rewrite/" }
+                route: { cluster: upstream, prefix_rewrite: "/rewritten/", host_rewrite_literal: "backend.local" }
+              - match: { prefix: "/slow", headers: [{ name: x-timeout, present_match: true }] }
+                route: { cluster: upstream, timeout: 0.2s }
+              - match: { safe_regex: { regex: "/item/[0-9]+" } }
+                route: { cluster: upstream }
+              - match: { prefix: "/down" }
+                route: { cluster: nowhere }
+              - match: { prefix: "/" }
+                name: default_route
+                route: { cluster: upstream }
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: )" +
+         plugin + R"(
+                root_id: ""
+                vm_config:
+                  vm_id: )" +
+         plugin + R"(_vm
+                  runtime: envoy.wasm.runtime.v8
+                  code: { local: { filename: "{{PLUGIN_DIR}}/)" +
+         plugin + R"(.wasm" } }
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: ')" +
+         plugin_config + R"('
+)" + extra_filter_config +
+         R"(
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: upstream
+    connect_timeout: 1s
+    type: STATIC
+    load_assignment:
+      cluster_name: upstream
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }]
+  - name: auth_cluster
+    connect_timeout: 1s
+    type: STRICT_DNS
+    load_assignment:
+      cluster_name: auth_cluster
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: localhost, port_value: {{UPSTREAM_PORT}} } } } }] }]
+  - name: nowhere
+    connect_timeout: 0.2s
+    type: STATIC
+    load_assignment:
+      cluster_name: nowhere
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 1 } } } }] }]
+)";
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  EchoUpstream upstream;
+};
+
+TEST_F(ProxyTest, ProxiesThroughAWasmFilterWithRequestIdAndXff) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  auto r = httpRequest(proxy.port(), "GET", "/hello?x=1", {{"user-agent", "it"}});
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.header("x-echo-upstream"), "1");
+  EXPECT_NE(r.body.find("\"path\":\"/hello?x=1\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"x-request-id\":\""), std::string::npos) << "generated when absent";
+  EXPECT_NE(r.body.find("\"x-forwarded-for\":\"127.0.0.1\""), std::string::npos) << r.body;
+  auto post = httpRequest(proxy.port(), "POST", "/submit", {}, "payload-bytes");
+  EXPECT_NE(post.body.find("\"body\":\"payload-bytes\""), std::string::npos) << post.body;
+}
+
+TEST_F(ProxyTest, RouterMatchesRewritesAndDirectResponses) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  auto d = httpRequest(proxy.port(), "GET", "/direct");
+  EXPECT_EQ(d.status, 202);
+  EXPECT_EQ(d.body, "direct");
+  auto rw = httpRequest(proxy.port(), "GET", "/rewrite/a/b");
+  EXPECT_NE(rw.body.find("\"path\":\"/rewritten/a/b\""), std::string::npos) << rw.body;
+  EXPECT_NE(rw.body.find("\"Host\":\"backend.local\""), std::string::npos) << rw.body;
+  auto re = httpRequest(proxy.port(), "GET", "/item/42");
+  EXPECT_EQ(re.status, 200);
+}
+
+TEST_F(ProxyTest, UpstreamFailuresMapToEnvoysStatuses) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/down").status, 503) << "connect failure";
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/slow/delay/20", {{"x-timeout", "1"}}).status, 200)
+      << "fast enough";
+  auto t = httpRequest(proxy.port(), "GET", "/slow/delay/2000", {{"x-timeout", "1"}});
+  EXPECT_EQ(t.status, 504) << "route timeout 0.2s";
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/reset").status, 503) << "upstream reset";
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/status/404").status, 404);
+}
+
+TEST_F(ProxyTest, MalformedRequestsGet4xxAndTheProxySurvives) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  EXPECT_EQ(rawExchange(proxy.port(), "GARBAGE\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(rawExchange(proxy.port(),
+                        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 400");
+  std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 101; ++i) many += "x-h" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(rawExchange(proxy.port(), many + "\r\n").substr(0, 12), "HTTP/1.1 431");
+  std::string big = "GET / HTTP/1.1\r\nHost: a\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+  EXPECT_EQ(rawExchange(proxy.port(), big).substr(0, 12), "HTTP/1.1 431");
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200) << "still serving";
+}
+
+TEST_F(ProxyTest, KeepAlivePipeliningHttp10AndExpectContinue) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  std::string two = rawExchange(proxy.port(),
+                                "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\n\r\n");
+  EXPECT_NE(two.find("\"path\":\"/a\""), std::string::npos);
+  EXPECT_NE(two.find("\"path\":\"/b\""), std::string::npos) << "pipelined requests both answered";
+  std::string ten = rawExchange(proxy.port(), "GET /ten HTTP/1.0\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(ten.substr(0, 12), "HTTP/1.0 200");
+  std::string cont = rawExchange(proxy.port(),
+                                 "POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                 "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+  EXPECT_EQ(cont.substr(0, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_NE(cont.find("\"body\":\"ok\""), std::string::npos);
+}
+
+TEST_F(ProxyTest, PluginLocalReplyCalloutAndProperties) {
+  ProxyProcess proxy(config("conformance", "hello"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  auto lr = httpRequest(proxy.port(), "GET", "/local-reply");
+  EXPECT_EQ(lr.status, 418);
+  EXPECT_EQ(lr.body, "teapot");
+  EXPECT_EQ(lr.header("x-local"), "1");
+  EXPECT_EQ(lr.header("x-response-seen"), "1") << "local replies run the response path";
+
+  auto co = httpRequest(proxy.port(), "GET", "/callout");
+  ASSERT_EQ(co.status, 200) << co.body;
+  EXPECT_NE(co.body.find("\"x-callout-status\":\"200\""), std::string::npos) << co.body;
+  EXPECT_NE(co.body.find("x-callout-body"), std::string::npos);
+
+  auto pr = httpRequest(proxy.port(), "GET", "/properties", {{"a", "hv"}});
+  EXPECT_NE(pr.body.find("\"x-plugin-name\":\"conformance\""), std::string::npos) << pr.body;
+  EXPECT_NE(pr.body.find("\"x-plugin-vm-id\":\"conformance_vm\""), std::string::npos);
+  EXPECT_NE(pr.body.find("\"x-node-id\":\"test-node\""), std::string::npos);
+  EXPECT_NE(pr.body.find("\"x-header-prop\":\"hv\""), std::string::npos);
+  EXPECT_NE(pr.body.find("\"x-state\":\"kept\""), std::string::npos);
+  EXPECT_EQ(pr.body.find("\"x-source-port\":\"18446744073709551615\""), std::string::npos)
+      << "source.port is known";
+}
+
+TEST_F(ProxyTest, ClientGoneWhileAPluginWaitsOnACallout) {
+  // The callout goes to /check on the auth cluster; make it slow by pointing at a delay path.
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  // The client gives up after 100 ms; the plugin's callout is still pending at the upstream.
+  auto r = httpRequest(proxy.port(), "GET", "/pause-tick", {}, "", std::chrono::milliseconds(100));
+  EXPECT_EQ(r.status, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(proxy.process().running());
+  EXPECT_NE(proxy.process().log().find("on_delete"), std::string::npos)
+      << "the stream context is deleted when the client goes";
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200);
+}
+
+TEST_F(ProxyTest, TrappingPluginUnderLoadFailsClosedThenReloads) {
+  ProxyProcess proxy(config("hostile", "x", "                failure_policy: FAIL_RELOAD\n"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  // Each worker's VM traps once; then requests fail closed until the backoff (1 s) has passed.
+  std::atomic<int> ok{0}, unavailable{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = httpRequest(proxy.port(), "GET", "/", {{"x-hostile", i % 5 == 0 ? "trap" : "no"}});
+        (r.status == 200 ? ok : r.status == 503 ? unavailable : other)++;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok + unavailable, 100) << "every request answered";
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(unavailable, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // After the backoff a fresh VM serves again (the first request per worker may trigger it).
+  int recovered = 0;
+  for (int i = 0; i < 10; ++i) recovered += httpRequest(proxy.port(), "GET", "/").status == 200;
+  EXPECT_GE(recovered, 8);
+  auto stats = httpRequest(proxy.adminPort(), "GET", "/stats");
+  EXPECT_NE(stats.body.find("wasm.hostile.vm_restarts: "), std::string::npos) << stats.body;
+  EXPECT_NE(proxy.process().log().find("Function: proxy_on_request_headers failed"),
+            std::string::npos);
+}
+
+TEST_F(ProxyTest, AdminEndpoints) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  httpRequest(proxy.port(), "GET", "/headers");
+  EXPECT_EQ(httpRequest(proxy.adminPort(), "GET", "/ready").body, "LIVE\n");
+  auto prom = httpRequest(proxy.adminPort(), "GET", "/stats/prometheus");
+  EXPECT_NE(prom.body.find("http_downstream_rq_2xx "), std::string::npos) << prom.body;
+  EXPECT_NE(prom.body.find("path__headers_conformance_requests 1"), std::string::npos);
+  EXPECT_NE(prom.body.find("cluster_upstream_cx_total"), std::string::npos);
+  auto stats = httpRequest(proxy.adminPort(), "GET", "/stats");
+  EXPECT_NE(stats.body.find("http.downstream_rq_total: "), std::string::npos);
+  auto dump = httpRequest(proxy.adminPort(), "GET", "/config_dump");
+  EXPECT_NE(dump.body.find("\"plugin\": \"conformance\""), std::string::npos) << dump.body;
+  auto lvl = httpRequest(proxy.adminPort(), "POST", "/logging?level=debug");
+  EXPECT_NE(lvl.body.find("debug"), std::string::npos);
+  EXPECT_EQ(httpRequest(proxy.adminPort(), "POST", "/quitquitquit").status, 200);
+  EXPECT_EQ(proxy.process().wait(std::chrono::seconds(10)), 0);
+}
+
+TEST_F(ProxyTest, SigtermDrainsInFlightRequests) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  Response slow;
+  std::thread client([&] { slow = httpRequest(proxy.port(), "GET", "/delay/500"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  proxy.process().signal(SIGTERM);
+  client.join();
+  EXPECT_EQ(slow.status, 200) << "the in-flight request finished";
+  EXPECT_EQ(proxy.process().wait(std::chrono::seconds(10)), 0);
+}
+
+TEST_F(ProxyTest, SighupReloadsAndRejectsABadConfig) {
+  ProxyProcess proxy(config("conformance", "first"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  writeFile(proxy.configPath(), proxy.render(config("conformance", "reject")));
+  proxy.process().signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_NE(proxy.process().log().find("reload rejected"), std::string::npos);
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/local-reply").status, 418) << "old config serves";
+
+  writeFile(proxy.configPath(), proxy.render(config("scaffold")));
+  proxy.process().signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_NE(proxy.process().log().find("reloaded"), std::string::npos);
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/local-reply").status, 200)
+      << "new streams use the new plugins";
+}
+
+TEST_F(ProxyTest, UnderLoadEveryRequestGetsAResponse) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        ok += httpRequest(proxy.port(), "GET", t % 2 ? "/headers" : "/callout").status == 200;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok, 400);
+}
+
+// ---- configurations that must be refused, with the file and the YAML path ----
+
+TEST(ProxyConfig, RefusesUnsupportedFieldsWithTheYamlPath) {
+  auto [code, out] = runProxyExpectingExit(R"(
+static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: 1 } }
+    filter_chains: [{ filters: [{ name: envoy.filters.network.http_connection_manager, typed_config: {
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager,
+      stat_prefix: x, route_config: { virtual_hosts: [] }, http_filters: [{ name: envoy.filters.http.router }],
+      frobnicate: true } }] }]
+)");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("static_resources.listeners[0].filter_chains[0].filters[0].typed_config."
+                     "frobnicate: unsupported field"),
+            std::string::npos)
+      << out;
+}
+
+TEST(ProxyConfig, RefusesAPluginThatDoesNotLoadOrRejectsItsConfiguration) {
+  std::string base = config("no_abi_marker");
+  auto [code, out] = runProxyExpectingExit(base);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("http_filters[0].typed_config.config.vm_config.code: missing or unknown "
+                     "proxy-wasm ABI version"),
+            std::string::npos)
+      << out;
+  auto [code2, out2] = runProxyExpectingExit(config("conformance", "reject"));
+  EXPECT_EQ(code2, 1);
+  EXPECT_NE(out2.find("plugin 'conformance' failed to start: the plugin rejected its configuration"),
+            std::string::npos)
+      << out2;
+  EXPECT_NE(out2.find("http_filters[0].typed_config.config"), std::string::npos) << out2;
+}
+
+TEST(ProxyConfig, ValidateModeAndUnknownRuntime) {
+  std::string good = config("scaffold");
+  auto [code, out] = runProxyExpectingExit(good, {"--mode", "validate"});
+  EXPECT_EQ(code, 0) << out;
+  std::string bad = good;
+  bad.replace(bad.find("envoy.wasm.runtime.v8"), 21, "envoy.wasm.runtime.wamr");
+  auto [code2, out2] = runProxyExpectingExit(bad, {"--mode", "validate"});
+  EXPECT_EQ(code2, 1);
+  EXPECT_NE(out2.find("vm_config.runtime: unknown Wasm runtime 'envoy.wasm.runtime.wamr'"),
+            std::string::npos)
+      << out2;
+}
+
+}  // namespace
+}  // namespace pwx_test

@@ -1,0 +1,254 @@
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <array>
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace pwx_test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+Process::Process(std::vector<std::string> argv, std::string log_path) : log_path_(std::move(log_path)) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::perror("execv");
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (!exited_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::milliseconds(5000));
+  }
+}
+
+void Process::signal(int sig) {
+  if (!exited_) ::kill(pid_, sig);
+}
+
+bool Process::running() {
+  if (exited_) return false;
+  int st;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    exited_ = true;
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  return -WTERMSIG(status_);
+}
+
+std::string Process::log() const { return readFile(log_path_); }
+
+void Process::dumpLogIfFailed() const {
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "---- " << log_path_ << " ----\n" << log() << "---- end ----\n";
+  }
+}
+
+uint16_t freePort() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+std::string tempDir() {
+  static std::string dir = [] {
+    std::string t = std::filesystem::temp_directory_path().string() + "/pwx-test-XXXXXX";
+    return std::string(mkdtemp(t.data()));
+  }();
+  return dir;
+}
+
+std::string pluginDir() {
+  const char* d = std::getenv("PWX_PLUGIN_DIR");
+  return d != nullptr ? d : PWX_DEFAULT_PLUGIN_DIR;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void writeFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+bool waitForPort(uint16_t port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    asio::io_context io;
+    tcp::socket s(io);
+    boost::system::error_code ec;
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (!ec) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Both clients use asynchronous operations: Beast's stream timeouts only apply to those.
+Response httpRequest(uint16_t port, const std::string& method, const std::string& target,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::string& body, std::chrono::milliseconds timeout) {
+  Response out;
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::flat_buffer buf;
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "localhost");
+  for (auto& [k, v] : headers) {
+    if (beast::iequals(k, "host")) {
+      req.set(http::field::host, v);
+    } else {
+      req.insert(k, v);
+    }
+  }
+  req.body() = body;
+  req.prepare_payload();
+  req.keep_alive(false);
+  http::response<http::string_body> res;
+  stream.expires_after(timeout);
+  auto fail = [&](boost::system::error_code ec) { out.error = ec.message(); };
+  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                       [&](boost::system::error_code ec) {
+    if (ec) return fail(ec);
+    http::async_write(stream, req, [&](boost::system::error_code ec, size_t) {
+      if (ec) return fail(ec);
+      http::async_read(stream, buf, res, [&](boost::system::error_code ec, size_t) {
+        if (ec) return fail(ec);
+        out.status = res.result_int();
+        for (auto& f : res) {
+          std::string name(f.name_string());
+          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          out.headers[name] = std::string(f.value());
+        }
+        out.body = res.body();
+      });
+    });
+  });
+  io.run();
+  return out;
+}
+
+std::string rawExchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(timeout);
+  std::string got;
+  std::array<char, 4096> buf;
+  std::function<void(boost::system::error_code, size_t)> on_read =
+      [&](boost::system::error_code ec, size_t n) {
+        if (ec) return;
+        got.append(buf.data(), n);
+        stream.async_read_some(asio::buffer(buf), on_read);
+      };
+  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                       [&](boost::system::error_code ec) {
+    if (ec) return;
+    asio::async_write(stream, asio::buffer(bytes), [&](boost::system::error_code ec, size_t) {
+      if (ec) return;
+      stream.async_read_some(asio::buffer(buf), on_read);
+    });
+  });
+  io.run();
+  return got;
+}
+
+EchoUpstream::EchoUpstream()
+    : port_(freePort()),
+      process_({PWX_ECHO_UPSTREAM_BIN, "--port", std::to_string(port_)},
+               tempDir() + "/echo-" + std::to_string(port_) + ".log") {
+  waitForPort(port_, std::chrono::seconds(10));
+}
+
+ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency,
+                           std::map<std::string, std::string> vars)
+    : port_(freePort()), admin_port_(freePort()), upstream_port_(upstream_port), vars_(std::move(vars)) {
+  config_path_ = tempDir() + "/envoy-" + std::to_string(port_) + ".yaml";
+  writeFile(config_path_, render(config));
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{PWX_WASM_PROXY_BIN, "-c", config_path_, "--concurrency",
+                               std::to_string(concurrency), "-l", "info"},
+      tempDir() + "/proxy-" + std::to_string(port_) + ".log");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline && process_->running()) {
+    if (httpRequest(admin_port_, "GET", "/ready", {}, "", std::chrono::milliseconds(500)).status == 200) {
+      ready_ = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+ProxyProcess::~ProxyProcess() { process_->dumpLogIfFailed(); }
+
+std::string ProxyProcess::render(std::string config) const {
+  std::map<std::string, std::string> all = vars_;
+  all["LISTEN_PORT"] = std::to_string(port_);
+  all["ADMIN_PORT"] = std::to_string(admin_port_);
+  all["UPSTREAM_PORT"] = std::to_string(upstream_port_);
+  all["PLUGIN_DIR"] = pluginDir();
+  for (auto& [k, v] : all) {
+    std::string key = "{{" + k + "}}";
+    for (size_t pos; (pos = config.find(key)) != std::string::npos;) config.replace(pos, key.size(), v);
+  }
+  return config;
+}
+
+std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
+                                                  const std::vector<std::string>& extra_args) {
+  static int n = 0;
+  std::string path = tempDir() + "/refused-" + std::to_string(++n) + ".yaml";
+  // Placeholders: the plugin folder, and fresh ports for everything else.
+  std::string rendered = config;
+  for (size_t pos; (pos = rendered.find("{{")) != std::string::npos;) {
+    size_t end = rendered.find("}}", pos);
+    std::string key = rendered.substr(pos + 2, end - pos - 2);
+    rendered.replace(pos, end - pos + 2, key == "PLUGIN_DIR" ? pluginDir() : std::to_string(freePort()));
+  }
+  writeFile(path, rendered);
+  std::vector<std::string> argv{PWX_WASM_PROXY_BIN, "-c", path, "--concurrency", "1"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  Process p(argv, path + ".log");
+  int code = p.wait(std::chrono::seconds(30));
+  return {code, p.log()};
+}
+
+}  // namespace pwx_test
