@@ -179,6 +179,7 @@ const PluginConfig* Vm::plugin(uint32_t root) const {
 }
 
 void Vm::logFromPlugin(LogLevel level, std::string_view message) {
+  if (level >= LogLevel::Warn) last_plugin_warning_ = std::string(message);
   host_.log(currentPlugin(), level, message);
 }
 
@@ -278,11 +279,14 @@ std::optional<uint32_t> Vm::startPlugin(std::shared_ptr<const PluginConfig> plug
   if (failed_) return abandon("");
   if (started && *started == 0) return abandon("the plugin's proxy_on_vm_start returned false");
   context(id)->in_configure = true;
+  last_plugin_warning_.clear();
   auto configured = call(kOnConfigure, id, {id, context(id)->plugin->configuration.size()});
   if (Context* c = context(id)) c->in_configure = false;
   if (failed_) return abandon("");
   if (configured && *configured == 0) {
-    return abandon("the plugin rejected its configuration (proxy_on_configure returned false)");
+    // The plugin's own last warning usually says why; pass it on.
+    return abandon("the plugin rejected its configuration (proxy_on_configure returned false)" +
+                   (last_plugin_warning_.empty() ? "" : ": " + last_plugin_warning_));
   }
   return id;
 }

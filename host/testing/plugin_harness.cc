@@ -26,12 +26,20 @@ std::optional<std::string> readFile(const std::string& path) {
 // ---- FakeStream --------------------------------------------------------------------------------
 
 FakeStream::FakeStream(PluginHarness& harness, std::shared_ptr<Vm> vm, uint32_t root)
-    : harness_(harness), vm_(std::move(vm)) {
+    : harness_(&harness), vm_(std::move(vm)) {
   id_ = vm_->createStream(root, this);
+  harness_->streams_.insert(this);
 }
 
 FakeStream::~FakeStream() {
   end();
+  if (harness_ != nullptr) harness_->streams_.erase(this);
+}
+
+void FakeStream::detach() {
+  end();
+  vm_.reset();
+  harness_ = nullptr;
 }
 
 namespace {
@@ -72,7 +80,7 @@ FilterTrailersStatus FakeStream::sendResponseTrailers(const Headers& trailers) {
 }
 
 void FakeStream::end() {
-  if (ended_) return;
+  if (ended_ || !vm_) return;
   ended_ = true;
   vm_->endStream(id_);
 }
@@ -155,6 +163,9 @@ std::unique_ptr<PluginHarness> PluginHarness::create(const std::string& wasm_pat
 }
 
 PluginHarness::~PluginHarness() {
+  // Streams the test still holds end now: VMs must go before the engine.
+  for (FakeStream* s : std::set<FakeStream*>(streams_)) s->detach();
+  streams_.clear();
   plugin_.reset();
   timers_.clear();
 }

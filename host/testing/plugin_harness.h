@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,8 +52,10 @@ class FakeStream : public StreamHost {
   FilterHeadersStatus sendResponseHeaders(const Headers& headers, bool end_of_stream = true);
   FilterDataStatus sendResponseBody(std::string_view chunk, bool end_of_stream);
   FilterTrailersStatus sendResponseTrailers(const Headers& trailers);
-  // on_log, on_done, on_delete (Envoy's order). Idempotent.
+  // on_log, on_done, on_delete (Envoy's order). Idempotent. Also done by the harness for
+  // streams still open when it goes away, after which the stream holds no VM.
   void end();
+  void detach();
 
   uint32_t id() const { return id_; }
   Vm& vm() { return *vm_; }
@@ -78,7 +81,7 @@ class FakeStream : public StreamHost {
   WasmResult setProperty(std::string_view path, std::string_view value) override;
 
  private:
-  PluginHarness& harness_;
+  PluginHarness* harness_;  // null once the harness has gone
   std::shared_ptr<Vm> vm_;
   uint32_t id_ = 0;
   bool ended_ = false;
@@ -160,6 +163,8 @@ class PluginHarness : public VmHost {
   void onVmFailed(Vm&) override { ++vm_failures; }
 
  private:
+  friend class FakeStream;
+  std::set<FakeStream*> streams_;
   PluginHarness() = default;
   struct Timer {
     Vm* vm;

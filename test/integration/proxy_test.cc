@@ -147,7 +147,8 @@ TEST_F(ProxyTest, MalformedRequestsGet4xxAndTheProxySurvives) {
   std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (int i = 0; i < 101; ++i) many += "x-h" + std::to_string(i) + ": v\r\n";
   EXPECT_EQ(rawExchange(proxy.port(), many + "\r\n").substr(0, 12), "HTTP/1.1 431");
-  std::string big = "GET / HTTP/1.1\r\nHost: a\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
+  std::string big =
+      "GET / HTTP/1.1\r\nHost: a\r\nx-big: " + std::string(70 * 1024, 'a') + "\r\n\r\n";
   EXPECT_EQ(rawExchange(proxy.port(), big).substr(0, 12), "HTTP/1.1 431");
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200) << "still serving";
 }
@@ -331,8 +332,9 @@ TEST(ProxyConfig, RefusesAPluginThatDoesNotLoadOrRejectsItsConfiguration) {
       << out;
   auto [code2, out2] = runProxyExpectingExit(config("conformance", "reject"));
   EXPECT_EQ(code2, 1);
-  EXPECT_NE(out2.find("plugin 'conformance' failed to start: the plugin rejected its configuration"),
-            std::string::npos)
+  EXPECT_NE(
+      out2.find("plugin 'conformance' failed to start: the plugin rejected its configuration"),
+      std::string::npos)
       << out2;
   EXPECT_NE(out2.find("http_filters[0].typed_config.config"), std::string::npos) << out2;
 }

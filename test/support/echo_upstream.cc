@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
   boost::system::error_code ec;
   acceptor.bind(ep, ec);
   if (ec) {
-    std::cerr << "echo-upstream: cannot bind " << address << ":" << port << ": " << ec.message() << "\n";
+    std::cerr << "echo-upstream: cannot bind " << address << ":" << port << ": " << ec.message()
+              << "\n";
     return 1;
   }
   acceptor.listen();

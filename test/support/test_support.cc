@@ -6,13 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -24,7 +24,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 
-Process::Process(std::vector<std::string> argv, std::string log_path) : log_path_(std::move(log_path)) {
+Process::Process(std::vector<std::string> argv, std::string log_path)
+    : log_path_(std::move(log_path)) {
   pid_ = fork();
   if (pid_ == 0) {
     int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -71,7 +72,9 @@ int Process::wait(std::chrono::milliseconds timeout) {
   return -WTERMSIG(status_);
 }
 
-std::string Process::log() const { return readFile(log_path_); }
+std::string Process::log() const {
+  return readFile(log_path_);
+}
 
 void Process::dumpLogIfFailed() const {
   if (::testing::Test::HasFailure()) {
@@ -146,47 +149,49 @@ Response httpRequest(uint16_t port, const std::string& method, const std::string
   http::response<http::string_body> res;
   stream.expires_after(timeout);
   auto fail = [&](boost::system::error_code ec) { out.error = ec.message(); };
-  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                       [&](boost::system::error_code ec) {
-    if (ec) return fail(ec);
-    http::async_write(stream, req, [&](boost::system::error_code ec, size_t) {
-      if (ec) return fail(ec);
-      http::async_read(stream, buf, res, [&](boost::system::error_code ec, size_t) {
+  stream.async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](boost::system::error_code ec) {
         if (ec) return fail(ec);
-        out.status = res.result_int();
-        for (auto& f : res) {
-          std::string name(f.name_string());
-          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          out.headers[name] = std::string(f.value());
-        }
-        out.body = res.body();
+        http::async_write(stream, req, [&](boost::system::error_code ec, size_t) {
+          if (ec) return fail(ec);
+          http::async_read(stream, buf, res, [&](boost::system::error_code ec, size_t) {
+            if (ec) return fail(ec);
+            out.status = res.result_int();
+            for (auto& f : res) {
+              std::string name(f.name_string());
+              for (char& c : name)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+              out.headers[name] = std::string(f.value());
+            }
+            out.body = res.body();
+          });
+        });
       });
-    });
-  });
   io.run();
   return out;
 }
 
-std::string rawExchange(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
+std::string rawExchange(uint16_t port, const std::string& bytes,
+                        std::chrono::milliseconds timeout) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.expires_after(timeout);
   std::string got;
   std::array<char, 4096> buf;
-  std::function<void(boost::system::error_code, size_t)> on_read =
-      [&](boost::system::error_code ec, size_t n) {
-        if (ec) return;
-        got.append(buf.data(), n);
-        stream.async_read_some(asio::buffer(buf), on_read);
-      };
-  stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-                       [&](boost::system::error_code ec) {
+  std::function<void(boost::system::error_code, size_t)> on_read = [&](boost::system::error_code ec,
+                                                                       size_t n) {
     if (ec) return;
-    asio::async_write(stream, asio::buffer(bytes), [&](boost::system::error_code ec, size_t) {
-      if (ec) return;
-      stream.async_read_some(asio::buffer(buf), on_read);
-    });
-  });
+    got.append(buf.data(), n);
+    stream.async_read_some(asio::buffer(buf), on_read);
+  };
+  stream.async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](boost::system::error_code ec) {
+        if (ec) return;
+        asio::async_write(stream, asio::buffer(bytes), [&](boost::system::error_code ec, size_t) {
+          if (ec) return;
+          stream.async_read_some(asio::buffer(buf), on_read);
+        });
+      });
   io.run();
   return got;
 }
@@ -200,7 +205,10 @@ EchoUpstream::EchoUpstream()
 
 ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency,
                            std::map<std::string, std::string> vars)
-    : port_(freePort()), admin_port_(freePort()), upstream_port_(upstream_port), vars_(std::move(vars)) {
+    : port_(freePort()),
+      admin_port_(freePort()),
+      upstream_port_(upstream_port),
+      vars_(std::move(vars)) {
   config_path_ = tempDir() + "/envoy-" + std::to_string(port_) + ".yaml";
   writeFile(config_path_, render(config));
   process_ = std::make_unique<Process>(
@@ -209,7 +217,8 @@ ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, in
       tempDir() + "/proxy-" + std::to_string(port_) + ".log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline && process_->running()) {
-    if (httpRequest(admin_port_, "GET", "/ready", {}, "", std::chrono::milliseconds(500)).status == 200) {
+    if (httpRequest(admin_port_, "GET", "/ready", {}, "", std::chrono::milliseconds(500)).status ==
+        200) {
       ready_ = true;
       break;
     }
@@ -217,7 +226,9 @@ ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, in
   }
 }
 
-ProxyProcess::~ProxyProcess() { process_->dumpLogIfFailed(); }
+ProxyProcess::~ProxyProcess() {
+  process_->dumpLogIfFailed();
+}
 
 std::string ProxyProcess::render(std::string config) const {
   std::map<std::string, std::string> all = vars_;
@@ -227,7 +238,8 @@ std::string ProxyProcess::render(std::string config) const {
   all["PLUGIN_DIR"] = pluginDir();
   for (auto& [k, v] : all) {
     std::string key = "{{" + k + "}}";
-    for (size_t pos; (pos = config.find(key)) != std::string::npos;) config.replace(pos, key.size(), v);
+    for (size_t pos; (pos = config.find(key)) != std::string::npos;)
+      config.replace(pos, key.size(), v);
   }
   return config;
 }
@@ -241,7 +253,8 @@ std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
   for (size_t pos; (pos = rendered.find("{{")) != std::string::npos;) {
     size_t end = rendered.find("}}", pos);
     std::string key = rendered.substr(pos + 2, end - pos - 2);
-    rendered.replace(pos, end - pos + 2, key == "PLUGIN_DIR" ? pluginDir() : std::to_string(freePort()));
+    rendered.replace(pos, end - pos + 2,
+                     key == "PLUGIN_DIR" ? pluginDir() : std::to_string(freePort()));
   }
   writeFile(path, rendered);
   std::vector<std::string> argv{PWX_WASM_PROXY_BIN, "-c", path, "--concurrency", "1"};

@@ -43,7 +43,7 @@ void writeFile(const std::string& path, const std::string& content);
 bool waitForPort(uint16_t port, std::chrono::milliseconds timeout);
 
 struct Response {
-  int status = 0;  // 0: no response (connection error)
+  int status = 0;                              // 0: no response (connection error)
   std::map<std::string, std::string> headers;  // lower-cased names
   std::string body;
   std::string error;
@@ -55,8 +55,8 @@ struct Response {
 
 Response httpRequest(uint16_t port, const std::string& method, const std::string& target,
                      const std::vector<std::pair<std::string, std::string>>& headers = {},
-                     const std::string& body = "", std::chrono::milliseconds timeout =
-                                                       std::chrono::milliseconds(10000));
+                     const std::string& body = "",
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 // Sends raw bytes and returns everything the server sent until it closed or the timeout.
 std::string rawExchange(uint16_t port, const std::string& bytes,
                         std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));

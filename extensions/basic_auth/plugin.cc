@@ -1,0 +1,364 @@
+#include "plugin.h"
+
+#include <cstdlib>
+
+#include "proxy_wasm/sdk/json.h"
+
+namespace basic_auth {
+
+using proxy_wasm::Expected;
+using proxy_wasm::unexpected;
+namespace json = proxy_wasm::json;
+
+namespace {
+
+constexpr size_t kMaxAuthorizationBytes = 8 * 1024;
+
+// RFC 7230 tchar: a realm made only of these is sent unquoted (byte-for-byte upstream's reply).
+bool isToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool hashedPassword(std::string_view password) {
+  return password.substr(0, 5) == "{SHA}" || password.substr(0, 6) == "$apr1$" ||
+         password.substr(0, 4) == "$2a$" || password.substr(0, 4) == "$2b$" ||
+         password.substr(0, 4) == "$2y$";
+}
+
+// One credential entry: "user:password", a base64 token of it, or "env:NAME" naming a VM
+// environment variable that holds one or more entries (newline or comma separated).
+Expected<std::vector<Credential>, std::string> parseCredential(const std::string& entry,
+                                                               const std::string& path,
+                                                               bool allow_env = true) {
+  std::vector<Credential> out;
+  if (allow_env && entry.rfind("env:", 0) == 0) {
+    std::string name = entry.substr(4);
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) {
+      return unexpected(path + ": environment variable " + name +
+                        " is not set (set it in vm_config.environment_variables)");
+    }
+    std::string all(value);
+    size_t start = 0;
+    while (start <= all.size()) {
+      size_t end = all.find_first_of(",\n", start);
+      if (end == std::string::npos) end = all.size();
+      std::string item = all.substr(start, end - start);
+      while (!item.empty() && (item.back() == '\r' || item.back() == ' ')) item.pop_back();
+      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+      if (!item.empty()) {
+        auto parsed = parseCredential(item, path + " (from " + name + ")", false);
+        if (!parsed) return parsed;
+        out.insert(out.end(), parsed->begin(), parsed->end());
+      }
+      start = end + 1;
+    }
+    if (out.empty()) return unexpected(path + ": environment variable " + name + " is empty");
+    return out;
+  }
+  std::string user_pass;
+  if (entry.find(':') != std::string::npos) {
+    user_pass = entry;
+  } else {
+    auto decoded = proxy_wasm::base64::decode(entry);
+    if (!decoded || decoded->empty()) {
+      return unexpected(path + ": expected \"user:password\" or its base64 encoding");
+    }
+    user_pass = std::move(*decoded);
+  }
+  size_t colon = user_pass.find(':');
+  if (colon != std::string::npos && hashedPassword(std::string_view(user_pass).substr(colon + 1))) {
+    return unexpected(path + ": hashed (htpasswd) credentials are not supported yet");
+  }
+  Credential c;
+  c.user = colon == std::string::npos ? std::string() : user_pass.substr(0, colon);
+  c.user_pass = std::move(user_pass);
+  out.push_back(std::move(c));
+  return out;
+}
+
+Expected<std::vector<Credential>, std::string> parseCredentials(const json::Value& list) {
+  auto items = list.asArray();
+  if (!items) return unexpected(items.error().toString());
+  std::vector<Credential> out;
+  for (const auto& item : *items) {
+    auto s = item.asString();
+    if (!s) return unexpected(s.error().toString());
+    auto parsed = parseCredential(*s, item.path());
+    if (!parsed) return unexpected(parsed.error());
+    out.insert(out.end(), parsed->begin(), parsed->end());
+  }
+  return out;
+}
+
+Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config) {
+  Rule rule;
+  if (!v.isObject()) return unexpected(v.path() + ": expected an object");
+  int paths = 0;
+  for (auto [key, kind] : {std::pair{"prefix", Rule::Match::Prefix},
+                           std::pair{"exact", Rule::Match::Exact},
+                           std::pair{"suffix", Rule::Match::Suffix}}) {
+    auto p = v.getString(key);
+    if (!p) return unexpected(p.error().toString());
+    if (!*p) continue;
+    ++paths;
+    if ((*p)->empty()) {
+      return unexpected(v.path() + "." + key + ": must not be empty (use \"prefix\": \"/\" to match all)");
+    }
+    rule.match = kind;
+    rule.path = **p;
+  }
+  if (paths != 1) {
+    return unexpected(v.path() + ": exactly one of 'prefix', 'suffix', and 'exact' is required");
+  }
+  auto hosts = v.getStringList("hosts");
+  if (!hosts) return unexpected(hosts.error().toString());
+  rule.hosts = std::move(*hosts);
+  auto methods = v.require("request_methods");
+  if (!methods) return unexpected(methods.error().toString());
+  auto method_list = methods->asStringList();
+  if (!method_list) return unexpected(method_list.error().toString());
+  if (method_list->empty()) return unexpected(methods->path() + ": at least one method is required");
+  rule.methods = std::move(*method_list);
+  if (auto creds = v.find("credentials")) {
+    auto parsed = parseCredentials(*creds);
+    if (!parsed) return unexpected(parsed.error());
+    rule.credentials = std::move(*parsed);
+  }
+  auto allow = v.getStringList("allow");
+  if (!allow) return unexpected(allow.error().toString());
+  for (size_t i = 0; i < allow->size(); ++i) {
+    bool known = false;
+    for (const auto& c : config.consumers) known = known || c.consumer == (*allow)[i];
+    if (!known) {
+      return unexpected(v.path() + ".allow[" + std::to_string(i) + "]: unknown consumer '" +
+                        (*allow)[i] + "'");
+    }
+  }
+  rule.allow = std::move(*allow);
+  if (rule.credentials.empty() && rule.allow.empty()) {
+    return unexpected(v.path() + ": credentials (or allow) must name at least one credential");
+  }
+  return rule;
+}
+
+bool hostMatches(const std::vector<std::string>& patterns, std::string_view host) {
+  // Strip a port: the last ':' unless it sits inside an IPv6 literal ("[::1]").
+  size_t colon = host.rfind(':');
+  size_t bracket = host.rfind(']');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || bracket < colon)) {
+    host = host.substr(0, colon);
+  }
+  for (const auto& p : patterns) {
+    std::string_view pat(p);
+    if (!pat.empty() && pat.front() == '*') {
+      std::string_view suffix = pat.substr(1);
+      if (host.size() >= suffix.size() && host.substr(host.size() - suffix.size()) == suffix) return true;
+    } else if (!pat.empty() && pat.back() == '*') {
+      if (host.substr(0, pat.size() - 1) == pat.substr(0, pat.size() - 1)) return true;
+    } else if (host == pat) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool pathMatches(const Rule& r, std::string_view path) {
+  switch (r.match) {
+    case Rule::Match::Prefix: return path.substr(0, r.path.size()) == r.path;
+    case Rule::Match::Exact: return path == r.path;
+    case Rule::Match::Suffix:
+      return path.size() >= r.path.size() && path.substr(path.size() - r.path.size()) == r.path;
+  }
+  return false;
+}
+
+// Equality whose time depends only on the lengths, never on where the bytes differ.
+bool constantTimeEquals(std::string_view a, std::string_view b) {
+  const size_t n = a.size() > b.size() ? a.size() : b.size();
+  unsigned diff = a.size() != b.size() ? 1u : 0u;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned>(x ^ y);
+  }
+  return diff == 0;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string challenge(std::string_view realm) {
+  if (isToken(realm)) return "Basic realm=" + std::string(realm);
+  std::string quoted = "Basic realm=\"";
+  for (char c : realm) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  return quoted + "\"";
+}
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  Config config;
+  auto doc = json::parseObject(text, /*empty_is_object=*/true);
+  if (!doc) return unexpected("cannot parse plugin configuration JSON string: " + doc.error().toString());
+  json::Value root = doc->root();
+  auto realm = root.getString("realm");
+  if (!realm) return unexpected(realm.error().toString());
+  if (*realm) config.realm = **realm;
+  auto fwd = root.getString("forward_username_header");
+  if (!fwd) return unexpected(fwd.error().toString());
+  if (*fwd) config.forward_username_header = **fwd;
+  auto strip = root.getBool("strip_authorization");
+  if (!strip) return unexpected(strip.error().toString());
+  config.strip_authorization = strip->value_or(false);
+
+  auto consumers = root.getArray("consumers");
+  if (!consumers) return unexpected(consumers.error().toString());
+  for (const auto& c : *consumers) {
+    auto name = c.require("name");
+    if (!name) return unexpected(name.error().toString());
+    auto n = name->asString();
+    if (!n) return unexpected(n.error().toString());
+    auto list = c.require("credentials");
+    if (!list) return unexpected(list.error().toString());
+    auto creds = parseCredentials(*list);
+    if (!creds) return unexpected(creds.error());
+    if (creds->empty()) return unexpected(list->path() + ": at least one credential is required");
+    for (auto& cred : *creds) {
+      cred.consumer = *n;
+      config.consumers.push_back(std::move(cred));
+    }
+  }
+
+  auto rules = root.getArray("basic_auth_rules");
+  if (!rules) return unexpected(rules.error().toString());
+  for (const auto& r : *rules) {
+    auto rule = parseRule(r, config);
+    if (!rule) return unexpected(rule.error());
+    config.rules.push_back(std::move(*rule));
+  }
+  return config;
+}
+
+Decision check(const Config& config, std::string_view method, std::string_view host,
+               std::string_view path, std::optional<std::string_view> authorization) {
+  Decision decision;
+  for (const Rule& rule : config.rules) {
+    bool method_ok = false;
+    for (const auto& m : rule.methods) method_ok = method_ok || m == method;
+    if (!method_ok) continue;
+    if (!rule.hosts.empty() && !hostMatches(rule.hosts, host)) continue;
+    if (!pathMatches(rule, path)) continue;
+
+    // The rule applies: credentials are required.
+    if (!authorization || authorization->empty()) return {Decision::Kind::NoCredentials, {}};
+    if (authorization->size() > kMaxAuthorizationBytes) return {Decision::Kind::InvalidCredentials, {}};
+    std::string_view auth = *authorization;
+    size_t space = auth.find(' ');
+    if (space == std::string_view::npos || !equalsIgnoreCase(auth.substr(0, space), "basic")) {
+      return {Decision::Kind::NoCredentials, {}};  // RFC 7617: the scheme is case-insensitive
+    }
+    std::string_view token = auth.substr(space + 1);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    auto decoded = proxy_wasm::base64::decode(token);
+    if (!decoded) return {Decision::Kind::InvalidCredentials, {}};
+
+    // Compare against every inline credential and every consumer, always all of them, so the
+    // time does not tell whether a user exists or how much of a password was right.
+    const Credential* match = nullptr;
+    for (const auto& c : rule.credentials) {
+      bool eq = constantTimeEquals(*decoded, c.user_pass);
+      match = eq && match == nullptr ? &c : match;
+    }
+    for (const auto& c : config.consumers) {
+      bool eq = constantTimeEquals(*decoded, c.user_pass);
+      match = eq && match == nullptr ? &c : match;
+    }
+    if (match == nullptr) return {Decision::Kind::InvalidCredentials, {}};
+    if (!match->consumer.empty()) {
+      bool inline_ok = false;
+      for (const auto& c : rule.credentials) inline_ok = inline_ok || c.user_pass == match->user_pass;
+      bool allowed = false;
+      for (const auto& a : rule.allow) allowed = allowed || a == match->consumer;
+      if (!allowed && !inline_ok) {
+        // A known consumer: 403 when the rule names who may pass, 401 otherwise.
+        if (rule.allow.empty()) return {Decision::Kind::InvalidCredentials, {}};
+        return {Decision::Kind::Forbidden, match->user};
+      }
+    }
+    decision.user = match->user;  // every matching rule must pass (AND), as upstream
+  }
+  return decision;
+}
+
+bool Root::onConfigure(std::string_view configuration) {
+  auto parsed = parseConfig(configuration);
+  if (!parsed) {
+    proxy_wasm::logWarn("basic_auth: ", parsed.error());
+    return false;
+  }
+  config_ = std::move(*parsed);  // replaces the rules (upstream accumulated them)
+  proxy_wasm::logDebug("basic_auth: ", config_.rules.size(), " rule(s), ", config_.consumers.size(),
+                       " consumer credential(s)");
+  return true;
+}
+
+proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
+  Root& root = rootAs<Root>();
+  const Config& config = root.config();
+  if (config.rules.empty()) return proxy_wasm::FilterHeadersStatus::Continue;
+  std::string method = requestHeader(":method").value_or("");
+  std::string path = requestHeader(":path").value_or("");
+  std::string host = requestHeader(":authority").value_or("");
+  std::optional<std::string> authorization = requestHeader("authorization");
+  Decision d = check(config, method, host, path,
+                     authorization ? std::optional<std::string_view>(*authorization) : std::nullopt);
+  switch (d.kind) {
+    case Decision::Kind::Allow:
+      if (!d.user.empty()) {
+        root.allowed_.increment();
+        if (!config.forward_username_header.empty()) {
+          replaceRequestHeader(config.forward_username_header, d.user);
+        }
+        if (config.strip_authorization) removeRequestHeader("authorization");
+      }
+      return proxy_wasm::FilterHeadersStatus::Continue;
+    case Decision::Kind::NoCredentials:
+    case Decision::Kind::InvalidCredentials:
+      root.denied_.increment();
+      proxy_wasm::sendLocalResponse(
+          401, "", {{"WWW-Authenticate", challenge(config.realm)}},
+          d.kind == Decision::Kind::NoCredentials
+              ? "Request denied by Basic Auth check. No Basic Authentication information found."
+              : "Request denied by Basic Auth check. Invalid username and/or password");
+      return proxy_wasm::FilterHeadersStatus::StopIteration;
+    case Decision::Kind::Forbidden:
+      root.denied_.increment();
+      proxy_wasm::sendLocalResponse(403, "", {},
+                                    "Request denied by Basic Auth check. User is not allowed.");
+      return proxy_wasm::FilterHeadersStatus::StopIteration;
+  }
+  return proxy_wasm::FilterHeadersStatus::Continue;
+}
+
+static proxy_wasm::RegisterContextFactory register_basic_auth(proxy_wasm::rootFactory<Root>(),
+                                                              proxy_wasm::streamFactory<Stream>());
+
+}  // namespace basic_auth

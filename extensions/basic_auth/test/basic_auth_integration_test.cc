@@ -1,0 +1,113 @@
+// basic_auth through a real wasm-proxy with an Envoy-style config: upstream's integration cases.
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace {
+
+using namespace pwx_test;
+
+std::string config(const std::string& hosts, const std::string& realm) {
+  return R"(
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } }
+static_resources:
+  listeners:
+  - name: main
+    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: inbound
+          route_config:
+            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: upstream } }] }]
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+              type_url: type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              value:
+                config:
+                  name: basic_auth
+                  vm_config:
+                    vm_id: basic_auth
+                    runtime: envoy.wasm.runtime.v8
+                    code: { local: { filename: "{{PLUGIN_DIR}}/basic_auth.wasm" } }
+                  configuration:
+                    "@type": type.googleapis.com/google.protobuf.StringValue
+                    value: |
+                      {"basic_auth_rules": [
+                        {"prefix": "/api", "request_methods": ["GET", "POST"], )" + hosts + R"(
+                         "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]},
+                        {"exact": "/api", "request_methods": ["GET", "POST"], )" + hosts + R"(
+                         "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]}],
+                       "realm": ")" + realm + R"("}
+          - name: envoy.filters.http.router
+  clusters:
+  - name: upstream
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: upstream
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }]
+)";
+}
+
+struct Case {
+  const char* name;
+  const char* method;
+  const char* path;
+  const char* hosts;  // JSON member or ""
+  const char* realm;
+  const char* authorization;  // "" = none
+  int status;
+  const char* www_authenticate;  // "" = not asserted
+};
+
+class BasicAuthIntegration : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BasicAuthIntegration, UpstreamCase) {
+  const Case& c = GetParam();
+  EchoUpstream upstream;
+  ProxyProcess proxy(config(c.hosts, c.realm), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"host", "127.0.0.1:" + std::to_string(proxy.port())}};
+  if (*c.authorization) headers.emplace_back("authorization", c.authorization);
+  auto r = httpRequest(proxy.port(), c.method, c.path, headers);
+  EXPECT_EQ(r.status, c.status) << r.error << r.body;
+  if (*c.www_authenticate) {
+    EXPECT_EQ(r.header("www-authenticate"), c.www_authenticate);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Upstream, BasicAuthIntegration,
+    ::testing::Values(
+        Case{"CorrectCredentials", "GET", "/api", "", "istio", "Basic b2s6dGVzdA==", 200, ""},
+        Case{"IncorrectCredentials", "POST", "/api/reviews/pay", "", "istio", "Basic AtRtaW46YWRtaW4=", 401, "Basic realm=istio"},
+        Case{"Base64Credentials", "POST", "/api/reviews/pay", "", "istio", "Basic YWRtaW4zOmFkbWluMw==", 200, ""},
+        Case{"MissingCredentials", "GET", "/api/reviews/pay", "", "istio", "", 401, "Basic realm=istio"},
+        Case{"NoPathMatch", "GET", "/secret", "", "istio", "", 200, ""},
+        Case{"NoMethodMatch", "DELETE", "/api/reviews/pay", "", "istio", "", 200, ""},
+        Case{"NoConfigurationCredentialsProvided", "POST", "/api/reviews/pay", "", "istio", "", 401, "Basic realm=istio"},
+        Case{"Realm", "POST", "/api/reviews/pay", "", "test", "", 401, "Basic realm=test"},
+        Case{"HostMismatch", "POST", "/api/reviews/pay", R"("hosts": ["127.0.0.2", "random"],)", "istio", "", 200, ""},
+        Case{"HostExactMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0.1"],)", "istio", "", 401, ""},
+        Case{"HostPrefixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0*"],)", "istio", "", 401, ""},
+        Case{"HostSuffixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "*.0.0.1"],)", "istio", "", 401, ""}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BasicAuthMetrics, CountersInPrometheus) {
+  EchoUpstream upstream;
+  ProxyProcess proxy(config("", "istio"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  httpRequest(proxy.port(), "GET", "/api", {{"authorization", "Basic b2s6dGVzdA=="}});
+  httpRequest(proxy.port(), "GET", "/api");
+  auto prom = httpRequest(proxy.adminPort(), "GET", "/stats/prometheus");
+  EXPECT_NE(prom.body.find("basic_auth_allowed 1\n"), std::string::npos) << prom.body;
+  EXPECT_NE(prom.body.find("basic_auth_denied 1\n"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,282 @@
+// basic_auth in the harness, on every engine: upstream's unit cases, the fixed upstream bugs,
+// the new features and the security properties.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "plugin_harness.h"
+
+namespace {
+
+using namespace proxy_wasm::host;
+using namespace proxy_wasm::host::testing;
+
+// Upstream's unit-test configuration (plugin_test.cc).
+const char* kUpstreamConfig = R"({
+  "basic_auth_rules": [
+    {"prefix": "/api", "request_methods": ["GET", "POST"],
+     "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]},
+    {"exact": "/api", "request_methods": ["GET", "POST"],
+     "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]}
+  ]})";
+
+std::string basic(std::string_view user_pass) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < user_pass.size(); i += 3) {
+    uint32_t v = (uint8_t(user_pass[i]) << 16) | (uint8_t(user_pass[i + 1]) << 8) | uint8_t(user_pass[i + 2]);
+    for (int s : {18, 12, 6, 0}) out += a[(v >> s) & 63];
+  }
+  if (i < user_pass.size()) {
+    uint32_t v = uint8_t(user_pass[i]) << 16;
+    if (i + 1 < user_pass.size()) v |= uint8_t(user_pass[i + 1]) << 8;
+    out += a[(v >> 18) & 63];
+    out += a[(v >> 12) & 63];
+    out += i + 1 < user_pass.size() ? a[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return "Basic " + out;
+}
+
+class BasicAuth : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<PluginHarness> load(const std::string& config,
+                                      std::vector<std::pair<std::string, std::string>> env = {},
+                                      std::string* error_out = nullptr) {
+    HarnessOptions o;
+    o.runtime = GetParam();
+    o.plugin.name = "basic_auth";
+    o.plugin.configuration = config;
+    o.vm.vm_id = "basic_auth";
+    o.vm.environment = std::move(env);
+    std::string error;
+    auto h = PluginHarness::create(pluginPath("basic_auth"), o, &error);
+    if (error_out != nullptr) *error_out = error;
+    return h;
+  }
+  // Sends a request; returns the local reply status, or 0 when it continued.
+  uint32_t send(PluginHarness& h, const std::string& method, const std::string& path,
+                std::optional<std::string> authorization = std::nullopt,
+                const std::string& authority = "") {
+    Headers headers = {{":method", method}, {":path", path}, {":authority", authority}};
+    if (authorization) headers.emplace_back("authorization", *authorization);
+    last_ = h.newStream();
+    auto status = last_->sendRequestHeaders(headers);
+    if (last_->local_reply) return last_->local_reply->status;
+    EXPECT_EQ(status, FilterHeadersStatus::Continue);
+    return 0;
+  }
+  std::string configError(const std::string& config) {
+    std::string error;
+    EXPECT_FALSE(load(config, {}, &error));
+    return error;
+  }
+  std::unique_ptr<FakeStream> last_;
+};
+
+// ---- upstream unit cases (§2.6) ----
+
+TEST_P(BasicAuth, UpstreamOnConfigure) {
+  EXPECT_TRUE(load(kUpstreamConfig));
+  EXPECT_TRUE(load("{}"));
+  EXPECT_TRUE(load(""));
+  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"request_methods":["GET"],"credentials":["a:b"]}]})"));
+  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","exact":"/a","request_methods":["GET"],"credentials":["a:b"]}]})"));
+  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":[],"credentials":["a:b"]}]})"));
+  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":"GET","credentials":["a:b"]}]})"));
+  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":[]}]})"));
+}
+
+TEST_P(BasicAuth, UpstreamPrefixAllowAndDeny) {
+  auto h = load(R"({"basic_auth_rules":[{"prefix":"/api","request_methods":["GET","POST"],
+      "credentials":["ok:test","admin:admin","admin2:admin2","YWRtaW4zOmFkbWluMw=="]}]})");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(send(*h, "GET", "/api/test", basic("ok:test")), 0u);
+  EXPECT_EQ(send(*h, "POST", "/api/config", basic("admin2:admin2")), 0u);
+  EXPECT_EQ(send(*h, "POST", "/api/config", basic("admin3:admin3")), 0u);
+  EXPECT_EQ(send(*h, "PUT", "/api/config"), 0u) << "method not configured";
+  EXPECT_EQ(send(*h, "PUT", "/config"), 0u);
+  EXPECT_EQ(send(*h, "GET", "/api/test", basic("wrong-cred")), 401u);
+  EXPECT_EQ(last_->local_reply->headers,
+            (Headers{{"WWW-Authenticate", "Basic realm=istio"}}));
+  EXPECT_EQ(last_->local_reply->body, "");
+  EXPECT_EQ(send(*h, "POST", "/api/config", "YWRtaW4yOmFkbWluMg=="), 401u) << "no Basic scheme";
+  EXPECT_EQ(last_->local_reply->details,
+            "Request_denied_by_Basic_Auth_check._No_Basic_Authentication_information_found.");
+}
+
+TEST_P(BasicAuth, UpstreamExactAndSuffix) {
+  auto exact = load(R"({"basic_auth_rules":[{"exact":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
+  EXPECT_EQ(send(*exact, "GET", "/api", basic("ok:test")), 0u);
+  EXPECT_EQ(send(*exact, "something", "/api/config"), 0u);
+  EXPECT_EQ(send(*exact, "GET", "/api", basic("ok:wrong")), 401u);
+  EXPECT_EQ(send(*exact, "POST", "/api", "b2s6dGVzdA=="), 401u);
+  EXPECT_EQ(send(*exact, "GET", "/api?x=1"), 0u) << "exact compares the raw :path";
+  auto suffix = load(R"({"basic_auth_rules":[{"suffix":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
+  EXPECT_EQ(send(*suffix, "GET", "/test/api", basic("ok:test")), 0u);
+  EXPECT_EQ(send(*suffix, "something", "/test/api"), 0u);
+  EXPECT_EQ(send(*suffix, "GET", "/test/api", basic("ok:wrong")), 401u);
+  EXPECT_EQ(send(*suffix, "POST", "/test/api"), 401u);
+}
+
+TEST_P(BasicAuth, HostsWithWildcardsAndPortStripping) {
+  auto h = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],
+      "hosts":["bookinfo.com","*.suffix.com","host.prefix.*"]}]})");
+  EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "bookinfo.com:8080"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "a.suffix.com"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "host.prefix.org:443"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "other.com"), 0u);
+  auto v6 = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],"hosts":["[::1]"]}]})");
+  EXPECT_EQ(send(*v6, "GET", "/", std::nullopt, "[::1]:80"), 401u);
+  EXPECT_EQ(send(*v6, "GET", "/", std::nullopt, "[::1]"), 401u);
+}
+
+TEST_P(BasicAuth, RealmIsQuotedOnlyWhenNotAToken) {
+  auto token = load(R"({"realm":"test","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
+  send(*token, "GET", "/");
+  EXPECT_EQ(last_->local_reply->headers[0].second, "Basic realm=test");
+  auto spaced = load(R"({"realm":"my \"app\"","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
+  send(*spaced, "GET", "/");
+  EXPECT_EQ(last_->local_reply->headers[0].second, "Basic realm=\"my \\\"app\\\"\"");
+}
+
+// ---- upstream bugs fixed on purpose ----
+
+TEST_P(BasicAuth, EmptyPathKeyIsRejectedWithAClearMessage) {
+  std::string e = configError(R"({"basic_auth_rules":[{"prefix":"","request_methods":["GET"],"credentials":["a:b"]}]})");
+  EXPECT_NE(e.find("basic_auth_rules[0].prefix: must not be empty"), std::string::npos) << e;
+}
+
+TEST_P(BasicAuth, ConfigErrorsNameTheField) {
+  std::string e = configError(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":["a:b"]},
+      {"prefix":"/b","request_methods":["GET"],"credentials":["ok:x", 7]}]})");
+  EXPECT_NE(e.find("basic_auth_rules[1].credentials[1]: expected string, got number"),
+            std::string::npos)
+      << e;
+  e = configError(R"({"realm": 5})");
+  EXPECT_NE(e.find("realm: expected string, got number"), std::string::npos) << e;
+  e = configError(R"({"consumers":[{"name":"a","credentials":["a:b"]}],
+      "basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"allow":["zed"]}]})");
+  EXPECT_NE(e.find("basic_auth_rules[0].allow[0]: unknown consumer 'zed'"), std::string::npos) << e;
+  e = configError(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["u:{SHA}abc="]}]})");
+  EXPECT_NE(e.find("hashed (htpasswd) credentials are not supported yet"), std::string::npos) << e;
+}
+
+TEST_P(BasicAuth, ReconfigurationReplacesRules) {
+  auto h = load(R"({"basic_auth_rules":[{"prefix":"/old","request_methods":["GET"],"credentials":["a:b"]}]})");
+  EXPECT_EQ(send(*h, "GET", "/old"), 401u);
+  // A second plugin configuration on the same VM: a new root context, as Envoy reconfigures.
+  auto plugin = std::make_shared<PluginConfig>();
+  plugin->name = "basic_auth";
+  plugin->configuration = R"({"basic_auth_rules":[{"prefix":"/new","request_methods":["GET"],"credentials":["a:b"]}]})";
+  std::string error;
+  auto root = h->vm().startPlugin(plugin, &error);
+  ASSERT_TRUE(root) << error;
+  FakeStream s(*h, h->vmPtr(), *root);
+  s.sendRequestHeaders({{":method", "GET"}, {":path", "/old"}});
+  EXPECT_FALSE(s.local_reply) << "the new configuration does not carry the old rules";
+  FakeStream s2(*h, h->vmPtr(), *root);
+  s2.sendRequestHeaders({{":method", "GET"}, {":path", "/new"}});
+  ASSERT_TRUE(s2.local_reply);
+  EXPECT_EQ(s2.local_reply->status, 401u);
+}
+
+TEST_P(BasicAuth, SchemeIsCaseInsensitiveAndPaddingIsIrrelevant) {
+  auto h = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["YWRtaW4zOmFkbWluMw"]}]})");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(send(*h, "GET", "/", "basic YWRtaW4zOmFkbWluMw=="), 0u);
+  EXPECT_EQ(send(*h, "GET", "/", "BASIC YWRtaW4zOmFkbWluMw=="), 0u);
+}
+
+// ---- beyond upstream ----
+
+const char* kConsumers = R"({
+  "consumers": [
+    {"name": "alice", "credentials": ["alice:wonderland"]},
+    {"name": "bob", "credentials": ["env:BOB_CREDENTIALS"]}
+  ],
+  "forward_username_header": "x-authenticated-user",
+  "strip_authorization": true,
+  "basic_auth_rules": [
+    {"prefix": "/admin", "request_methods": ["GET"], "allow": ["alice"]},
+    {"prefix": "/team", "request_methods": ["GET"], "allow": ["alice", "bob"]}
+  ]})";
+
+TEST_P(BasicAuth, ConsumersAllowListsAnd403) {
+  auto h = load(kConsumers, {{"BOB_CREDENTIALS", "bob:builder"}});
+  ASSERT_TRUE(h);
+  EXPECT_EQ(send(*h, "GET", "/admin", basic("alice:wonderland")), 0u);
+  EXPECT_EQ(last_->request_headers.get("x-authenticated-user"), "alice");
+  EXPECT_FALSE(last_->request_headers.get("authorization")) << "stripped before the upstream";
+  EXPECT_EQ(send(*h, "GET", "/admin", basic("bob:builder")), 403u) << "valid user, not allowed";
+  EXPECT_EQ(send(*h, "GET", "/admin", basic("bob:wrong")), 401u);
+  EXPECT_EQ(send(*h, "GET", "/admin"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/team", basic("bob:builder")), 0u) << "credentials from the VM env";
+  EXPECT_EQ(last_->request_headers.get("x-authenticated-user"), "bob");
+}
+
+TEST_P(BasicAuth, MissingEnvironmentVariableIsAConfigError) {
+  EXPECT_FALSE(load(kConsumers));
+}
+
+TEST_P(BasicAuth, CountersAllowedAndDenied) {
+  auto before_ok = PluginHarness::metric("basic_auth.allowed").value_or(0);
+  auto before_no = PluginHarness::metric("basic_auth.denied").value_or(0);
+  auto h = load(kConsumers, {{"BOB_CREDENTIALS", "bob:builder"}});
+  send(*h, "GET", "/admin", basic("alice:wonderland"));
+  send(*h, "GET", "/admin", basic("bob:builder"));
+  send(*h, "GET", "/admin");
+  EXPECT_EQ(PluginHarness::metric("basic_auth.allowed"), before_ok + 1);
+  EXPECT_EQ(PluginHarness::metric("basic_auth.denied"), before_no + 2);
+}
+
+// ---- security ----
+
+TEST_P(BasicAuth, OversizedAndInvalidAuthorizationGet401) {
+  auto h = load(kUpstreamConfig);
+  EXPECT_EQ(send(*h, "GET", "/api", "Basic " + std::string(9000, 'A')), 401u);
+  EXPECT_EQ(last_->local_reply->details,
+            "Request_denied_by_Basic_Auth_check._Invalid_username_and/or_password");
+  EXPECT_EQ(send(*h, "GET", "/api", "Basic !!!not-base64!!!"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/api", "Basic"), 401u);
+}
+
+TEST_P(BasicAuth, CheckTimeDoesNotRevealUsersOrPasswordPrefixes) {
+  // 200 consumers; compare known-user-wrong-password, unknown-user, and right-prefix requests.
+  std::string consumers = R"({"consumers":[)";
+  for (int i = 0; i < 200; ++i) {
+    consumers += std::string(i ? "," : "") + R"({"name":"u)" + std::to_string(i) +
+                 R"(","credentials":["user)" + std::to_string(i) + R"(:secret-password-)" +
+                 std::to_string(i) + R"("]})";
+  }
+  consumers += R"(],"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"allow":["u0"]}]})";
+  auto h = load(consumers);
+  ASSERT_TRUE(h);
+  auto median = [&](const std::string& auth) {
+    std::vector<double> t;
+    for (int i = 0; i < 41; ++i) {
+      auto s = h->newStream();
+      auto start = std::chrono::steady_clock::now();
+      s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"authorization", auth}});
+      t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  };
+  // Same lengths, so only contents differ.
+  double known = median(basic("user7:secret-password-X"));
+  double unknown = median(basic("userX:secret-password-X"));
+  double prefix = median(basic("user7:secret-password-7"));  // right password, user not allowed
+  double wrong = median(basic("user7:Xecret-password-7"));
+  // Medians within 25% of each other: no early exit on users or password prefixes.
+  for (double v : {unknown, prefix, wrong}) {
+    EXPECT_LT(std::abs(v - known) / known, 0.25) << "known " << known << " vs " << v;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, BasicAuth, ::testing::Values("v8", "wabt"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
