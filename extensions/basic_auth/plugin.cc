@@ -18,8 +18,9 @@ constexpr size_t kMaxAuthorizationBytes = 8 * 1024;
 bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    bool ok =
+        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
     if (!ok) return false;
   }
   return true;
@@ -101,15 +102,16 @@ Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config
   Rule rule;
   if (!v.isObject()) return unexpected(v.path() + ": expected an object");
   int paths = 0;
-  for (auto [key, kind] : {std::pair{"prefix", Rule::Match::Prefix},
-                           std::pair{"exact", Rule::Match::Exact},
-                           std::pair{"suffix", Rule::Match::Suffix}}) {
+  for (auto [key, kind] :
+       {std::pair{"prefix", Rule::Match::Prefix}, std::pair{"exact", Rule::Match::Exact},
+        std::pair{"suffix", Rule::Match::Suffix}}) {
     auto p = v.getString(key);
     if (!p) return unexpected(p.error().toString());
     if (!*p) continue;
     ++paths;
     if ((*p)->empty()) {
-      return unexpected(v.path() + "." + key + ": must not be empty (use \"prefix\": \"/\" to match all)");
+      return unexpected(v.path() + "." + key +
+                        ": must not be empty (use \"prefix\": \"/\" to match all)");
     }
     rule.match = kind;
     rule.path = **p;
@@ -124,7 +126,8 @@ Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config
   if (!methods) return unexpected(methods.error().toString());
   auto method_list = methods->asStringList();
   if (!method_list) return unexpected(method_list.error().toString());
-  if (method_list->empty()) return unexpected(methods->path() + ": at least one method is required");
+  if (method_list->empty())
+    return unexpected(methods->path() + ": at least one method is required");
   rule.methods = std::move(*method_list);
   if (auto creds = v.find("credentials")) {
     auto parsed = parseCredentials(*creds);
@@ -159,7 +162,8 @@ bool hostMatches(const std::vector<std::string>& patterns, std::string_view host
     std::string_view pat(p);
     if (!pat.empty() && pat.front() == '*') {
       std::string_view suffix = pat.substr(1);
-      if (host.size() >= suffix.size() && host.substr(host.size() - suffix.size()) == suffix) return true;
+      if (host.size() >= suffix.size() && host.substr(host.size() - suffix.size()) == suffix)
+        return true;
     } else if (!pat.empty() && pat.back() == '*') {
       if (host.substr(0, pat.size() - 1) == pat.substr(0, pat.size() - 1)) return true;
     } else if (host == pat) {
@@ -171,8 +175,10 @@ bool hostMatches(const std::vector<std::string>& patterns, std::string_view host
 
 bool pathMatches(const Rule& r, std::string_view path) {
   switch (r.match) {
-    case Rule::Match::Prefix: return path.substr(0, r.path.size()) == r.path;
-    case Rule::Match::Exact: return path == r.path;
+    case Rule::Match::Prefix:
+      return path.substr(0, r.path.size()) == r.path;
+    case Rule::Match::Exact:
+      return path == r.path;
     case Rule::Match::Suffix:
       return path.size() >= r.path.size() && path.substr(path.size() - r.path.size()) == r.path;
   }
@@ -217,7 +223,8 @@ std::string challenge(std::string_view realm) {
 Expected<Config, std::string> parseConfig(std::string_view text) {
   Config config;
   auto doc = json::parseObject(text, /*empty_is_object=*/true);
-  if (!doc) return unexpected("cannot parse plugin configuration JSON string: " + doc.error().toString());
+  if (!doc)
+    return unexpected("cannot parse plugin configuration JSON string: " + doc.error().toString());
   json::Value root = doc->root();
   auto realm = root.getString("realm");
   if (!realm) return unexpected(realm.error().toString());
@@ -269,7 +276,8 @@ Decision check(const Config& config, std::string_view method, std::string_view h
 
     // The rule applies: credentials are required.
     if (!authorization || authorization->empty()) return {Decision::Kind::NoCredentials, {}};
-    if (authorization->size() > kMaxAuthorizationBytes) return {Decision::Kind::InvalidCredentials, {}};
+    if (authorization->size() > kMaxAuthorizationBytes)
+      return {Decision::Kind::InvalidCredentials, {}};
     std::string_view auth = *authorization;
     size_t space = auth.find(' ');
     if (space == std::string_view::npos || !equalsIgnoreCase(auth.substr(0, space), "basic")) {
@@ -294,7 +302,8 @@ Decision check(const Config& config, std::string_view method, std::string_view h
     if (match == nullptr) return {Decision::Kind::InvalidCredentials, {}};
     if (!match->consumer.empty()) {
       bool inline_ok = false;
-      for (const auto& c : rule.credentials) inline_ok = inline_ok || c.user_pass == match->user_pass;
+      for (const auto& c : rule.credentials)
+        inline_ok = inline_ok || c.user_pass == match->user_pass;
       bool allowed = false;
       for (const auto& a : rule.allow) allowed = allowed || a == match->consumer;
       if (!allowed && !inline_ok) {
@@ -328,8 +337,9 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   std::string path = requestHeader(":path").value_or("");
   std::string host = requestHeader(":authority").value_or("");
   std::optional<std::string> authorization = requestHeader("authorization");
-  Decision d = check(config, method, host, path,
-                     authorization ? std::optional<std::string_view>(*authorization) : std::nullopt);
+  Decision d =
+      check(config, method, host, path,
+            authorization ? std::optional<std::string_view>(*authorization) : std::nullopt);
   switch (d.kind) {
     case Decision::Kind::Allow:
       if (!d.user.empty()) {

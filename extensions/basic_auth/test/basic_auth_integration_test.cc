@@ -39,11 +39,14 @@ static_resources:
                     "@type": type.googleapis.com/google.protobuf.StringValue
                     value: |
                       {"basic_auth_rules": [
-                        {"prefix": "/api", "request_methods": ["GET", "POST"], )" + hosts + R"(
+                        {"prefix": "/api", "request_methods": ["GET", "POST"], )" +
+         hosts + R"(
                          "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]},
-                        {"exact": "/api", "request_methods": ["GET", "POST"], )" + hosts + R"(
+                        {"exact": "/api", "request_methods": ["GET", "POST"], )" +
+         hosts + R"(
                          "credentials": ["ok:test", "admin:admin", "admin2:admin2", "YWRtaW4zOmFkbWluMw=="]}],
-                       "realm": ")" + realm + R"("}
+                       "realm": ")" +
+         realm + R"("}
           - name: envoy.filters.http.router
   clusters:
   - name: upstream
@@ -86,17 +89,25 @@ INSTANTIATE_TEST_SUITE_P(
     Upstream, BasicAuthIntegration,
     ::testing::Values(
         Case{"CorrectCredentials", "GET", "/api", "", "istio", "Basic b2s6dGVzdA==", 200, ""},
-        Case{"IncorrectCredentials", "POST", "/api/reviews/pay", "", "istio", "Basic AtRtaW46YWRtaW4=", 401, "Basic realm=istio"},
-        Case{"Base64Credentials", "POST", "/api/reviews/pay", "", "istio", "Basic YWRtaW4zOmFkbWluMw==", 200, ""},
-        Case{"MissingCredentials", "GET", "/api/reviews/pay", "", "istio", "", 401, "Basic realm=istio"},
+        Case{"IncorrectCredentials", "POST", "/api/reviews/pay", "", "istio",
+             "Basic AtRtaW46YWRtaW4=", 401, "Basic realm=istio"},
+        Case{"Base64Credentials", "POST", "/api/reviews/pay", "", "istio",
+             "Basic YWRtaW4zOmFkbWluMw==", 200, ""},
+        Case{"MissingCredentials", "GET", "/api/reviews/pay", "", "istio", "", 401,
+             "Basic realm=istio"},
         Case{"NoPathMatch", "GET", "/secret", "", "istio", "", 200, ""},
         Case{"NoMethodMatch", "DELETE", "/api/reviews/pay", "", "istio", "", 200, ""},
-        Case{"NoConfigurationCredentialsProvided", "POST", "/api/reviews/pay", "", "istio", "", 401, "Basic realm=istio"},
+        Case{"NoConfigurationCredentialsProvided", "POST", "/api/reviews/pay", "", "istio", "", 401,
+             "Basic realm=istio"},
         Case{"Realm", "POST", "/api/reviews/pay", "", "test", "", 401, "Basic realm=test"},
-        Case{"HostMismatch", "POST", "/api/reviews/pay", R"("hosts": ["127.0.0.2", "random"],)", "istio", "", 200, ""},
-        Case{"HostExactMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0.1"],)", "istio", "", 401, ""},
-        Case{"HostPrefixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0*"],)", "istio", "", 401, ""},
-        Case{"HostSuffixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "*.0.0.1"],)", "istio", "", 401, ""}),
+        Case{"HostMismatch", "POST", "/api/reviews/pay", R"("hosts": ["127.0.0.2", "random"],)",
+             "istio", "", 200, ""},
+        Case{"HostExactMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0.1"],)",
+             "istio", "", 401, ""},
+        Case{"HostPrefixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "127.0.0*"],)",
+             "istio", "", 401, ""},
+        Case{"HostSuffixMatch", "POST", "/api/reviews/pay", R"("hosts": ["random", "*.0.0.1"],)",
+             "istio", "", 401, ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(BasicAuthMetrics, CountersInPrometheus) {

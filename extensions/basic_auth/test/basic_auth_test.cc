@@ -26,7 +26,8 @@ std::string basic(std::string_view user_pass) {
   std::string out;
   size_t i = 0;
   for (; i + 2 < user_pass.size(); i += 3) {
-    uint32_t v = (uint8_t(user_pass[i]) << 16) | (uint8_t(user_pass[i + 1]) << 8) | uint8_t(user_pass[i + 2]);
+    uint32_t v = (uint8_t(user_pass[i]) << 16) | (uint8_t(user_pass[i + 1]) << 8) |
+                 uint8_t(user_pass[i + 2]);
     for (int s : {18, 12, 6, 0}) out += a[(v >> s) & 63];
   }
   if (i < user_pass.size()) {
@@ -83,10 +84,14 @@ TEST_P(BasicAuth, UpstreamOnConfigure) {
   EXPECT_TRUE(load("{}"));
   EXPECT_TRUE(load(""));
   EXPECT_FALSE(load(R"({"basic_auth_rules":[{"request_methods":["GET"],"credentials":["a:b"]}]})"));
-  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","exact":"/a","request_methods":["GET"],"credentials":["a:b"]}]})"));
-  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":[],"credentials":["a:b"]}]})"));
-  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":"GET","credentials":["a:b"]}]})"));
-  EXPECT_FALSE(load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":[]}]})"));
+  EXPECT_FALSE(load(
+      R"({"basic_auth_rules":[{"prefix":"/a","exact":"/a","request_methods":["GET"],"credentials":["a:b"]}]})"));
+  EXPECT_FALSE(
+      load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":[],"credentials":["a:b"]}]})"));
+  EXPECT_FALSE(load(
+      R"({"basic_auth_rules":[{"prefix":"/a","request_methods":"GET","credentials":["a:b"]}]})"));
+  EXPECT_FALSE(
+      load(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":[]}]})"));
 }
 
 TEST_P(BasicAuth, UpstreamPrefixAllowAndDeny) {
@@ -99,8 +104,7 @@ TEST_P(BasicAuth, UpstreamPrefixAllowAndDeny) {
   EXPECT_EQ(send(*h, "PUT", "/api/config"), 0u) << "method not configured";
   EXPECT_EQ(send(*h, "PUT", "/config"), 0u);
   EXPECT_EQ(send(*h, "GET", "/api/test", basic("wrong-cred")), 401u);
-  EXPECT_EQ(last_->local_reply->headers,
-            (Headers{{"WWW-Authenticate", "Basic realm=istio"}}));
+  EXPECT_EQ(last_->local_reply->headers, (Headers{{"WWW-Authenticate", "Basic realm=istio"}}));
   EXPECT_EQ(last_->local_reply->body, "");
   EXPECT_EQ(send(*h, "POST", "/api/config", "YWRtaW4yOmFkbWluMg=="), 401u) << "no Basic scheme";
   EXPECT_EQ(last_->local_reply->details,
@@ -108,13 +112,15 @@ TEST_P(BasicAuth, UpstreamPrefixAllowAndDeny) {
 }
 
 TEST_P(BasicAuth, UpstreamExactAndSuffix) {
-  auto exact = load(R"({"basic_auth_rules":[{"exact":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
+  auto exact = load(
+      R"({"basic_auth_rules":[{"exact":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
   EXPECT_EQ(send(*exact, "GET", "/api", basic("ok:test")), 0u);
   EXPECT_EQ(send(*exact, "something", "/api/config"), 0u);
   EXPECT_EQ(send(*exact, "GET", "/api", basic("ok:wrong")), 401u);
   EXPECT_EQ(send(*exact, "POST", "/api", "b2s6dGVzdA=="), 401u);
   EXPECT_EQ(send(*exact, "GET", "/api?x=1"), 0u) << "exact compares the raw :path";
-  auto suffix = load(R"({"basic_auth_rules":[{"suffix":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
+  auto suffix = load(
+      R"({"basic_auth_rules":[{"suffix":"/api","request_methods":["GET","POST"],"credentials":["ok:test"]}]})");
   EXPECT_EQ(send(*suffix, "GET", "/test/api", basic("ok:test")), 0u);
   EXPECT_EQ(send(*suffix, "something", "/test/api"), 0u);
   EXPECT_EQ(send(*suffix, "GET", "/test/api", basic("ok:wrong")), 401u);
@@ -122,22 +128,26 @@ TEST_P(BasicAuth, UpstreamExactAndSuffix) {
 }
 
 TEST_P(BasicAuth, HostsWithWildcardsAndPortStripping) {
-  auto h = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],
+  auto h =
+      load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],
       "hosts":["bookinfo.com","*.suffix.com","host.prefix.*"]}]})");
   EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "bookinfo.com:8080"), 401u);
   EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "a.suffix.com"), 401u);
   EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "host.prefix.org:443"), 401u);
   EXPECT_EQ(send(*h, "GET", "/", std::nullopt, "other.com"), 0u);
-  auto v6 = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],"hosts":["[::1]"]}]})");
+  auto v6 = load(
+      R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"],"hosts":["[::1]"]}]})");
   EXPECT_EQ(send(*v6, "GET", "/", std::nullopt, "[::1]:80"), 401u);
   EXPECT_EQ(send(*v6, "GET", "/", std::nullopt, "[::1]"), 401u);
 }
 
 TEST_P(BasicAuth, RealmIsQuotedOnlyWhenNotAToken) {
-  auto token = load(R"({"realm":"test","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
+  auto token = load(
+      R"({"realm":"test","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
   send(*token, "GET", "/");
   EXPECT_EQ(last_->local_reply->headers[0].second, "Basic realm=test");
-  auto spaced = load(R"({"realm":"my \"app\"","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
+  auto spaced = load(
+      R"({"realm":"my \"app\"","basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["a:b"]}]})");
   send(*spaced, "GET", "/");
   EXPECT_EQ(last_->local_reply->headers[0].second, "Basic realm=\"my \\\"app\\\"\"");
 }
@@ -145,12 +155,14 @@ TEST_P(BasicAuth, RealmIsQuotedOnlyWhenNotAToken) {
 // ---- upstream bugs fixed on purpose ----
 
 TEST_P(BasicAuth, EmptyPathKeyIsRejectedWithAClearMessage) {
-  std::string e = configError(R"({"basic_auth_rules":[{"prefix":"","request_methods":["GET"],"credentials":["a:b"]}]})");
+  std::string e = configError(
+      R"({"basic_auth_rules":[{"prefix":"","request_methods":["GET"],"credentials":["a:b"]}]})");
   EXPECT_NE(e.find("basic_auth_rules[0].prefix: must not be empty"), std::string::npos) << e;
 }
 
 TEST_P(BasicAuth, ConfigErrorsNameTheField) {
-  std::string e = configError(R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":["a:b"]},
+  std::string e = configError(
+      R"({"basic_auth_rules":[{"prefix":"/a","request_methods":["GET"],"credentials":["a:b"]},
       {"prefix":"/b","request_methods":["GET"],"credentials":["ok:x", 7]}]})");
   EXPECT_NE(e.find("basic_auth_rules[1].credentials[1]: expected string, got number"),
             std::string::npos)
@@ -160,17 +172,20 @@ TEST_P(BasicAuth, ConfigErrorsNameTheField) {
   e = configError(R"({"consumers":[{"name":"a","credentials":["a:b"]}],
       "basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"allow":["zed"]}]})");
   EXPECT_NE(e.find("basic_auth_rules[0].allow[0]: unknown consumer 'zed'"), std::string::npos) << e;
-  e = configError(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["u:{SHA}abc="]}]})");
+  e = configError(
+      R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["u:{SHA}abc="]}]})");
   EXPECT_NE(e.find("hashed (htpasswd) credentials are not supported yet"), std::string::npos) << e;
 }
 
 TEST_P(BasicAuth, ReconfigurationReplacesRules) {
-  auto h = load(R"({"basic_auth_rules":[{"prefix":"/old","request_methods":["GET"],"credentials":["a:b"]}]})");
+  auto h = load(
+      R"({"basic_auth_rules":[{"prefix":"/old","request_methods":["GET"],"credentials":["a:b"]}]})");
   EXPECT_EQ(send(*h, "GET", "/old"), 401u);
   // A second plugin configuration on the same VM: a new root context, as Envoy reconfigures.
   auto plugin = std::make_shared<PluginConfig>();
   plugin->name = "basic_auth";
-  plugin->configuration = R"({"basic_auth_rules":[{"prefix":"/new","request_methods":["GET"],"credentials":["a:b"]}]})";
+  plugin->configuration =
+      R"({"basic_auth_rules":[{"prefix":"/new","request_methods":["GET"],"credentials":["a:b"]}]})";
   std::string error;
   auto root = h->vm().startPlugin(plugin, &error);
   ASSERT_TRUE(root) << error;
@@ -184,7 +199,8 @@ TEST_P(BasicAuth, ReconfigurationReplacesRules) {
 }
 
 TEST_P(BasicAuth, SchemeIsCaseInsensitiveAndPaddingIsIrrelevant) {
-  auto h = load(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["YWRtaW4zOmFkbWluMw"]}]})");
+  auto h = load(
+      R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["YWRtaW4zOmFkbWluMw"]}]})");
   ASSERT_TRUE(h);
   EXPECT_EQ(send(*h, "GET", "/", "basic YWRtaW4zOmFkbWluMw=="), 0u);
   EXPECT_EQ(send(*h, "GET", "/", "BASIC YWRtaW4zOmFkbWluMw=="), 0u);
@@ -260,7 +276,9 @@ TEST_P(BasicAuth, CheckTimeDoesNotRevealUsersOrPasswordPrefixes) {
       auto s = h->newStream();
       auto start = std::chrono::steady_clock::now();
       s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"authorization", auth}});
-      t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      t.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+              .count());
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
