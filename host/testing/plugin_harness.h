@@ -107,6 +107,8 @@ class PluginHarness : public VmHost {
   // Fake clock: advances time and fires every tick that falls due, in order.
   void advance(std::chrono::milliseconds by);
   uint64_t nowNs() const { return now_ns_; }
+  // Moves the wall clock (not the monotonic one) by `delta_ns`, e.g. backwards (NTP step).
+  void shiftRealtime(int64_t delta_ns) { realtime_base_ns_ += static_cast<uint64_t>(delta_ns); }
   uint32_t tickPeriodMs() const;
 
   // Callouts captured from the plugin.

@@ -1,0 +1,422 @@
+// local_rate_limit: token buckets shared by every VM (every worker) of the plugin through shared
+// data, updated with compare-and-swap so that under any concurrency exactly the configured number
+// of requests pass. See README.md for the configuration and the algorithm.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/json.h"
+
+using namespace proxy_wasm;
+
+namespace local_rate_limit {
+namespace {
+
+constexpr uint64_t kMinIntervalNs = 50'000'000;  // 50 ms, as Envoy's local rate limit
+constexpr int kMaxCasAttempts = 100000;         // a livelock guard, never reached in practice
+
+// One component of a bucket key.
+struct KeyPart {
+  enum class Kind { Header, SourceAddress, XffHop, Path, QueryParam } kind;
+  std::string name;  // header or query parameter
+  int64_t hop = 1;   // x-forwarded-for hop counted from the right (1 = the last address)
+};
+
+struct Config {
+  uint64_t max_tokens = 0;
+  uint64_t tokens_per_refill = 0;
+  uint64_t interval_ns = 0;
+  std::vector<KeyPart> key;
+  uint64_t max_keys = 10000;
+  uint32_t status = 429;
+  std::string body = "rate_limited";
+  bool rate_limit_headers = false;
+  bool shadow_mode = false;
+};
+
+// Bucket state in shared data: tokens and the time of the last refill, 16 bytes little-endian.
+struct Bucket {
+  uint64_t tokens = 0;
+  uint64_t last_refill_ns = 0;
+};
+
+std::string encode(const Bucket& b) {
+  return abi::encodeInt64(static_cast<int64_t>(b.tokens)) +
+         abi::encodeInt64(static_cast<int64_t>(b.last_refill_ns));
+}
+
+std::optional<Bucket> decode(std::string_view v) {
+  if (v.size() != 16) return std::nullopt;
+  return Bucket{static_cast<uint64_t>(*abi::decodeInt64(v.substr(0, 8))),
+                static_cast<uint64_t>(*abi::decodeInt64(v.substr(8, 8)))};
+}
+
+// Adds the tokens of every whole interval elapsed since the last refill, capped at max_tokens.
+// A clock that went backwards adds nothing and leaves the anchor alone.
+void refill(Bucket& b, const Config& c, uint64_t now) {
+  if (now <= b.last_refill_ns) return;
+  const uint64_t intervals = (now - b.last_refill_ns) / c.interval_ns;
+  if (intervals == 0) return;
+  const uint64_t add = intervals > c.max_tokens ? c.max_tokens : intervals * c.tokens_per_refill;
+  b.tokens = std::min(c.max_tokens, b.tokens + std::min(add, c.max_tokens));
+  b.last_refill_ns += intervals * c.interval_ns;
+}
+
+// Durations: a number of seconds, or "1.5s", "250ms".
+Expected<uint64_t, std::string> durationNs(const json::Value& v) {
+  if (v.json().is_number()) {
+    auto d = v.asDouble();
+    if (!d || *d < 0) return unexpected(v.path() + ": expected a non-negative duration");
+    return static_cast<uint64_t>(*d * 1e9);
+  }
+  auto s = v.asString();
+  if (!s) return unexpected(s.error().toString());
+  std::string t = *s;
+  double scale = 1e9;
+  if (t.size() > 2 && t.substr(t.size() - 2) == "ms") {
+    scale = 1e6;
+    t.resize(t.size() - 2);
+  } else if (!t.empty() && t.back() == 's') {
+    t.pop_back();
+  }
+  char* end = nullptr;
+  double value = std::strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || value < 0) {
+    return unexpected(v.path() + ": expected a duration like \"1s\", \"0.5s\" or \"250ms\"");
+  }
+  return static_cast<uint64_t>(value * scale);
+}
+
+Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
+  if (!v.isObject()) return unexpected(v.path() + ": expected an object like {\"header\": \"x-api-key\"}");
+  auto members = v.asObject();
+  if (members->size() != 1) return unexpected(v.path() + ": expected exactly one key source");
+  const auto& [name, value] = (*members)[0];
+  KeyPart p{};
+  if (name == "header" || name == "query_param") {
+    auto s = value.asString();
+    if (!s || s->empty()) return unexpected(value.path() + ": expected a non-empty string");
+    p.kind = name == "header" ? KeyPart::Kind::Header : KeyPart::Kind::QueryParam;
+    p.name = *s;
+    if (p.kind == KeyPart::Kind::Header) {
+      for (char& c : p.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+  } else if (name == "source_address" || name == "path") {
+    auto b = value.asBool();
+    if (!b || !*b) return unexpected(value.path() + ": expected true");
+    p.kind = name == "path" ? KeyPart::Kind::Path : KeyPart::Kind::SourceAddress;
+  } else if (name == "xff_hop") {
+    auto n = value.asInt64();
+    if (!n || *n < 1) return unexpected(value.path() + ": expected a hop number >= 1 (1 = last)");
+    p.kind = KeyPart::Kind::XffHop;
+    p.hop = *n;
+  } else {
+    return unexpected(v.path() + "." + name +
+                      ": unknown key source (header, source_address, xff_hop, path, query_param)");
+  }
+  return p;
+}
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  Config c;
+  auto doc = json::parseObject(text);
+  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
+  json::Value root = doc->root();
+  auto max = root.require("max_tokens");
+  if (!max) return unexpected(max.error().toString());
+  auto max_v = max->asUint64();
+  if (!max_v) return unexpected(max_v.error().toString());
+  if (*max_v == 0) return unexpected("max_tokens: must be at least 1");
+  c.max_tokens = *max_v;
+  auto per = root.require("tokens_per_refill");
+  if (!per) return unexpected(per.error().toString());
+  auto per_v = per->asUint64();
+  if (!per_v) return unexpected(per_v.error().toString());
+  if (*per_v == 0) return unexpected("tokens_per_refill: must be at least 1");
+  c.tokens_per_refill = *per_v;
+  auto sec = root.find("refill_interval_sec");
+  auto fill = root.find("fill_interval");
+  if (sec.has_value() == fill.has_value()) {
+    return unexpected("exactly one of refill_interval_sec and fill_interval is required");
+  }
+  if (sec) {
+    auto s = sec->asUint64();
+    if (!s) return unexpected(s.error().toString());
+    if (*s == 0) return unexpected("refill_interval_sec: must be at least 1 (0 would never refill)");
+    c.interval_ns = *s * 1'000'000'000ull;
+  } else {
+    auto d = durationNs(*fill);
+    if (!d) return unexpected(d.error());
+    if (*d < kMinIntervalNs) return unexpected(fill->path() + ": must be at least 50ms");
+    c.interval_ns = *d;
+  }
+  if (auto key = root.find("key")) {
+    if (key->isArray()) {
+      auto parts = key->asArray();  // kept alive: a range-for over *temporary would dangle
+      for (const auto& part : *parts) {
+        auto p = parseKeyPart(part);
+        if (!p) return unexpected(p.error());
+        c.key.push_back(*p);
+      }
+    } else {
+      auto p = parseKeyPart(*key);
+      if (!p) return unexpected(p.error());
+      c.key.push_back(*p);
+    }
+  }
+  auto max_keys = root.getUint64("max_keys");
+  if (!max_keys) return unexpected(max_keys.error().toString());
+  if (*max_keys) c.max_keys = std::max<uint64_t>(1, **max_keys);
+  auto status = root.getUint64("status");
+  if (!status) return unexpected(status.error().toString());
+  if (*status) {
+    if (**status < 400 || **status > 599) return unexpected("status: expected a 4xx or 5xx code");
+    c.status = static_cast<uint32_t>(**status);
+  }
+  auto body = root.getString("body");
+  if (!body) return unexpected(body.error().toString());
+  if (*body) c.body = **body;
+  auto headers = root.getBool("rate_limit_headers");
+  if (!headers) return unexpected(headers.error().toString());
+  c.rate_limit_headers = headers->value_or(false);
+  auto shadow = root.getBool("shadow_mode");
+  if (!shadow) return unexpected(shadow.error().toString());
+  c.shadow_mode = shadow->value_or(false);
+  return c;
+}
+
+struct Verdict {
+  bool allowed = true;
+  uint64_t remaining = 0;
+  uint64_t reset_seconds = 0;  // until the next refill
+  bool contended = false;
+  bool error = false;
+};
+
+class Root : public RootContext {
+ public:
+  using RootContext::RootContext;
+
+  bool onConfigure(std::string_view configuration) override {
+    auto c = parseConfig(configuration);
+    if (!c) {
+      logWarn("local_rate_limit: ", c.error());
+      return false;
+    }
+    config_ = std::move(*c);
+    // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets.
+    prefix_ = "local_rate_limit." + getPropertyString({"plugin_name"}).value_or("") + ".";
+    // The bucket registry must exist before traffic so that creating buckets can rely on its
+    // CAS (a write to a missing key succeeds whatever the CAS). Every VM writes the same empty
+    // registry here; an existing one (a reload) is kept, and so are its buckets.
+    const std::string registry = prefix_ + "registry";
+    if (!getSharedData(registry) && setSharedData(registry, "0\n\x02") != WasmResult::Ok) {
+      logWarn("local_rate_limit: cannot initialise shared data");
+      return false;
+    }
+    return true;
+  }
+
+  const Config& config() const { return config_; }
+
+  // Takes one token from the bucket of `key`, creating the bucket (full) on first use.
+  Verdict take(const std::string& key) {
+    Verdict v;
+    const uint64_t now = getCurrentTimeNanoseconds();
+    std::string bucket_key = prefix_ + "bucket." + key;
+    for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
+      if (attempt > 0) v.contended = true;
+      auto cur = getSharedData(bucket_key);
+      if (!cur) {
+        if (cur.error() != WasmResult::NotFound) return error(v, "read", cur.error());
+        auto created = createBucket(key, bucket_key, now);
+        if (!created) return error(v, "create", created.error());
+        if (*created) bucket_key = **created;  // overflow bucket
+        continue;
+      }
+      auto state = decode(cur->value.view());
+      if (!state) return error(v, "decode", WasmResult::SerializationFailure);
+      Bucket b = *state;
+      refill(b, config_, now);
+      const uint64_t since = now > b.last_refill_ns ? now - b.last_refill_ns : 0;
+      v.reset_seconds = (config_.interval_ns - std::min(since, config_.interval_ns) + 999'999'999) / 1'000'000'000;
+      if (b.tokens == 0) {
+        v.allowed = false;
+        v.remaining = 0;
+        return v;
+      }
+      --b.tokens;
+      WasmResult r = setSharedData(bucket_key, encode(b), cur->cas);
+      if (r == WasmResult::Ok) {
+        v.remaining = b.tokens;
+        return v;
+      }
+      if (r != WasmResult::CasMismatch) return error(v, "write", r);
+    }
+    return error(v, "contention", WasmResult::CasMismatch);
+  }
+
+  Counter allowed_{"local_rate_limit.allowed"};
+  Counter limited_{"local_rate_limit.limited"};
+  Counter contended_{"local_rate_limit.allowed_after_cas_contention"};
+  Counter overflow_{"local_rate_limit.key_overflow"};
+  Counter errors_{"local_rate_limit.errors"};
+
+ private:
+  Verdict& error(Verdict& v, const char* what, WasmResult r) {
+    logError("local_rate_limit: shared data ", what, " failed: ", abi::toString(r), "; allowing");
+    errors_.increment();
+    v.error = true;
+    v.allowed = true;
+    return v;
+  }
+
+  // Creates a bucket exactly once across all VMs. The registry key (count of buckets and the
+  // last one created) is the lock: whoever moves it with CAS creates the bucket; the others retry
+  // and find it. Returns the overflow bucket's key when max_keys buckets exist.
+  Expected<std::optional<std::string>, WasmResult> createBucket(const std::string& key,
+                                                              const std::string& bucket_key,
+                                                              uint64_t now) {
+    const std::string registry = prefix_ + "registry";
+    auto reg = getSharedData(registry);
+    uint64_t count = 0;
+    std::string last;
+    uint32_t cas = 0;
+    if (!reg) return unexpected(reg.error());  // created in onConfigure
+    {
+      std::string value = reg->value.toString();
+      size_t nl = value.find('\n');
+      count = std::strtoull(value.substr(0, nl).c_str(), nullptr, 10);
+      last = nl == std::string::npos ? "" : value.substr(nl + 1);
+      cas = reg->cas;
+      if (last == key) return std::optional<std::string>();  // being created right now: retry
+    }
+    if (count >= config_.max_keys && !key.empty()) {
+      overflow_.increment();
+      const std::string overflow_key = prefix_ + "bucket.\x01overflow";
+      auto existing = getSharedData(overflow_key);
+      if (existing) return std::optional<std::string>(overflow_key);
+      // The overflow bucket is created like any other (under the registry lock, not counted).
+      WasmResult r = setSharedData(registry, std::to_string(count) + "\n\x01overflow", cas);
+      if (r == WasmResult::CasMismatch) return std::optional<std::string>();
+      if (r != WasmResult::Ok) return unexpected(r);
+      r = setSharedData(overflow_key, encode(Bucket{config_.max_tokens, now}));
+      if (r != WasmResult::Ok) return unexpected(r);
+      return std::optional<std::string>(overflow_key);
+    }
+    WasmResult r = setSharedData(registry, std::to_string(count + 1) + "\n" + key, cas);
+    if (r == WasmResult::CasMismatch) return std::optional<std::string>();  // lost the race
+    if (r != WasmResult::Ok) return unexpected(r);
+    r = setSharedData(bucket_key, encode(Bucket{config_.max_tokens, now}));
+    if (r != WasmResult::Ok) return unexpected(r);
+    return std::optional<std::string>();
+  }
+
+  Config config_;
+  std::string prefix_;
+};
+
+std::string stripPort(std::string_view address) {
+  size_t colon = address.rfind(':');
+  size_t bracket = address.rfind(']');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || bracket < colon)) {
+    address = address.substr(0, colon);
+  }
+  return std::string(address);
+}
+
+class Stream : public HttpContext {
+ public:
+  using HttpContext::HttpContext;
+
+  FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
+    Root& root = rootAs<Root>();
+    const Config& c = root.config();
+    Verdict v = root.take(key(c));
+    if (v.contended && v.allowed) root.contended_.increment();
+    if (c.rate_limit_headers) {
+      headers_ = {{"x-ratelimit-limit", strCat(c.max_tokens)},
+                  {"x-ratelimit-remaining", strCat(v.remaining)},
+                  {"x-ratelimit-reset", strCat(v.reset_seconds)}};
+    }
+    if (v.allowed) {
+      root.allowed_.increment();
+      return FilterHeadersStatus::Continue;
+    }
+    root.limited_.increment();
+    if (c.shadow_mode) return FilterHeadersStatus::Continue;
+    HeaderList reply = headers_;
+    reply.emplace_back("retry-after", strCat(v.reset_seconds == 0 ? 1 : v.reset_seconds));
+    sendLocalResponse(c.status, c.body, reply, "Too many requests");
+    headers_.clear();  // already on the local reply
+    return FilterHeadersStatus::StopIteration;
+  }
+
+  FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
+    for (const auto& [k, v] : headers_) replaceResponseHeader(k, v);
+    return FilterHeadersStatus::Continue;
+  }
+
+ private:
+  std::string key(const Config& c) {
+    std::string k;
+    for (size_t i = 0; i < c.key.size(); ++i) {
+      if (i > 0) k += '|';
+      const KeyPart& p = c.key[i];
+      switch (p.kind) {
+        case KeyPart::Kind::Header: k += requestHeader(p.name).value_or(""); break;
+        case KeyPart::Kind::SourceAddress:
+          k += stripPort(getPropertyString({"source", "address"}).value_or(""));
+          break;
+        case KeyPart::Kind::XffHop: {
+          std::string xff = requestHeader("x-forwarded-for").value_or("");
+          std::vector<std::string> hops;
+          size_t start = 0;
+          while (start <= xff.size()) {
+            size_t end = xff.find(',', start);
+            if (end == std::string::npos) end = xff.size();
+            std::string hop = xff.substr(start, end - start);
+            while (!hop.empty() && hop.front() == ' ') hop.erase(hop.begin());
+            while (!hop.empty() && hop.back() == ' ') hop.pop_back();
+            if (!hop.empty()) hops.push_back(hop);
+            start = end + 1;
+          }
+          if (static_cast<int64_t>(hops.size()) >= p.hop) k += hops[hops.size() - p.hop];
+          break;
+        }
+        case KeyPart::Kind::Path: {
+          std::string path = requestHeader(":path").value_or("");
+          k += path.substr(0, path.find('?'));
+          break;
+        }
+        case KeyPart::Kind::QueryParam: {
+          std::string path = requestHeader(":path").value_or("");
+          size_t q = path.find('?');
+          std::string query = q == std::string::npos ? "" : path.substr(q + 1);
+          size_t start = 0;
+          while (start < query.size()) {
+            size_t end = query.find('&', start);
+            if (end == std::string::npos) end = query.size();
+            std::string pair = query.substr(start, end - start);
+            size_t eq = pair.find('=');
+            if (pair.substr(0, eq) == p.name) {
+              k += eq == std::string::npos ? "" : pair.substr(eq + 1);
+              break;
+            }
+            start = end + 1;
+          }
+          break;
+        }
+      }
+    }
+    return k;
+  }
+
+  HeaderList headers_;
+};
+
+RegisterContextFactory register_local_rate_limit(rootFactory<Root>(), streamFactory<Stream>());
+
+}  // namespace
+}  // namespace local_rate_limit

@@ -1,0 +1,166 @@
+// local_rate_limit in the harness, on every engine, with a fake clock.
+#include <gtest/gtest.h>
+
+#include "plugin_harness.h"
+
+namespace {
+
+using namespace proxy_wasm::host;
+using namespace proxy_wasm::host::testing;
+
+class RateLimit : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<PluginHarness> load(const std::string& config, const std::string& name = "") {
+    HarnessOptions o;
+    o.runtime = GetParam();
+    static int n = 0;
+    o.plugin.name = name.empty() ? "rl" + std::to_string(++n) : name;  // fresh buckets per test
+    o.plugin.configuration = config;
+    o.vm.vm_id = "rate_limit";
+    std::string error;
+    auto h = PluginHarness::create(pluginPath("local_rate_limit"), o, &error);
+    error_ = error;
+    return h;
+  }
+  // Returns the status: 0 when allowed.
+  uint32_t send(PluginHarness& h, Headers extra = {}) {
+    Headers headers = {{":method", "GET"}, {":path", "/"}};
+    headers.insert(headers.end(), extra.begin(), extra.end());
+    last_ = h.newStream();
+    last_->sendRequestHeaders(headers);
+    return last_->local_reply ? last_->local_reply->status : 0;
+  }
+  int allowed(PluginHarness& h, int n, Headers extra = {}) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) ok += send(h, extra) == 0;
+    return ok;
+  }
+  std::string error_;
+  std::unique_ptr<FakeStream> last_;
+};
+
+TEST_P(RateLimit, UpstreamScenario) {
+  auto h = load(R"({"max_tokens": 20, "tokens_per_refill": 10, "refill_interval_sec": 1})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(allowed(*h, 20), 20);
+  EXPECT_EQ(send(*h), 429u);
+  EXPECT_EQ(last_->local_reply->body, "rate_limited");
+  EXPECT_EQ(allowed(*h, 9), 0);
+  h->advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(allowed(*h, 10), 10);
+  EXPECT_EQ(allowed(*h, 10), 0);
+}
+
+TEST_P(RateLimit, NumericStringsAreAccepted) {
+  EXPECT_TRUE(load(R"({"max_tokens": "5", "tokens_per_refill": "1", "refill_interval_sec": "1"})"));
+}
+
+TEST_P(RateLimit, InvalidConfigurationsAreRejectedWithTheField) {
+  EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 0})"));
+  EXPECT_NE(error_.find("refill_interval_sec: must be at least 1"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"tokens_per_refill": 1, "refill_interval_sec": 1})"));
+  EXPECT_NE(error_.find("max_tokens: missing required field"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "fill_interval": "10ms"})"));
+  EXPECT_NE(error_.find("fill_interval: must be at least 50ms"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 1, "key": {"cookie": "x"}})"));
+  EXPECT_NE(error_.find("key.cookie: unknown key source"), std::string::npos) << error_;
+  EXPECT_FALSE(load(""));
+}
+
+TEST_P(RateLimit, InitialFillNeverExceedsMaxTokens) {
+  auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 50, "refill_interval_sec": 1})");
+  EXPECT_EQ(allowed(*h, 10), 5);
+}
+
+TEST_P(RateLimit, LongIdleCapsAtMaxAndPartialIntervalsAddNothing) {
+  auto h = load(R"({"max_tokens": 4, "tokens_per_refill": 1, "fill_interval": "100ms"})");
+  EXPECT_EQ(allowed(*h, 6), 4);
+  h->advance(std::chrono::milliseconds(99));
+  EXPECT_EQ(allowed(*h, 1), 0) << "a partial interval adds nothing";
+  h->advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(allowed(*h, 2), 1);
+  h->advance(std::chrono::milliseconds(250));  // 2.5 intervals
+  EXPECT_EQ(allowed(*h, 5), 2);
+  h->advance(std::chrono::hours(24));
+  EXPECT_EQ(allowed(*h, 10), 4) << "capped at max_tokens after a long idle period";
+}
+
+TEST_P(RateLimit, ClockGoingBackwardsNeverMintsTokens) {
+  auto h = load(R"({"max_tokens": 3, "tokens_per_refill": 3, "refill_interval_sec": 1})");
+  EXPECT_EQ(allowed(*h, 3), 3);
+  h->shiftRealtime(-3'600'000'000'000);  // the wall clock jumps back an hour
+  EXPECT_EQ(allowed(*h, 3), 0);
+  h->advance(std::chrono::seconds(2));
+  EXPECT_EQ(allowed(*h, 3), 0) << "still before the last refill";
+  h->shiftRealtime(3'600'000'000'000);
+  h->advance(std::chrono::seconds(1));
+  EXPECT_EQ(allowed(*h, 5), 3);
+}
+
+TEST_P(RateLimit, BucketsAreSharedByVmsOfOnePluginButNotAcrossPlugins) {
+  const char* cfg = R"({"max_tokens": 10, "tokens_per_refill": 1, "refill_interval_sec": 3600})";
+  auto worker1 = load(cfg, "shared_rl_" + GetParam());
+  auto worker2 = load(cfg, "shared_rl_" + GetParam());
+  EXPECT_EQ(allowed(*worker1, 6) + allowed(*worker2, 6), 10);
+  auto other = load(cfg, "other_rl_" + GetParam());
+  EXPECT_EQ(allowed(*other, 3), 3) << "a second filter on the same vm_id has its own bucket";
+}
+
+TEST_P(RateLimit, PerKeyBucketsDoNotAffectEachOther) {
+  auto h = load(R"({"max_tokens": 2, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": [{"header": "X-Api-Key"}, {"query_param": "tenant"}]})");
+  ASSERT_TRUE(h) << error_;
+  auto send_as = [&](const std::string& api_key, const std::string& path) {
+    last_ = h->newStream();
+    last_->sendRequestHeaders({{":method", "GET"}, {":path", path}, {"x-api-key", api_key}});
+    return last_->local_reply ? 429 : 200;
+  };
+  EXPECT_EQ(send_as("a", "/?tenant=1"), 200);
+  EXPECT_EQ(send_as("a", "/?tenant=1"), 200);
+  EXPECT_EQ(send_as("a", "/?tenant=1"), 429);
+  EXPECT_EQ(send_as("b", "/?tenant=1"), 200);
+  EXPECT_EQ(send_as("a", "/x?tenant=2&y=1"), 200);
+}
+
+TEST_P(RateLimit, MaxKeysSendsNewKeysToACountedOverflowBucket) {
+  auto before = PluginHarness::metric("local_rate_limit.key_overflow").value_or(0);
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}, "max_keys": 2})");
+  EXPECT_EQ(send(*h, {{"x-k", "1"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "2"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "3"}}), 0u) << "first overflow request uses the overflow bucket";
+  EXPECT_EQ(send(*h, {{"x-k", "4"}}), 429u) << "which all later keys share";
+  EXPECT_GE(PluginHarness::metric("local_rate_limit.key_overflow").value_or(0), before + 2);
+}
+
+TEST_P(RateLimit, StatusBodyRetryAfterAndRateLimitHeaders) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 10,
+                    "status": 503, "body": "slow down", "rate_limit_headers": true})");
+  EXPECT_EQ(send(*h), 0u);
+  last_->sendResponseHeaders({{":status", "200"}});
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-limit"), "1");
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-remaining"), "0");
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-reset"), "10");
+  h->advance(std::chrono::seconds(4));
+  EXPECT_EQ(send(*h), 503u);
+  EXPECT_EQ(last_->local_reply->body, "slow down");
+  Headers& reply = last_->local_reply->headers;
+  auto find = [&](const std::string& k) {
+    for (auto& [n, v] : reply) if (n == k) return v;
+    return std::string("<none>");
+  };
+  EXPECT_EQ(find("retry-after"), "6");
+  EXPECT_EQ(find("x-ratelimit-remaining"), "0");
+}
+
+TEST_P(RateLimit, ShadowModeCountsButDoesNotBlock) {
+  auto before = PluginHarness::metric("local_rate_limit.limited").value_or(0);
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600, "shadow_mode": true})");
+  EXPECT_EQ(allowed(*h, 3), 3);
+  EXPECT_EQ(PluginHarness::metric("local_rate_limit.limited"), before + 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, RateLimit, ::testing::Values("v8", "wabt"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
