@@ -34,16 +34,20 @@ show() {  # description, curl arguments...
   code=$(curl -s -o /dev/null -w '%{http_code}' "$@")
   printf '  %-58s -> %s\n' "$what" "$code"
 }
-echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin), basic_auth in front of the echo upstream:"
+echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin): basic_auth, then local_rate_limit, in front of the echo upstream."
 show "GET /public (no rule applies)" "http://127.0.0.1:$listen/public"
 show "GET /api without credentials" "http://127.0.0.1:$listen/api/items"
 show "GET /api as bob:wrong" -u bob:wrong "http://127.0.0.1:$listen/api/items"
 show "GET /api as bob:builder" -u bob:builder "http://127.0.0.1:$listen/api/items"
 show "GET /admin as bob:builder (valid user, not allowed)" -u bob:builder "http://127.0.0.1:$listen/admin"
 show "GET /admin as alice:wonderland" -u alice:wonderland "http://127.0.0.1:$listen/admin"
+for i in 1 2 3 4; do
+  show "GET /public with x-api-key: demo (request $i; 3 per 10 s)" -H "x-api-key: demo" "http://127.0.0.1:$listen/public"
+done
+show "GET /public with x-api-key: other (its own bucket)" -H "x-api-key: other" "http://127.0.0.1:$listen/public"
 echo
 echo "Counters (from /stats/prometheus):"
-curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_downstream_rq_[245]xx)' | sed 's/^/  /'
 echo
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi
 echo "Serving until Ctrl-C. Try: curl -u alice:wonderland http://127.0.0.1:$listen/admin"
