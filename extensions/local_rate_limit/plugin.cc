@@ -14,7 +14,7 @@ namespace local_rate_limit {
 namespace {
 
 constexpr uint64_t kMinIntervalNs = 50'000'000;  // 50 ms, as Envoy's local rate limit
-constexpr int kMaxCasAttempts = 100000;         // a livelock guard, never reached in practice
+constexpr int kMaxCasAttempts = 100000;          // a livelock guard, never reached in practice
 
 // One component of a bucket key.
 struct KeyPart {
@@ -89,7 +89,8 @@ Expected<uint64_t, std::string> durationNs(const json::Value& v) {
 }
 
 Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
-  if (!v.isObject()) return unexpected(v.path() + ": expected an object like {\"header\": \"x-api-key\"}");
+  if (!v.isObject())
+    return unexpected(v.path() + ": expected an object like {\"header\": \"x-api-key\"}");
   auto members = v.asObject();
   if (members->size() != 1) return unexpected(v.path() + ": expected exactly one key source");
   const auto& [name, value] = (*members)[0];
@@ -143,7 +144,8 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   if (sec) {
     auto s = sec->asUint64();
     if (!s) return unexpected(s.error().toString());
-    if (*s == 0) return unexpected("refill_interval_sec: must be at least 1 (0 would never refill)");
+    if (*s == 0)
+      return unexpected("refill_interval_sec: must be at least 1 (0 would never refill)");
     c.interval_ns = *s * 1'000'000'000ull;
   } else {
     auto d = durationNs(*fill);
@@ -240,7 +242,8 @@ class Root : public RootContext {
       Bucket b = *state;
       refill(b, config_, now);
       const uint64_t since = now > b.last_refill_ns ? now - b.last_refill_ns : 0;
-      v.reset_seconds = (config_.interval_ns - std::min(since, config_.interval_ns) + 999'999'999) / 1'000'000'000;
+      v.reset_seconds = (config_.interval_ns - std::min(since, config_.interval_ns) + 999'999'999) /
+                        1'000'000'000;
       if (b.tokens == 0) {
         v.allowed = false;
         v.remaining = 0;
@@ -276,8 +279,8 @@ class Root : public RootContext {
   // last one created) is the lock: whoever moves it with CAS creates the bucket; the others retry
   // and find it. Returns the overflow bucket's key when max_keys buckets exist.
   Expected<std::optional<std::string>, WasmResult> createBucket(const std::string& key,
-                                                              const std::string& bucket_key,
-                                                              uint64_t now) {
+                                                                const std::string& bucket_key,
+                                                                uint64_t now) {
     const std::string registry = prefix_ + "registry";
     auto reg = getSharedData(registry);
     uint64_t count = 0;
@@ -365,7 +368,9 @@ class Stream : public HttpContext {
       if (i > 0) k += '|';
       const KeyPart& p = c.key[i];
       switch (p.kind) {
-        case KeyPart::Kind::Header: k += requestHeader(p.name).value_or(""); break;
+        case KeyPart::Kind::Header:
+          k += requestHeader(p.name).value_or("");
+          break;
         case KeyPart::Kind::SourceAddress:
           k += stripPort(getPropertyString({"source", "address"}).value_or(""));
           break;

@@ -98,6 +98,8 @@ def main():
     ap.add_argument("wasm")
     ap.add_argument("--max-bytes", type=int)
     ap.add_argument("--sdk", action="store_true", help="require every SDK callback export")
+    ap.add_argument("--no-initialize", action="store_true",
+                    help="the module has no static constructors (e.g. Zig): _initialize optional")
     args = ap.parse_args()
 
     problems = []
@@ -112,8 +114,9 @@ def main():
         if not ok:
             problems.append(f"unexpected import {mod}.{field} ({kind})")
     names = {n for n, _ in exports}
-    required = ["memory", "_initialize", "malloc", "proxy_on_memory_allocate",
-                "proxy_abi_version_0_2_1"]
+    required = ["memory", "malloc", "proxy_on_memory_allocate", "proxy_abi_version_0_2_1"]
+    if not args.no_initialize:
+        required.append("_initialize")
     if args.sdk:
         required += SDK_CALLBACKS
     for r in required:

@@ -39,7 +39,8 @@ static_resources:
                   code: { local: { filename: "{{PLUGIN_DIR}}/local_rate_limit.wasm" } }
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: ')" + plugin_config + R"('
+                  value: ')" +
+         plugin_config + R"('
           - name: envoy.filters.http.router
   clusters:
   - name: upstream
@@ -54,8 +55,9 @@ class RateLimitIntegration : public ::testing::TestWithParam<int> {};
 
 TEST_P(RateLimitIntegration, UpstreamScenario) {
   EchoUpstream upstream;
-  ProxyProcess proxy(config(R"({"max_tokens": 20, "tokens_per_refill": 10, "refill_interval_sec": 1})"),
-                     upstream.port(), GetParam());
+  ProxyProcess proxy(
+      config(R"({"max_tokens": 20, "tokens_per_refill": 10, "refill_interval_sec": 1})"),
+      upstream.port(), GetParam());
   ASSERT_TRUE(proxy.ready());
   int ok = 0;
   for (int i = 0; i < 20; ++i) ok += httpRequest(proxy.port(), "GET", "/").status == 200;
@@ -80,8 +82,9 @@ INSTANTIATE_TEST_SUITE_P(Concurrency, RateLimitIntegration, ::testing::Values(1,
 TEST(RateLimitExactness, TwoWorkersSixtyFourConnectionsExactlyNPass) {
   EchoUpstream upstream;
   constexpr int kTokens = 300;
-  ProxyProcess proxy(config(R"({"max_tokens": 300, "tokens_per_refill": 1, "refill_interval_sec": 3600})"),
-                     upstream.port(), 2);
+  ProxyProcess proxy(
+      config(R"({"max_tokens": 300, "tokens_per_refill": 1, "refill_interval_sec": 3600})"),
+      upstream.port(), 2);
   ASSERT_TRUE(proxy.ready());
   std::atomic<int> ok{0}, limited{0}, other{0};
   std::vector<std::thread> clients;

@@ -62,7 +62,8 @@ TEST_P(RateLimit, InvalidConfigurationsAreRejectedWithTheField) {
   EXPECT_NE(error_.find("max_tokens: missing required field"), std::string::npos) << error_;
   EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "fill_interval": "10ms"})"));
   EXPECT_NE(error_.find("fill_interval: must be at least 50ms"), std::string::npos) << error_;
-  EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 1, "key": {"cookie": "x"}})"));
+  EXPECT_FALSE(load(
+      R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 1, "key": {"cookie": "x"}})"));
   EXPECT_NE(error_.find("key.cookie: unknown key source"), std::string::npos) << error_;
   EXPECT_FALSE(load(""));
 }
@@ -146,7 +147,8 @@ TEST_P(RateLimit, StatusBodyRetryAfterAndRateLimitHeaders) {
   EXPECT_EQ(last_->local_reply->body, "slow down");
   Headers& reply = last_->local_reply->headers;
   auto find = [&](const std::string& k) {
-    for (auto& [n, v] : reply) if (n == k) return v;
+    for (auto& [n, v] : reply)
+      if (n == k) return v;
     return std::string("<none>");
   };
   EXPECT_EQ(find("retry-after"), "6");
@@ -155,7 +157,8 @@ TEST_P(RateLimit, StatusBodyRetryAfterAndRateLimitHeaders) {
 
 TEST_P(RateLimit, ShadowModeCountsButDoesNotBlock) {
   auto before = PluginHarness::metric("local_rate_limit.limited").value_or(0);
-  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600, "shadow_mode": true})");
+  auto h = load(
+      R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600, "shadow_mode": true})");
   EXPECT_EQ(allowed(*h, 3), 3);
   EXPECT_EQ(PluginHarness::metric("local_rate_limit.limited"), before + 2);
 }

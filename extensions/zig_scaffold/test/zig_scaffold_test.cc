@@ -1,0 +1,75 @@
+// zig_scaffold: a Zig plugin on the raw ABI, in the harness on every engine and through wasm-proxy.
+#include <gtest/gtest.h>
+
+#include "plugin_harness.h"
+#include "test_support.h"
+
+namespace {
+
+using namespace proxy_wasm::host;
+using namespace proxy_wasm::host::testing;
+
+class ZigScaffold : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZigScaffold, BehavesAsUpstreamsDemo) {
+  HarnessOptions o;
+  o.runtime = GetParam();
+  o.plugin.name = "zig_scaffold";
+  o.plugin.configuration = "hello from config";
+  o.vm.vm_id = "zig";
+  std::string error;
+  auto h = PluginHarness::create(pluginPath("zig_scaffold"), o, &error);
+  ASSERT_TRUE(h) << error;
+  EXPECT_TRUE(h->logged("zig_scaffold: vm started"));
+  EXPECT_TRUE(h->logged("zig_scaffold: configured with 'hello from config'"));
+  auto s = h->newStream();
+  EXPECT_EQ(s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"x-a", "1"}}),
+            FilterHeadersStatus::Continue);
+  EXPECT_EQ(s->request_headers.get("wasm-test"), "wasm-value");
+  h->clearLogs();
+  s->end();
+  EXPECT_TRUE(h->logged("header wasm-test=wasm-value"));
+  EXPECT_TRUE(h->logged("property request.headers.wasm-test=wasm-value"));
+  EXPECT_TRUE(h->logged("4 request headers"));
+  EXPECT_TRUE(h->logged("zig_scaffold:   x-a: 1"));
+  EXPECT_FALSE(h->vm().failed());
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ZigScaffold, ::testing::Values("v8", "wabt"),
+                         [](const auto& info) { return info.param; });
+
+TEST(ZigScaffoldProxy, UpstreamSeesTheHeader) {
+  pwx_test::EchoUpstream upstream;
+  pwx_test::ProxyProcess proxy(R"(
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } } }
+static_resources:
+  listeners:
+  - name: main
+    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: s
+          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: zig_scaffold
+                vm_config: { vm_id: zig, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "{{PLUGIN_DIR}}/zig_scaffold.wasm" } } }
+          - name: envoy.filters.http.router
+  clusters:
+  - name: up
+    connect_timeout: 1s
+    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
+)", upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  auto r = pwx_test::httpRequest(proxy.port(), "GET", "/zig");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"wasm-test\":\"wasm-value\""), std::string::npos) << r.body;
+}
+
+}  // namespace
