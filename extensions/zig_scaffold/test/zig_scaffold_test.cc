@@ -65,7 +65,8 @@ static_resources:
   - name: up
     connect_timeout: 1s
     load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
-)", upstream.port());
+)",
+                               upstream.port());
   ASSERT_TRUE(proxy.ready());
   auto r = pwx_test::httpRequest(proxy.port(), "GET", "/zig");
   EXPECT_EQ(r.status, 200);

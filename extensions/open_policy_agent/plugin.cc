@@ -1,0 +1,299 @@
+// open_policy_agent: asks an OPA server (REST Data API) whether to let each request through,
+// with a per-VM LRU cache of decisions. See README.md.
+#include <list>
+#include <unordered_map>
+
+#include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/json.h"
+
+using namespace proxy_wasm;
+
+namespace open_policy_agent {
+namespace {
+
+struct Config {
+  std::string service_host;
+  std::string cluster;
+  uint64_t cache_valid_ns = 0;
+  std::string policy_path = "test/allow";
+  uint32_t timeout_ms = 5000;
+  bool failure_mode_allow = false;
+  uint32_t status_on_error = 500;
+  size_t cache_max_entries = 1000;
+  std::vector<std::string> input_headers;
+};
+
+// What OPA decided: a bool result, or an object with allow and optional status/headers/body.
+struct Decision {
+  bool allow = false;
+  uint32_t status = 403;
+  HeaderList headers;  // added upstream when allowed
+  std::string body;    // body of the denial
+};
+
+// LRU keyed by the full input document (no hash truncation, no order-insensitive collisions).
+class DecisionCache {
+ public:
+  void configure(size_t capacity) {
+    capacity_ = capacity;
+    order_.clear();
+    index_.clear();
+  }
+  const Decision* find(const std::string& key, uint64_t now) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    if (it->second->expires_ns <= now) {
+      order_.erase(it->second);
+      index_.erase(it);
+      return nullptr;
+    }
+    order_.splice(order_.begin(), order_, it->second);  // most recently used; TTL is absolute
+    return &it->second->decision;
+  }
+  void insert(const std::string& key, Decision d, uint64_t expires_ns) {
+    if (capacity_ == 0) return;
+    if (auto it = index_.find(key); it != index_.end()) {
+      it->second->decision = std::move(d);
+      it->second->expires_ns = expires_ns;
+      order_.splice(order_.begin(), order_, it->second);
+      return;
+    }
+    if (order_.size() >= capacity_) {
+      index_.erase(order_.back().key);
+      order_.pop_back();
+    }
+    order_.push_front(Entry{key, std::move(d), expires_ns});
+    index_[key] = order_.begin();
+  }
+  size_t size() const { return order_.size(); }
+
+ private:
+  struct Entry {
+    std::string key;
+    Decision decision;
+    uint64_t expires_ns;
+  };
+  size_t capacity_ = 1000;
+  std::list<Entry> order_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+};
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  Config c;
+  auto doc = json::parseObject(text);
+  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
+  json::Value root = doc->root();
+  auto str = [&](const char* name, std::string* out, bool required) -> std::optional<std::string> {
+    auto v = root.getString(name);
+    if (!v) return v.error().toString();
+    if (!*v) return required ? std::optional<std::string>(std::string(name) + ": missing required field")
+                             : std::nullopt;
+    if ((*v)->empty()) return std::string(name) + ": must not be empty";
+    *out = **v;
+    return std::nullopt;
+  };
+  if (auto e = str("opa_service_host", &c.service_host, true)) return unexpected(*e);
+  if (auto e = str("opa_cluster_name", &c.cluster, true)) return unexpected(*e);
+  if (auto e = str("policy_path", &c.policy_path, false)) return unexpected(*e);
+  while (!c.policy_path.empty() && c.policy_path.front() == '/') c.policy_path.erase(0, 1);
+  if (c.policy_path.rfind("v1/data/", 0) == 0) c.policy_path.erase(0, 8);
+  auto ttl = root.getUint64("check_result_cache_valid_sec");
+  if (!ttl) return unexpected(ttl.error().toString());
+  c.cache_valid_ns = ttl->value_or(0) * 1'000'000'000ull;
+  auto timeout = root.getUint64("timeout_ms");
+  if (!timeout) return unexpected(timeout.error().toString());
+  if (*timeout) {
+    if (**timeout == 0 || **timeout > 600000) return unexpected("timeout_ms: expected 1..600000");
+    c.timeout_ms = static_cast<uint32_t>(**timeout);
+  }
+  auto fma = root.getBool("failure_mode_allow");
+  if (!fma) return unexpected(fma.error().toString());
+  c.failure_mode_allow = fma->value_or(false);
+  auto soe = root.getUint64("status_on_error");
+  if (!soe) return unexpected(soe.error().toString());
+  if (*soe) {
+    if (**soe < 200 || **soe > 599) return unexpected("status_on_error: expected an HTTP status");
+    c.status_on_error = static_cast<uint32_t>(**soe);
+  }
+  auto max = root.getUint64("cache_max_entries");
+  if (!max) return unexpected(max.error().toString());
+  if (*max) c.cache_max_entries = static_cast<size_t>(**max);
+  auto headers = root.getStringList("input_headers");
+  if (!headers) return unexpected(headers.error().toString());
+  c.input_headers = std::move(*headers);
+  for (auto& h : c.input_headers) {
+    for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  }
+  return c;
+}
+
+// Reads OPA's {"result": ...}: a bool, or an object with "allow" (bool) and optionally "status",
+// "headers" (object of strings) and "body".
+Expected<Decision, std::string> parseResult(std::string_view body) {
+  auto doc = json::parseObject(body);
+  if (!doc) return unexpected("OPA answered with something that is not a JSON object");
+  auto result = doc->root().find("result");
+  if (!result) return unexpected("OPA's answer has no result (is the policy path defined?)");
+  Decision d;
+  if (!result->isObject()) {
+    auto b = result->asBool();
+    if (!b) return unexpected("result: " + b.error().message);
+    d.allow = *b;
+    return d;
+  }
+  auto allow = result->require("allow");
+  if (!allow) return unexpected(allow.error().toString());
+  auto a = allow->asBool();
+  if (!a) return unexpected(a.error().toString());
+  d.allow = *a;
+  auto status = result->getUint64("status");
+  if (!status) return unexpected(status.error().toString());
+  if (*status) d.status = static_cast<uint32_t>(**status);
+  auto text = result->getString("body");
+  if (!text) return unexpected(text.error().toString());
+  if (*text) d.body = **text;
+  if (auto h = result->find("headers")) {
+    auto members = h->asObject();
+    if (!members) return unexpected(members.error().toString());
+    for (const auto& [k, v] : *members) {
+      auto s = v.asString();
+      if (!s) return unexpected(s.error().toString());
+      d.headers.emplace_back(k, *s);
+    }
+  }
+  return d;
+}
+
+class Root : public RootContext {
+ public:
+  using RootContext::RootContext;
+  bool onConfigure(std::string_view configuration) override {
+    auto c = parseConfig(configuration);
+    if (!c) {
+      logWarn("open_policy_agent: ", c.error());
+      return false;
+    }
+    config_ = std::move(*c);
+    cache_.configure(config_.cache_max_entries);
+    return true;
+  }
+  const Config& config() const { return config_; }
+  DecisionCache& cache() { return cache_; }
+
+  Counter cache_count_{"policy_cache_count", {"wasm_filter", "cache"}};
+  Counter allowed_{"opa.allowed"};
+  Counter denied_{"opa.denied"};
+  Counter errors_{"opa.error"};
+  Counter timeouts_{"opa.timeout"};
+
+ private:
+  Config config_;
+  DecisionCache cache_;
+};
+
+class Stream : public HttpContext {
+ public:
+  using HttpContext::HttpContext;
+
+  FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
+    Root& root = rootAs<Root>();
+    const Config& c = root.config();
+    json::Json input = {
+        {"source_principal",
+         getPropertyString({"connection", "uri_san_peer_certificate"}).value_or("")},
+        {"destination_workload",
+         getPropertyString({"node", "metadata", "WORKLOAD_NAME"}).value_or("")},
+        {"request_method", getPropertyString({"request", "method"}).value_or("")},
+        {"request_url_path", getPropertyString({"request", "url_path"}).value_or("")}};
+    if (!c.input_headers.empty()) {
+      json::Json headers = json::Json::object();
+      for (const auto& h : c.input_headers) {
+        if (auto v = requestHeader(h)) headers[h] = *v;
+      }
+      input["headers"] = std::move(headers);
+    }
+    // Invalid UTF-8 in a header or path must not abort the plugin: replace it.
+    body_ = json::Json{{"input", std::move(input)}}.dump(-1, ' ', false,
+                                                         json::Json::error_handler_t::replace);
+    const uint64_t now = getCurrentTimeNanoseconds();
+    if (const Decision* d = root.cache().find(body_, now)) {
+      root.cache_count_.increment(1, {"opa_filter", "hit"});
+      return apply(*d) ? FilterHeadersStatus::Continue : FilterHeadersStatus::StopIteration;
+    }
+    root.cache_count_.increment(1, {"opa_filter", "miss"});
+    auto token = httpCall(c.cluster,
+                          {{":method", "POST"},
+                           {":path", "/v1/data/" + c.policy_path},
+                           {":authority", c.service_host},
+                           {"content-type", "application/json"}},
+                          body_, {}, std::chrono::milliseconds(c.timeout_ms),
+                          [](HttpContext& self, const HttpCallResponse& r) {
+                            static_cast<Stream&>(self).onOpaResponse(r);
+                          });
+    if (!token) {
+      logDebug("open_policy_agent: cannot make call to OPA policy server: ",
+               abi::toString(token.error()));
+      return fail("OPA policy check call failed") ? FilterHeadersStatus::Continue
+                                                  : FilterHeadersStatus::StopIteration;
+    }
+    return FilterHeadersStatus::StopIteration;
+  }
+
+ private:
+  void onOpaResponse(const HttpCallResponse& r) {
+    Root& root = rootAs<Root>();
+    if (r.failed() || r.status() == 504) {
+      if (!r.failed()) root.timeouts_.increment();
+      if (fail(r.failed() ? "OPA policy check call failed" : "OPA policy check timed out")) {
+        continueRequest();
+      }
+      return;
+    }
+    if (r.status() != 200) {
+      logWarn("open_policy_agent: OPA answered HTTP ", r.status(), ": ", r.body());
+      if (fail("OPA policy check failed")) continueRequest();
+      return;
+    }
+    auto d = parseResult(r.body());
+    if (!d) {
+      logWarn("open_policy_agent: ", d.error(), ": ", r.body());
+      if (fail("OPA policy check failed")) continueRequest();
+      return;
+    }
+    // Only real decisions are cached, never errors.
+    const Config& c = root.config();
+    if (c.cache_valid_ns > 0) {
+      root.cache().insert(body_, *d, getCurrentTimeNanoseconds() + c.cache_valid_ns);
+    }
+    if (apply(*d)) continueRequest();
+  }
+
+  // Returns true when the request may go on.
+  bool apply(const Decision& d) {
+    Root& root = rootAs<Root>();
+    if (d.allow) {
+      root.allowed_.increment();
+      for (const auto& [k, v] : d.headers) replaceRequestHeader(k, v);
+      return true;
+    }
+    root.denied_.increment();
+    sendLocalResponse(d.status, d.body, {}, "OPA policy check denied");
+    return false;
+  }
+
+  // An error: failure_mode_allow lets the request through, else status_on_error.
+  bool fail(const char* details) {
+    Root& root = rootAs<Root>();
+    root.errors_.increment();
+    if (root.config().failure_mode_allow) return true;
+    sendLocalResponse(root.config().status_on_error, "", {}, details);
+    return false;
+  }
+
+  std::string body_;
+};
+
+RegisterContextFactory register_opa(rootFactory<Root>(), streamFactory<Stream>());
+
+}  // namespace
+}  // namespace open_policy_agent
