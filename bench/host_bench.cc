@@ -82,6 +82,48 @@ void RequestCycle(benchmark::State& state, std::string runtime) {
   }
 }
 
+// A full request cycle through an extension (the harness cost per request of each extension).
+void ExtensionCycle(benchmark::State& state, std::string runtime, std::string plugin,
+                    std::string config, Headers headers) {
+  HarnessOptions o;
+  o.runtime = runtime;
+  o.plugin.name = plugin + "_bench";
+  o.plugin.configuration = config;
+  o.vm.vm_id = plugin + "_bench";
+  o.vm.callback_deadline = std::chrono::milliseconds(10000);
+  std::string error;
+  auto h = PluginHarness::create(pluginPath(plugin), o, &error);
+  if (!h) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  {  // OPA: the first request misses and is answered; the rest are cache hits.
+    auto s = h->newStream();
+    s->sendRequestHeaders(headers);
+    if (!h->httpCalls().empty()) {
+      h->respondHttpCall(h->httpCalls().back().token, {{":status", "200"}}, R"({"result": true})");
+    }
+  }
+  for (auto _ : state) {
+    auto s = h->newStream();
+    benchmark::DoNotOptimize(s->sendRequestHeaders(headers, true));
+    if (s->local_reply) state.SkipWithError("the extension denied the benchmark request");
+    s->end();
+  }
+}
+
+const Headers kAuthorized = [] {
+  Headers h = kRequestHeaders;
+  h.emplace_back("authorization", "Basic YWxpY2U6d29uZGVybGFuZA==");  // alice:wonderland
+  return h;
+}();
+const char* kBasicAuthConfig =
+    R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["alice:wonderland","bob:builder"]}]})";
+const char* kRateLimitConfig =
+    R"({"max_tokens": 1000000000, "tokens_per_refill": 1, "refill_interval_sec": 3600})";
+const char* kOpaConfig =
+    R"({"opa_cluster_name": "opa", "opa_service_host": "opa", "check_result_cache_valid_sec": 3600})";
+
 // ---- native baselines: the same logic compiled into the host --------------------------------
 
 __attribute__((noinline)) int32_t nativeNoop(int32_t x) {
@@ -178,6 +220,18 @@ BENCHMARK(Native_GetHeader);
 BENCHMARK_CAPTURE(RequestCycle, v8, std::string("v8"));
 BENCHMARK_CAPTURE(RequestCycle, wabt, std::string("wabt"));
 BENCHMARK(Native_RequestCycle);
+BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_v8, std::string("v8"), std::string("basic_auth"),
+                  std::string(kBasicAuthConfig), kAuthorized);
+BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_wabt, std::string("wabt"), std::string("basic_auth"),
+                  std::string(kBasicAuthConfig), kAuthorized);
+BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_v8, std::string("v8"),
+                  std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_wabt, std::string("wabt"),
+                  std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_v8, std::string("v8"),
+                  std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_wabt, std::string("wabt"),
+                  std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(VmMemory, v8, std::string("v8"))->Iterations(1);
 BENCHMARK_CAPTURE(VmMemory, wabt, std::string("wabt"))->Iterations(1);
 

@@ -24,6 +24,9 @@ for name, counter in [("EmptyExportCall", None), ("EmptyHostcall", "ns_per_call"
     v8, wb = ns(f"{name}/v8", counter), ns(f"{name}/wabt", counter)
     nat = ns(f"Native_{name}")
     print(f"{name:<22} {v8:>8.1f}ns {wb:>8.1f}ns {nat:>8.1f}ns {v8/nat:>7.1f}x {wb/nat:>8.1f}x")
+for ext in ("basic_auth", "local_rate_limit", "opa_cache_hit"):
+    v8, wb = ns(f"ExtensionCycle/{ext}_v8"), ns(f"ExtensionCycle/{ext}_wabt")
+    print(f"{'cycle ' + ext:<22} {v8:>8.1f}ns {wb:>8.1f}ns")
 for eng in ("v8", "wabt"):
     b = rows[f"VmMemory/{eng}/iterations:1"]
     print(f"VM memory {eng:<5} new engine (thread) {b['KiB_per_VM_new_engine']:.0f} KiB, "

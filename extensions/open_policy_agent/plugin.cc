@@ -86,8 +86,9 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto str = [&](const char* name, std::string* out, bool required) -> std::optional<std::string> {
     auto v = root.getString(name);
     if (!v) return v.error().toString();
-    if (!*v) return required ? std::optional<std::string>(std::string(name) + ": missing required field")
-                             : std::nullopt;
+    if (!*v)
+      return required ? std::optional<std::string>(std::string(name) + ": missing required field")
+                      : std::nullopt;
     if ((*v)->empty()) return std::string(name) + ": must not be empty";
     *out = **v;
     return std::nullopt;

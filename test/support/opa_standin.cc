@@ -9,11 +9,11 @@
 //           input.source_principal == <--principal> }      # any principal when --principal is ""
 //
 //   POST /v1/data/test/allow   {"input": {...}}  -> 200 {"result": true|false}
-//   POST /v1/data/test/decision                  -> 200 {"result": {"allow": ..., "headers": {...}}}
-//   POST /v1/data/undefined/rule                 -> 200 {}           (undefined document, as OPA)
-//   POST /v1/data/slow/allow                     -> answers after 2 s
-//   POST /v1/data/garbage/allow                  -> 200 "not json"
-//   a body that is not {"input": object}         -> 400 {"code": "invalid_parameter", ...}
+//   POST /v1/data/test/decision                  -> 200 {"result": {"allow": ..., "headers":
+//   {...}}} POST /v1/data/undefined/rule                 -> 200 {}           (undefined document,
+//   as OPA) POST /v1/data/slow/allow                     -> answers after 2 s POST
+//   /v1/data/garbage/allow                  -> 200 "not json" a body that is not {"input": object}
+//   -> 400 {"code": "invalid_parameter", ...}
 //
 // Point the plugin at a real server instead with `opa run --server policy.rego` (port 8181).
 #include <CLI/CLI.hpp>
@@ -101,7 +101,8 @@ asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"opa-standin: a stand-in for OPA's REST Data API with one fixed policy (tests only)"};
+  CLI::App app{
+      "opa-standin: a stand-in for OPA's REST Data API with one fixed policy (tests only)"};
   uint16_t port = 8181;
   app.add_option("--port", port);
   app.add_option("--principal", principal, "required source_principal (empty: any)");

@@ -68,6 +68,10 @@ struct Case {
   const char* www_authenticate;  // "" = not asserted
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class BasicAuthIntegration : public ::testing::TestWithParam<Case> {};
 
 TEST_P(BasicAuthIntegration, UpstreamCase) {

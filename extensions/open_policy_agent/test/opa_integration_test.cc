@@ -35,7 +35,8 @@ static_resources:
                 vm_config: { vm_id: opa_vm, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "{{PLUGIN_DIR}}/open_policy_agent.wasm" } } }
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: ')" + plugin_config + R"('
+                  value: ')" +
+         plugin_config + R"('
           - name: envoy.filters.http.router
   clusters:
   - name: upstream
@@ -58,8 +59,10 @@ class OpaIntegration : public ::testing::Test {
   std::unique_ptr<ProxyProcess> proxy(const std::string& extra = "") {
     return std::make_unique<ProxyProcess>(
         config(R"({"opa_cluster_name": "opa_policy_server", "opa_service_host": "localhost:8181",
-                   "check_result_cache_valid_sec": 10)" + extra + "}"),
-        upstream_.port(), 1, std::map<std::string, std::string>{{"OPA_PORT", std::to_string(opa_port_)}});
+                   "check_result_cache_valid_sec": 10)" +
+               extra + "}"),
+        upstream_.port(), 1,
+        std::map<std::string, std::string>{{"OPA_PORT", std::to_string(opa_port_)}});
   }
   static long counter(const std::string& prom, const std::string& name) {
     auto at = prom.find("\n" + name + " ");

@@ -21,8 +21,8 @@ class Opa : public ::testing::TestWithParam<std::string> {
     auto h = PluginHarness::create(pluginPath("open_policy_agent"), o, &error);
     error_ = error;
     if (h) {
-      h->host_properties[proxy_wasm::abi::encodePropertyPath({"node", "metadata", "WORKLOAD_NAME"})] =
-          "echo-server";
+      h->host_properties[proxy_wasm::abi::encodePropertyPath(
+          {"node", "metadata", "WORKLOAD_NAME"})] = "echo-server";
     }
     return h;
   }
@@ -37,8 +37,13 @@ class Opa : public ::testing::TestWithParam<std::string> {
     status_ = s->sendRequestHeaders({{":method", method}, {":path", path}, {"x-tenant", "t1"}});
     return s;
   }
-  int64_t hits() { return PluginHarness::metric("wasm_filter.opa_filter.cache.hit.policy_cache_count").value_or(0); }
-  int64_t misses() { return PluginHarness::metric("wasm_filter.opa_filter.cache.miss.policy_cache_count").value_or(0); }
+  int64_t hits() {
+    return PluginHarness::metric("wasm_filter.opa_filter.cache.hit.policy_cache_count").value_or(0);
+  }
+  int64_t misses() {
+    return PluginHarness::metric("wasm_filter.opa_filter.cache.miss.policy_cache_count")
+        .value_or(0);
+  }
   void answer(PluginHarness& h, const std::string& body, const std::string& status = "200") {
     ASSERT_FALSE(h.httpCalls().empty());
     h.respondHttpCall(h.httpCalls().back().token, {{":status", status}}, body);
@@ -47,7 +52,8 @@ class Opa : public ::testing::TestWithParam<std::string> {
   FilterHeadersStatus status_{};
 };
 
-const char* kConfig = R"({"opa_cluster_name": "opa_policy_server", "opa_service_host": "localhost:8181",
+const char* kConfig =
+    R"({"opa_cluster_name": "opa_policy_server", "opa_service_host": "localhost:8181",
                           "check_result_cache_valid_sec": 10})";
 
 TEST_P(Opa, CalloutCarriesTheUpstreamInputDocument) {
@@ -59,11 +65,14 @@ TEST_P(Opa, CalloutCarriesTheUpstreamInputDocument) {
   const auto& call = h->httpCalls()[0];
   EXPECT_EQ(call.request.cluster, "opa_policy_server");
   EXPECT_EQ(call.request.timeout_ms, 5000u);
-  EXPECT_EQ(call.request.body,
-            R"({"input":{"destination_workload":"echo-server","request_method":"GET",)"
-            R"("request_url_path":"/echo","source_principal":"spiffe://cluster.local/ns/default/sa/client"}})");
-  Headers expected = {{":method", "POST"}, {":path", "/v1/data/test/allow"},
-                      {":authority", "localhost:8181"}, {"content-type", "application/json"}};
+  EXPECT_EQ(
+      call.request.body,
+      R"({"input":{"destination_workload":"echo-server","request_method":"GET",)"
+      R"("request_url_path":"/echo","source_principal":"spiffe://cluster.local/ns/default/sa/client"}})");
+  Headers expected = {{":method", "POST"},
+                      {":path", "/v1/data/test/allow"},
+                      {":authority", "localhost:8181"},
+                      {"content-type", "application/json"}};
   EXPECT_EQ(call.request.headers, expected);
 }
 
@@ -102,7 +111,7 @@ TEST_P(Opa, CacheExpiresAfterItsTtl) {
     EXPECT_EQ(s->local_reply->status, 403u);
     h->advance(std::chrono::seconds(4));
   }
-  EXPECT_EQ(hits() - hit0, 2);   // t=4, t=8
+  EXPECT_EQ(hits() - hit0, 2);     // t=4, t=8
   EXPECT_EQ(misses() - miss0, 2);  // t=0, t=12
 }
 
@@ -136,7 +145,8 @@ TEST_P(Opa, ErrorsAreNeverCachedAndTheHttpStatusIsHonoured) {
 }
 
 TEST_P(Opa, FailureModeAllowStatusOnErrorTimeoutAndPolicyPath) {
-  auto h = load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "policy_path": "authz/decision",
+  auto h =
+      load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "policy_path": "authz/decision",
                     "timeout_ms": 200, "failure_mode_allow": true, "input_headers": ["X-Tenant"]})");
   ASSERT_TRUE(h) << error_;
   auto before = PluginHarness::metric("opa.timeout").value_or(0);
@@ -144,7 +154,8 @@ TEST_P(Opa, FailureModeAllowStatusOnErrorTimeoutAndPolicyPath) {
   const auto& call = h->httpCalls().back();
   EXPECT_EQ(call.request.timeout_ms, 200u);
   EXPECT_EQ(call.request.headers[1].second, "/v1/data/authz/decision");
-  EXPECT_NE(call.request.body.find(R"("headers":{"x-tenant":"t1"})"), std::string::npos) << call.request.body;
+  EXPECT_NE(call.request.body.find(R"("headers":{"x-tenant":"t1"})"), std::string::npos)
+      << call.request.body;
   h->respondHttpCall(call.token, {{":status", "504"}}, "upstream request timeout");
   EXPECT_FALSE(s->local_reply) << "failure_mode_allow";
   EXPECT_EQ(s->request_continued, 1);
@@ -177,13 +188,15 @@ TEST_P(Opa, ClientGoneBeforeOpaAnswers) {
   EXPECT_FALSE(h->vm().failed());
   EXPECT_EQ(s, nullptr);
   auto again = request(*h, "GET", "/echo");
-  EXPECT_EQ(h->httpCalls().size(), 1u) << "a new request asks again; nothing touched the dead stream";
+  EXPECT_EQ(h->httpCalls().size(), 1u)
+      << "a new request asks again; nothing touched the dead stream";
   answer(*h, R"({"result": true})");
   EXPECT_EQ(again->request_continued, 1);
 }
 
 TEST_P(Opa, LruEvictsTheLeastRecentlyUsedEntry) {
-  auto h = load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "check_result_cache_valid_sec": 60,
+  auto h =
+      load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "check_result_cache_valid_sec": 60,
                     "cache_max_entries": 2})");
   for (const char* p : {"/a", "/b"}) {
     auto s = request(*h, "GET", p);
@@ -202,7 +215,8 @@ TEST_P(Opa, LruEvictsTheLeastRecentlyUsedEntry) {
 TEST_P(Opa, ConfigErrors) {
   EXPECT_FALSE(load(R"({"opa_service_host": "h"})"));
   EXPECT_NE(error_.find("opa_cluster_name: missing required field"), std::string::npos) << error_;
-  EXPECT_FALSE(load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "check_result_cache_valid_sec": "x"})"));
+  EXPECT_FALSE(load(
+      R"({"opa_cluster_name": "c", "opa_service_host": "h", "check_result_cache_valid_sec": "x"})"));
   EXPECT_NE(error_.find("check_result_cache_valid_sec"), std::string::npos) << error_;
 }
 
