@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # wrk on loopback, in one run: wasm-proxy without a filter, wasm-proxy with scaffold.wasm, and
-# nginx (Debian) proxying to the same echo upstream with keep-alive, at concurrency 1 and 2.
+# nginx (Debian) proxying to the same echo upstream with keep-alive, at concurrency 1 and 2; then
+# at concurrency 2 wasm-proxy with basic_auth (authorized requests), local_rate_limit (a bucket
+# too large to limit) and open_policy_agent (every request a cache hit; OPA stand-in).
 # Prints medians of requests/s and p99 over ROUNDS interleaved runs, the ratios, and RSS.
 #   bench/run_proxy_bench.sh [build-dir]     env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
@@ -16,17 +18,23 @@ trap cleanup EXIT
 "$build/test/support/echo-upstream" --port $up --threads 1 >"$work/echo.log" 2>&1 &
 pids+=($!)
 
-proxy_config() {  # port admin with_filter
+opa=19150
+"$build/test/support/opa-standin" --port $opa >"$work/opa.log" 2>&1 &
+pids+=($!)
+
+proxy_config() {  # port admin plugin(or "") plugin-config
   local filter=""
-  if [ "$3" = 1 ]; then
+  if [ -n "$3" ]; then
     filter="          - name: envoy.filters.http.wasm
             typed_config:
               \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
-                name: scaffold
-                vm_config: { vm_id: scaffold, runtime: envoy.wasm.runtime.v8, code: { local: { filename: \"$build/plugins/scaffold.wasm\" } } }"
+                name: $3
+                vm_config: { vm_id: $3, runtime: envoy.wasm.runtime.v8, code: { local: { filename: \"$build/plugins/$3.wasm\" } } }
+                configuration: { \"@type\": type.googleapis.com/google.protobuf.StringValue, value: '$4' }"
   fi
   cat <<YAML
+node: { id: bench, metadata: { WORKLOAD_NAME: echo-server } }
 admin: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
 static_resources:
   listeners:
@@ -46,6 +54,9 @@ $filter
   - name: up
     connect_timeout: 1s
     load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $up } } } }] }] }
+  - name: opa
+    connect_timeout: 1s
+    load_assignment: { cluster_name: opa, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $opa } } } }] }] }
 YAML
 }
 
@@ -68,7 +79,17 @@ NGX
       /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/$name.conf" &
       ;;
     *)
-      proxy_config $p $((p + 1)) $([[ $name == scaffold* ]] && echo 1 || echo 0) >"$work/$name.yaml"
+      local plugin="" pcfg="{}"
+      case "$name" in
+        scaffold*) plugin=scaffold ;;
+        basic_auth*) plugin=basic_auth
+          pcfg='{"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["alice:wonderland","bob:builder"]}]}' ;;
+        rate_limit*) plugin=local_rate_limit
+          pcfg='{"max_tokens":1000000000,"tokens_per_refill":1,"refill_interval_sec":3600}' ;;
+        opa*) plugin=open_policy_agent
+          pcfg='{"opa_cluster_name":"opa","opa_service_host":"opa","check_result_cache_valid_sec":3600}' ;;
+      esac
+      proxy_config $p $((p + 1)) "$plugin" "$pcfg" >"$work/$name.yaml"
       "$build/proxy/wasm-proxy" -c "$work/$name.yaml" --concurrency "$c" -l warn >"$work/$name.log" 2>&1 &
       ;;
   esac
@@ -79,15 +100,22 @@ NGX
 for c in 1 2; do
   start_target "noflt$c" $c; start_target "scaffold$c" $c; start_target "nginx$c" $c
 done
+start_target basic_auth2 2; start_target rate_limit2 2; start_target opa2 2
 sleep 1
-for name in "${!port[@]}"; do curl -sf -o /dev/null "http://127.0.0.1:${port[$name]}/plain" || { echo "$name not up"; exit 1; }; done
+auth="Authorization: Basic YWxpY2U6d29uZGVybGFuZA=="
+target="/echo"  # the OPA stand-in's policy allows GET /echo for workload echo-server
+for name in "${!port[@]}"; do
+  curl -sf -o /dev/null -H "$auth" "http://127.0.0.1:${port[$name]}$target" || { echo "$name not up"; exit 1; }
+done
 
 declare -A rps=() p99=()
 for r in $(seq "$rounds"); do
   for c in 1 2; do
-    for t in noflt scaffold nginx; do
+    targets="noflt scaffold nginx"
+    [ $c = 2 ] && targets="$targets basic_auth rate_limit opa"
+    for t in $targets; do
       name="$t$c"
-      out=$(wrk -t2 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port[$name]}/plain")
+      out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "http://127.0.0.1:${port[$name]}$target")
       rps[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
       p99[$name]+="$(echo "$out" | awk '$1=="99%" {print $2}') "
     done
@@ -100,11 +128,13 @@ rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo "wrk -t2 -c$conns -d$duration, medians of $rounds rounds (all processes on the same $(nproc) cores)"
 printf '%-28s %12s %10s %12s\n' target requests/s p99_ms rss
 for c in 1 2; do
-  for t in noflt scaffold nginx; do
+  targets="noflt scaffold nginx"
+  [ $c = 2 ] && targets="$targets basic_auth rate_limit opa"
+  for t in $targets; do
     name="$t$c"; pidvar="pid_$name"
     m=$(echo "${rps[$name]}" | median); l=$(for v in ${p99[$name]}; do echo "$v" | to_ms; echo; done | median)
     eval "med_$name=$m"
-    label=$([ $t = noflt ] && echo "wasm-proxy, no filter" || ([ $t = scaffold ] && echo "wasm-proxy + scaffold.wasm" || echo "nginx"))
+    case $t in noflt) label="wasm-proxy, no filter";; nginx) label="nginx";; *) label="wasm-proxy + $t";; esac
     printf '%-28s %12s %10s %12s\n' "$label (c=$c)" "$m" "$l" "$([ $t = nginx ] && echo '-' || rss ${!pidvar})"
   done
 done
@@ -112,3 +142,6 @@ for c in 1 2; do
   n=$(eval echo "\$med_noflt$c"); s=$(eval echo "\$med_scaffold$c"); x=$(eval echo "\$med_nginx$c")
   awk -v n="$n" -v s="$s" -v x="$x" -v c="$c" 'BEGIN {printf "concurrency %s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", c, n/x, s/n}'
 done
+awk -v n="$med_noflt2" -v b="$med_basic_auth2" -v r="$med_rate_limit2" -v o="$med_opa2" \
+  'BEGIN {printf "concurrency 2 vs no filter: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
+
