@@ -13,8 +13,9 @@ struct HostcallDef {
   const char* module;  // "env" or "wasi"
   const char* name;
   FuncType type;
+  // Its trampoline knows whether it may run during module initialisation and inside the
+  // allocator (Hostcalls::proxy/wasi<F, true>).
   HostFunction function;
-  bool allowed_in_restricted;  // callable during module initialisation and inside the allocator
 };
 
 const HostcallDef* findHostcall(std::string_view module, std::string_view name);

@@ -244,6 +244,46 @@ std::string ProxyProcess::render(std::string config) const {
   return config;
 }
 
+std::string singlePluginConfig(const std::string& plugin, const std::string& configuration,
+                               const std::string& extra_clusters, const std::string& node) {
+  std::string escaped;
+  for (char c : configuration) escaped += c == '\'' ? std::string("''") : std::string(1, c);
+  return (node.empty() ? "" : "node: " + node + "\n") + R"(
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } } }
+static_resources:
+  listeners:
+  - name: main
+    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: inbound
+          route_config: { virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: upstream } }] }] }
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: )" +
+         plugin + R"(
+                vm_config: { vm_id: )" +
+         plugin +
+         R"(, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "{{PLUGIN_DIR}}/)" +
+         plugin + R"(.wasm" } } }
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: ')" +
+         escaped + R"('
+          - name: envoy.filters.http.router
+  clusters:
+  - name: upstream
+    connect_timeout: 1s
+    load_assignment: { cluster_name: upstream, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
+)" + extra_clusters;
+}
+
 std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
                                                   const std::vector<std::string>& extra_args) {
   static int n = 0;

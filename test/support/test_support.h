@@ -93,6 +93,14 @@ class ProxyProcess {
   bool ready_ = false;
 };
 
+// A bootstrap with one listener ({{LISTEN_PORT}}, admin {{ADMIN_PORT}}): the wasm filter `plugin`
+// (`<plugin>.wasm` from the plugin folder, on V8) configured with `configuration` (a JSON string),
+// then the router to cluster "upstream" ({{UPSTREAM_PORT}}). `extra_clusters` (YAML list items)
+// and `node` (YAML value of node:) are appended when given.
+std::string singlePluginConfig(const std::string& plugin, const std::string& configuration,
+                               const std::string& extra_clusters = "",
+                               const std::string& node = "");
+
 // Runs wasm-proxy once and returns (exit code, output), e.g. for configs that must be refused.
 std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
                                                   const std::vector<std::string>& extra_args = {});

@@ -12,43 +12,7 @@ namespace {
 using namespace pwx_test;
 
 std::string config(const std::string& plugin_config) {
-  return R"(
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } }
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: inbound
-          route_config:
-            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: upstream } }] }]
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: local_rate_limit
-                vm_config:
-                  vm_id: local_rate_limit
-                  runtime: envoy.wasm.runtime.v8
-                  code: { local: { filename: "{{PLUGIN_DIR}}/local_rate_limit.wasm" } }
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: ')" +
-         plugin_config + R"('
-          - name: envoy.filters.http.router
-  clusters:
-  - name: upstream
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: upstream
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }]
-)";
+  return singlePluginConfig("local_rate_limit", plugin_config);
 }
 
 class RateLimitIntegration : public ::testing::TestWithParam<int> {};

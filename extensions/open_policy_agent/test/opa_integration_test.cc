@@ -12,40 +12,12 @@ namespace {
 using namespace pwx_test;
 
 std::string config(const std::string& plugin_config) {
-  return R"(
-node: { id: server, metadata: { WORKLOAD_NAME: echo-server } }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } } }
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: inbound
-          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: upstream } }] }] }
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: opa
-                vm_config: { vm_id: opa_vm, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "{{PLUGIN_DIR}}/open_policy_agent.wasm" } } }
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: ')" +
-         plugin_config + R"('
-          - name: envoy.filters.http.router
-  clusters:
-  - name: upstream
-    connect_timeout: 1s
-    load_assignment: { cluster_name: upstream, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
+  return singlePluginConfig("open_policy_agent", plugin_config, R"(
   - name: opa_policy_server
     connect_timeout: 5s
     load_assignment: { cluster_name: opa, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{OPA_PORT}} } } } }] }] }
-)";
+)",
+                            "{ id: server, metadata: { WORKLOAD_NAME: echo-server } }");
 }
 
 class OpaIntegration : public ::testing::Test {

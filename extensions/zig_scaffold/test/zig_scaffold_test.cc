@@ -40,33 +40,7 @@ INSTANTIATE_TEST_SUITE_P(Engines, ZigScaffold, ::testing::Values("v8", "wabt"),
 
 TEST(ZigScaffoldProxy, UpstreamSeesTheHeader) {
   pwx_test::EchoUpstream upstream;
-  pwx_test::ProxyProcess proxy(R"(
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } } }
-static_resources:
-  listeners:
-  - name: main
-    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: s
-          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: zig_scaffold
-                vm_config: { vm_id: zig, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "{{PLUGIN_DIR}}/zig_scaffold.wasm" } } }
-          - name: envoy.filters.http.router
-  clusters:
-  - name: up
-    connect_timeout: 1s
-    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
-)",
-                               upstream.port());
+  pwx_test::ProxyProcess proxy(pwx_test::singlePluginConfig("zig_scaffold", "{}"), upstream.port());
   ASSERT_TRUE(proxy.ready());
   auto r = pwx_test::httpRequest(proxy.port(), "GET", "/zig");
   EXPECT_EQ(r.status, 200);
