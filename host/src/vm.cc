@@ -238,6 +238,21 @@ void Vm::fail(std::string_view callback, std::string_view message) {
                 config_.vm_id + ", engine " + std::string(engine_.name()) +
                 "): " + failure_message_);
   host_.cancelAll(*this);
+  // Streams paused in this VM would wait forever for a resume that can no longer come: apply
+  // the failure policy to every live stream now (the running one included; it is not applied
+  // twice).
+  std::vector<uint32_t> streams;
+  for (auto& [id, c] : contexts_) {
+    if (c.stream != nullptr) streams.push_back(id);
+  }
+  for (uint32_t id : streams) {
+    Context* c = context(id);
+    if (c == nullptr) continue;
+    if (applyFailurePolicy(*c)) {
+      c->stream->continueStream(StreamType::Request);
+      c->stream->continueStream(StreamType::Response);
+    }
+  }
   host_.onVmFailed(*this);
 }
 

@@ -146,6 +146,25 @@ TEST_P(Hostile, TrapInTickAndInLogFailTheVm) {
   EXPECT_NE(l->vm().failureMessage().find("proxy_on_log"), std::string::npos);
 }
 
+TEST_P(Hostile, StreamsPausedInAVmThatFailsAreAnsweredAtOnce) {
+  auto h = load(options("trap-tick"));
+  auto paused = h->newStream();
+  EXPECT_EQ(paused->sendRequestHeaders({{"x-hostile", "pause"}}),
+            FilterHeadersStatus::StopAllIterationAndWatermark);
+  EXPECT_FALSE(paused->local_reply);
+  h->advance(std::chrono::milliseconds(20));  // the tick traps
+  ASSERT_TRUE(h->vm().failed());
+  ASSERT_TRUE(paused->local_reply) << "fail closed: 503 now, not a hang";
+  EXPECT_EQ(paused->local_reply->status, 503u);
+
+  auto open = load(options("trap-tick", FailurePolicy::FailOpen));
+  auto p2 = open->newStream();
+  p2->sendRequestHeaders({{"x-hostile", "pause"}});
+  open->advance(std::chrono::milliseconds(20));
+  EXPECT_FALSE(p2->local_reply);
+  EXPECT_EQ(p2->request_continued, 1) << "fail open: the paused stream continues";
+}
+
 TEST_P(Hostile, HostcallInAStaticConstructorIsRefused) {
   std::string error = loadError("hostile_static_ctor");
   EXPECT_NE(error.find("proxy_set_tick_period_milliseconds is not allowed during module "

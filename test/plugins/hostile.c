@@ -5,6 +5,7 @@
  *   grow-loop     allocate until memory runs out, then trap
  *   loop          spin forever (the deadline must stop it)
  *   trap          unreachable
+ *   pause         stop iteration and never resume
  * and traps in other callbacks when configured so: configuration "trap-configure",
  * "trap-tick", "trap-log". */
 #include <stdlib.h>
@@ -80,5 +81,6 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
     for (;;) ++spins;
   }
   if (strcmp(what, "trap") == 0) __builtin_trap();
+  if (strcmp(what, "pause") == 0) return 1; /* StopIteration: waits for a resume */
   return 0;
 }
