@@ -268,7 +268,9 @@ struct Hostcalls {
     if (!value) return WasmResult::NotFound;
     return vm.copyOut(*value, u32(a[3]), u32(a[4]));
   }
-  static WasmResult addHeaderMapValue(Vm& vm, const uint64_t* a) {
+  // add and replace: (map, key, value) -> one HeaderMap operation.
+  template <void (HeaderMap::*Op)(std::string_view, std::string_view)>
+  static WasmResult setHeaderMapValue(Vm& vm, const uint64_t* a) {
     if (a[0] > abi::kMaxMapType) return WasmResult::BadArgument;
     std::string_view key, value;
     if (!vm.read(u32(a[1]), u32(a[2]), &key) || !vm.read(u32(a[3]), u32(a[4]), &value)) {
@@ -276,18 +278,7 @@ struct Hostcalls {
     }
     MapRef m = mapOf(vm, u32(a[0]));
     if (m.writable == nullptr) return WasmResult::BadArgument;
-    m.writable->add(key, value);
-    return WasmResult::Ok;
-  }
-  static WasmResult replaceHeaderMapValue(Vm& vm, const uint64_t* a) {
-    if (a[0] > abi::kMaxMapType) return WasmResult::BadArgument;
-    std::string_view key, value;
-    if (!vm.read(u32(a[1]), u32(a[2]), &key) || !vm.read(u32(a[3]), u32(a[4]), &value)) {
-      return WasmResult::InvalidMemoryAccess;
-    }
-    MapRef m = mapOf(vm, u32(a[0]));
-    if (m.writable == nullptr) return WasmResult::BadArgument;
-    m.writable->replace(key, value);
+    (m.writable->*Op)(key, value);
     return WasmResult::Ok;
   }
   static WasmResult removeHeaderMapValue(Vm& vm, const uint64_t* a) {
@@ -761,9 +752,10 @@ const std::vector<HostcallDef>& table() {
       {"env", "proxy_get_header_map_pairs", sig("iii_i"), &H::proxy<&H::getHeaderMapPairs>},
       {"env", "proxy_set_header_map_pairs", sig("iii_i"), &H::proxy<&H::setHeaderMapPairs>},
       {"env", "proxy_get_header_map_value", sig("iiiii_i"), &H::proxy<&H::getHeaderMapValue>},
-      {"env", "proxy_add_header_map_value", sig("iiiii_i"), &H::proxy<&H::addHeaderMapValue>},
+      {"env", "proxy_add_header_map_value", sig("iiiii_i"),
+       &H::proxy<&H::setHeaderMapValue<&HeaderMap::add>>},
       {"env", "proxy_replace_header_map_value", sig("iiiii_i"),
-       &H::proxy<&H::replaceHeaderMapValue>},
+       &H::proxy<&H::setHeaderMapValue<&HeaderMap::replace>>},
       {"env", "proxy_remove_header_map_value", sig("iii_i"), &H::proxy<&H::removeHeaderMapValue>},
       {"env", "proxy_continue_stream", sig("i_i"), &H::proxy<&H::continueStream>},
       {"env", "proxy_close_stream", sig("i_i"), &H::proxy<&H::closeStream>},

@@ -353,47 +353,52 @@ Status Vm::streamCall(Callback cb, uint32_t stream, std::initializer_list<uint64
   return static_cast<Status>(static_cast<uint32_t>(*r));
 }
 
-FilterHeadersStatus Vm::onRequestHeaders(uint32_t stream, uint32_t headers, bool end_of_stream) {
-  auto s = streamCall(kOnRequestHeaders, stream, {stream, headers, end_of_stream ? 1u : 0u},
-                      FilterHeadersStatus::StopAllIterationAndWatermark);
-  // As Envoy by default: StopIteration stops everything; unknown values too.
+namespace {
+// As Envoy by default: StopIteration (and any unknown value) stops everything;
+// ContinueAndEndStream continues.
+FilterHeadersStatus normalize(FilterHeadersStatus s) {
   auto v = static_cast<uint32_t>(s);
   if (v == 1 || v > 4) return FilterHeadersStatus::StopAllIterationAndWatermark;
   if (v == 2) return FilterHeadersStatus::Continue;
   return s;
+}
+FilterDataStatus normalize(FilterDataStatus s) {
+  return static_cast<uint32_t>(s) > 3 ? FilterDataStatus::StopIterationNoBuffer : s;
+}
+FilterTrailersStatus normalize(FilterTrailersStatus s) {
+  return static_cast<uint32_t>(s) > 1 ? FilterTrailersStatus::StopIteration : s;
+}
+}  // namespace
+
+FilterHeadersStatus Vm::onRequestHeaders(uint32_t stream, uint32_t headers, bool end_of_stream) {
+  return normalize(streamCall(kOnRequestHeaders, stream, {stream, headers, end_of_stream ? 1u : 0u},
+                              FilterHeadersStatus::StopAllIterationAndWatermark));
 }
 
 FilterDataStatus Vm::onRequestBody(uint32_t stream, uint32_t body_size, bool end_of_stream) {
-  auto s = streamCall(kOnRequestBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
-                      FilterDataStatus::StopIterationNoBuffer);
-  return static_cast<uint32_t>(s) > 3 ? FilterDataStatus::StopIterationNoBuffer : s;
+  return normalize(streamCall(kOnRequestBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
+                              FilterDataStatus::StopIterationNoBuffer));
 }
 
 FilterTrailersStatus Vm::onRequestTrailers(uint32_t stream, uint32_t trailers) {
-  auto s = streamCall(kOnRequestTrailers, stream, {stream, trailers},
-                      FilterTrailersStatus::StopIteration);
-  return static_cast<uint32_t>(s) > 1 ? FilterTrailersStatus::StopIteration : s;
+  return normalize(streamCall(kOnRequestTrailers, stream, {stream, trailers},
+                              FilterTrailersStatus::StopIteration));
 }
 
 FilterHeadersStatus Vm::onResponseHeaders(uint32_t stream, uint32_t headers, bool end_of_stream) {
-  auto s = streamCall(kOnResponseHeaders, stream, {stream, headers, end_of_stream ? 1u : 0u},
-                      FilterHeadersStatus::StopAllIterationAndWatermark);
-  auto v = static_cast<uint32_t>(s);
-  if (v == 1 || v > 4) return FilterHeadersStatus::StopAllIterationAndWatermark;
-  if (v == 2) return FilterHeadersStatus::Continue;
-  return s;
+  return normalize(streamCall(kOnResponseHeaders, stream,
+                              {stream, headers, end_of_stream ? 1u : 0u},
+                              FilterHeadersStatus::StopAllIterationAndWatermark));
 }
 
 FilterDataStatus Vm::onResponseBody(uint32_t stream, uint32_t body_size, bool end_of_stream) {
-  auto s = streamCall(kOnResponseBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
-                      FilterDataStatus::StopIterationNoBuffer);
-  return static_cast<uint32_t>(s) > 3 ? FilterDataStatus::StopIterationNoBuffer : s;
+  return normalize(streamCall(kOnResponseBody, stream, {stream, body_size, end_of_stream ? 1u : 0u},
+                              FilterDataStatus::StopIterationNoBuffer));
 }
 
 FilterTrailersStatus Vm::onResponseTrailers(uint32_t stream, uint32_t trailers) {
-  auto s = streamCall(kOnResponseTrailers, stream, {stream, trailers},
-                      FilterTrailersStatus::StopIteration);
-  return static_cast<uint32_t>(s) > 1 ? FilterTrailersStatus::StopIteration : s;
+  return normalize(streamCall(kOnResponseTrailers, stream, {stream, trailers},
+                              FilterTrailersStatus::StopIteration));
 }
 
 void Vm::endStream(uint32_t stream) {
