@@ -408,8 +408,10 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
   }
   void post(std::function<void()> task) override { asio::post(io_, std::move(task)); }
   WasmResult getProperty(std::string_view path, std::string* value) override {
-    auto cfg = config_;
-    if (!cfg) return WasmResult::NotFound;
+    // While a config is being applied its plugins start (on_configure may read node.*).
+    const WorkerConfig* cfg =
+        config_under_construction_ != nullptr ? config_under_construction_ : config_.get();
+    if (cfg == nullptr) return WasmResult::NotFound;
     const Node& node = cfg->bootstrap->node;
     std::vector<std::string_view> seg;
     proxy_wasm::abi::splitPropertyPath(path, [&](std::string_view s) { seg.push_back(s); });

@@ -165,6 +165,56 @@ Expected<Decision, std::string> parseResult(std::string_view body) {
   return d;
 }
 
+// Appends `s` as a JSON string; invalid UTF-8 bytes become U+FFFD (nlohmann's "replace").
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20) {
+      // Short escapes where JSON has them (as nlohmann, so bodies match upstream's byte for byte).
+      const char* shortcut = c == '\n'   ? "\\n"
+                             : c == '\r' ? "\\r"
+                             : c == '\t' ? "\\t"
+                             : c == '\b' ? "\\b"
+                             : c == '\f' ? "\\f"
+                                         : nullptr;
+      ++i;
+      if (shortcut != nullptr) {
+        out += shortcut;
+        continue;
+      }
+      static const char* hex = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // A well-formed UTF-8 sequence is copied; anything else is replaced.
+      const size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+                       : c >= 0xe0 && c <= 0xef ? 3
+                       : c >= 0xf0 && c <= 0xf4 ? 4
+                                                : 0;
+      bool ok = n > 0 && i + n <= s.size();
+      for (size_t k = 1; ok && k < n; ++k)
+        ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (ok) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\xef\xbf\xbd";
+        ++i;
+      }
+    }
+  }
+  out += '"';
+}
+
 class Root : public RootContext {
  public:
   using RootContext::RootContext;
@@ -176,8 +226,11 @@ class Root : public RootContext {
     }
     config_ = std::move(*c);
     cache_.configure(config_.cache_max_entries);
+    // The node's workload does not change while this configuration lives.
+    workload_ = getPropertyString({"node", "metadata", "WORKLOAD_NAME"}).value_or("");
     return true;
   }
+  const std::string& workload() const { return workload_; }
   const Config& config() const { return config_; }
   DecisionCache& cache() { return cache_; }
 
@@ -190,6 +243,7 @@ class Root : public RootContext {
  private:
   Config config_;
   DecisionCache cache_;
+  std::string workload_;
 };
 
 class Stream : public HttpContext {
@@ -199,23 +253,33 @@ class Stream : public HttpContext {
   FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
-    json::Json input = {
-        {"source_principal",
-         getPropertyString({"connection", "uri_san_peer_certificate"}).value_or("")},
-        {"destination_workload",
-         getPropertyString({"node", "metadata", "WORKLOAD_NAME"}).value_or("")},
-        {"request_method", getPropertyString({"request", "method"}).value_or("")},
-        {"request_url_path", getPropertyString({"request", "url_path"}).value_or("")}};
+    // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
+    // it is built for every request, cache hits included.
+    body_.clear();
+    body_ += R"({"input":{"destination_workload":)";
+    appendJsonString(body_, root.workload());
     if (!c.input_headers.empty()) {
-      json::Json headers = json::Json::object();
+      body_ += R"(,"headers":{)";
+      bool first = true;
       for (const auto& h : c.input_headers) {
-        if (auto v = requestHeader(h)) headers[h] = *v;
+        auto v = requestHeader(h);
+        if (!v) continue;
+        if (!first) body_ += ',';
+        first = false;
+        appendJsonString(body_, h);
+        body_ += ':';
+        appendJsonString(body_, *v);
       }
-      input["headers"] = std::move(headers);
+      body_ += '}';
     }
-    // Invalid UTF-8 in a header or path must not abort the plugin: replace it.
-    body_ = json::Json{{"input", std::move(input)}}.dump(-1, ' ', false,
-                                                         json::Json::error_handler_t::replace);
+    body_ += R"(,"request_method":)";
+    appendJsonString(body_, getPropertyString({"request", "method"}).value_or(""));
+    body_ += R"(,"request_url_path":)";
+    appendJsonString(body_, getPropertyString({"request", "url_path"}).value_or(""));
+    body_ += R"(,"source_principal":)";
+    appendJsonString(body_,
+                     getPropertyString({"connection", "uri_san_peer_certificate"}).value_or(""));
+    body_ += "}}";
     const uint64_t now = getCurrentTimeNanoseconds();
     if (const Decision* d = root.cache().find(body_, now)) {
       root.cache_count_.increment(1, {"opa_filter", "hit"});

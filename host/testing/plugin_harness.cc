@@ -156,6 +156,7 @@ std::unique_ptr<PluginHarness> PluginHarness::create(const std::string& wasm_pat
   h->code_ = PluginCode::load(std::move(*bytes), options.vm.memory_limit_bytes, error);
   if (!h->code_) return nullptr;
   options.vm.runtime = std::string(h->engine_->name());
+  h->host_properties = options.host_properties;
   auto plugin = std::make_shared<const PluginConfig>(options.plugin);
   h->plugin_ = std::make_unique<ThreadLocalPlugin>(h->code_, options.vm, plugin, *h->engine_, *h);
   if (!h->plugin_->start(error)) return nullptr;

@@ -32,6 +32,8 @@ struct HarnessOptions {
   std::string runtime = "v8";
   PluginConfig plugin;
   VmConfig vm;
+  // Node/listener properties, already visible when the plugin starts (path NUL-joined).
+  std::map<std::string, std::string> host_properties;
 };
 
 // Where the build puts plugins; tests find `<name>.wasm` there.

@@ -1,6 +1,12 @@
 #include "proxy_wasm/sdk/metrics.h"
 
+#include <algorithm>
+
 namespace proxy_wasm {
+
+namespace {
+constexpr size_t kRecent = 8;
+}  // namespace
 
 MetricFamily::MetricFamily(MetricType type, std::string name, std::vector<std::string> tags,
                            std::string_view field_separator, std::string_view value_separator)
@@ -31,10 +37,16 @@ Result<uint32_t> MetricFamily::resolve(TagValues values) {
     logError("metric ", name_, ": expected ", tags_.size(), " tag values, got ", values.size());
     return unexpected(WasmResult::BadArgument);
   }
+  for (const auto& [cached, id] : recent_) {
+    if (std::equal(cached.begin(), cached.end(), values.begin(), values.end())) return id;
+  }
   std::string name = fullName(values);
   if (auto it = ids_.find(name); it != ids_.end()) return it->second;
   auto id = defineMetric(type_, name);
-  if (id) ids_.emplace(std::move(name), *id);
+  if (!id) return id;
+  ids_.emplace(std::move(name), *id);
+  if (recent_.size() < kRecent)
+    recent_.emplace_back(std::vector<std::string>(values.begin(), values.end()), *id);
   return id;
 }
 

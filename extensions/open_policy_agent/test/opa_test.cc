@@ -17,13 +17,11 @@ class Opa : public ::testing::TestWithParam<std::string> {
     o.plugin.name = "opa";
     o.plugin.configuration = config;
     o.vm.vm_id = "opa_vm";
+    o.host_properties[proxy_wasm::abi::encodePropertyPath({"node", "metadata", "WORKLOAD_NAME"})] =
+        "echo-server";
     std::string error;
     auto h = PluginHarness::create(pluginPath("open_policy_agent"), o, &error);
     error_ = error;
-    if (h) {
-      h->host_properties[proxy_wasm::abi::encodePropertyPath(
-          {"node", "metadata", "WORKLOAD_NAME"})] = "echo-server";
-    }
     return h;
   }
   std::unique_ptr<FakeStream> request(PluginHarness& h, const std::string& method,
@@ -113,6 +111,20 @@ TEST_P(Opa, CacheExpiresAfterItsTtl) {
   }
   EXPECT_EQ(hits() - hit0, 2);     // t=4, t=8
   EXPECT_EQ(misses() - miss0, 2);  // t=0, t=12
+}
+
+TEST_P(Opa, InputIsValidJsonWhateverTheBytes) {
+  auto h =
+      load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "input_headers": ["x-odd"]})");
+  auto s = h->newStream();
+  s->properties[proxy_wasm::abi::encodePropertyPath({"request", "url_path"})] =
+      std::string("/a\"b\\c\n\xff\xc3\xa9", 10);
+  s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"x-odd", "\x01"}});
+  ASSERT_EQ(h->httpCalls().size(), 1u);
+  EXPECT_EQ(h->httpCalls()[0].request.body,
+            "{\"input\":{\"destination_workload\":\"echo-server\",\"headers\":{\"x-odd\":"
+            "\"\\u0001\"},\"request_method\":\"\",\"request_url_path\":"
+            "\"/a\\\"b\\\\c\\n\xef\xbf\xbd\xc3\xa9\",\"source_principal\":\"\"}}");
 }
 
 TEST_P(Opa, SwappedFieldsNeverCollide) {

@@ -38,6 +38,8 @@ class MetricFamily {
   std::string name_;
   std::vector<std::string> tags_;
   std::string field_separator_, value_separator_;
+  // The hot path: the first few tag-value combinations, compared without building a name.
+  std::vector<std::pair<std::vector<std::string>, uint32_t>> recent_;
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
