@@ -600,6 +600,14 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
     });
     return ok(proxy_wasm::abi::encodePairs(pairs));
   };
+  // request.headers / response.headers, whole or one of them (seg[2]).
+  auto headers = [&](const VectorHeaderMap& m) {
+    if (seg.size() == 2) return headerMap(m);
+    if (seg.size() != 3) return WasmResult::NotFound;
+    auto v = m.get(seg[2]);
+    if (!v) return WasmResult::NotFound;
+    return ok(std::string(*v));
+  };
   const std::string_view top = seg[0];
   const std::string_view field = seg.size() > 1 ? seg[1] : std::string_view();
   if (top == "request") {
@@ -627,14 +635,7 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
           [&](std::string_view k, std::string_view v) { n += k.size() + v.size() + 4; });
       return i64(n);
     }
-    if (field == "headers") {
-      if (seg.size() == 2) return headerMap(r.headers);
-      if (seg.size() == 3) {
-        auto v = r.headers.get(seg[2]);
-        if (!v) return WasmResult::NotFound;
-        return ok(std::string(*v));
-      }
-    }
+    if (field == "headers") return headers(r.headers);
     return WasmResult::NotFound;
   }
   if (top == "response") {
@@ -643,14 +644,7 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
     if (field == "code") return i64(r.status());
     if (field == "code_details") return ok(local_reply ? local_reply->details : "via_upstream");
     if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
-    if (field == "headers") {
-      if (seg.size() == 2) return headerMap(r.headers);
-      if (seg.size() == 3) {
-        auto v = r.headers.get(seg[2]);
-        if (!v) return WasmResult::NotFound;
-        return ok(std::string(*v));
-      }
-    }
+    if (field == "headers") return headers(r.headers);
     if (field == "trailers" && seg.size() == 2) return headerMap(r.trailers);
     return WasmResult::NotFound;
   }

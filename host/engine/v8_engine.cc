@@ -356,15 +356,6 @@ class V8Instance : public Instance {
   }
 
   int32_t findFunction(std::string_view name) override {
-    if (auto it = function_index_.find(std::string(name)); it != function_index_.end()) {
-      return it->second;
-    }
-    int32_t index = lookup(name);
-    if (index >= 0) function_index_.emplace(std::string(name), index);
-    return index;
-  }
-
-  int32_t lookup(std::string_view name) {
     v8::Isolate* iso = engine_.isolate_;
     v8::Isolate::Scope is(iso);
     v8::HandleScope hs(iso);
@@ -444,7 +435,6 @@ class V8Instance : public Instance {
   v8::Global<v8::Object> exports_;
   v8::Global<v8::WasmMemoryObject> memory_;
   std::vector<v8::Global<v8::Function>> functions_;
-  std::map<std::string, int32_t> function_index_;
   MemoryView memory_view_;
   bool memory_valid_ = false;
 };

@@ -223,15 +223,6 @@ class WabtInstance : public Instance {
   }
 
   int32_t findFunction(std::string_view name) override {
-    if (auto it = function_index_.find(std::string(name)); it != function_index_.end()) {
-      return it->second;
-    }
-    int32_t index = lookup(name);
-    if (index >= 0) function_index_.emplace(std::string(name), index);
-    return index;
-  }
-
-  int32_t lookup(std::string_view name) {
     for (size_t i = 0; i < export_index_.size(); ++i) {
       if (export_index_[i].first == name) {
         functions_.push_back(store_.UnsafeGet<wi::Func>(export_index_[i].second));
@@ -322,7 +313,6 @@ class WabtInstance : public Instance {
   std::deque<HostBinding> bindings_;
   std::vector<std::pair<std::string, wi::Ref>> export_index_;
   std::vector<wi::Func::Ptr> functions_;
-  std::map<std::string, int32_t> function_index_;
   std::atomic<bool> interrupted_{false};
   int depth_ = 0;
 };

@@ -79,7 +79,8 @@ class Instance {
   virtual ~Instance() = default;
   // The linear memory. Valid until the next call into wasm (memory.grow may move it).
   virtual MemoryView memory() = 0;
-  // Looks up an exported function; returns a handle for call(), or -1 when absent.
+  // Looks up an exported function; returns a handle for call(), or -1 when absent. Each lookup
+  // creates a handle: resolve a name once and keep the handle (the Vm does).
   virtual int32_t findFunction(std::string_view name) = 0;
   // Calls an export. `args` are i32 values (every export a proxy-wasm host calls takes i32
   // parameters); `results` receives raw slots as for HostFunction.
