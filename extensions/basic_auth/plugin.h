@@ -4,25 +4,30 @@
 // The configuration reference is README.md.
 #pragma once
 
+#include <list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "password.h"
+#include "path_regex.h"
 #include "proxy_wasm/sdk.h"
 
 namespace basic_auth {
 
-// A user and password, as "user:password" bytes.
+// A user and its stored password (plain or an htpasswd hash).
 struct Credential {
-  std::string user_pass;
   std::string user;
+  StoredPassword password;
   std::string consumer;  // the consumer it belongs to, or empty for a rule's inline credential
 };
 
 struct Rule {
-  enum class Match { Prefix, Exact, Suffix } match = Match::Prefix;
+  enum class Match { Prefix, Exact, Suffix, Regex } match = Match::Prefix;
   std::string path;
+  std::optional<PathRegex> regex;  // for Match::Regex, compiled from `path`
   std::vector<std::string> hosts;
   std::vector<std::string> methods;
   std::vector<Credential> credentials;  // inline credentials
@@ -37,6 +42,10 @@ struct Config {
   bool strip_authorization = false;
 };
 
+// The largest bcrypt cost accepted. One check at cost 10 takes ~65 ms of a worker's CPU in V8 and
+// each step doubles it: cost 12 (260 ms) would overrun the host's 250 ms per-call CPU deadline.
+constexpr int kMaxBcryptCost = 10;
+
 // Parses the plugin configuration; the error names the field path.
 proxy_wasm::Expected<Config, std::string> parseConfig(std::string_view json);
 
@@ -49,9 +58,31 @@ struct Decision {
   std::string user;  // the authenticated user when allowed (empty when no rule applied)
 };
 
-// The request-independent core, testable natively.
+// Remembers credentials that recently passed a slow ($apr1$, bcrypt) check, so that a client's
+// repeated requests cost one SHA-256 instead of a bcrypt. Keys are SHA-256 digests of a random
+// per-VM key and "user:password", so the cache holds no password; only successes are kept, and
+// the least recently used entry goes first when `capacity` is reached.
+class VerifiedCache {
+ public:
+  explicit VerifiedCache(size_t capacity = 1024);
+  // The stored password text that `user_pass` matched, or nullptr.
+  const std::string* find(std::string_view user_pass);
+  void insert(std::string_view user_pass, const std::string& stored);
+  size_t size() const { return index_.size(); }
+
+ private:
+  std::string key(std::string_view user_pass) const;
+  using Entry = std::pair<std::string, std::string>;  // key, stored password text
+  size_t capacity_;
+  std::string secret_;
+  std::list<Entry> lru_;  // most recent first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+};
+
+// The request-independent core. `cache` (may be null) short-cuts repeated slow checks.
 Decision check(const Config& config, std::string_view method, std::string_view host,
-               std::string_view path, std::optional<std::string_view> authorization);
+               std::string_view path, std::optional<std::string_view> authorization,
+               VerifiedCache* cache = nullptr);
 
 class Root : public proxy_wasm::RootContext {
  public:
@@ -60,9 +91,11 @@ class Root : public proxy_wasm::RootContext {
   const Config& config() const { return config_; }
   proxy_wasm::Counter allowed_{"basic_auth.allowed"};
   proxy_wasm::Counter denied_{"basic_auth.denied"};
+  VerifiedCache& cache() { return cache_; }
 
  private:
   Config config_;
+  VerifiedCache cache_;
 };
 
 class Stream : public proxy_wasm::HttpContext {

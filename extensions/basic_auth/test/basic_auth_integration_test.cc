@@ -125,4 +125,36 @@ TEST(BasicAuthMetrics, CountersInPrometheus) {
   EXPECT_NE(prom.body.find("basic_auth_denied 1\n"), std::string::npos);
 }
 
+TEST(BasicAuthProxy, HashedConsumersRegexAndForwardedUser) {
+  // bcrypt and $apr1$ consumers (htpasswd -B -C 4 / -m), a regex rule with an allow list.
+  EchoUpstream upstream;
+  ProxyProcess proxy(singlePluginConfig("basic_auth", R"({
+    "consumers": [
+      {"name": "alice", "credentials": ["alice:$2y$04$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy"]},
+      {"name": "bob", "credentials": ["bob:$apr1$rxRAwFjr$t./MWUfOAQqMm4LiS/RGu1"]}
+    ],
+    "forward_username_header": "x-user",
+    "strip_authorization": true,
+    "basic_auth_rules": [
+      {"regex": "/admin(/.*)?", "request_methods": ["GET"], "allow": ["alice"]},
+      {"prefix": "/team", "request_methods": ["GET"], "allow": ["alice", "bob"]}
+    ]})"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  const std::string alice = "Basic YWxpY2U6b3BlbiBzZXNhbWU=";  // alice:open sesame
+  const std::string bob = "Basic Ym9iOnNlY3JldA==";            // bob:secret
+  for (int i = 0; i < 3; ++i) {  // the second and third hit the verified-credentials cache
+    auto r = httpRequest(proxy.port(), "GET", "/admin/users?page=2", {{"authorization", alice}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("x-user":"alice")"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("authorization"), std::string::npos) << "stripped: " << r.body;
+  }
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/admin", {{"authorization", bob}}).status, 403);
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/team/x", {{"authorization", bob}}).status, 200);
+  auto denied = httpRequest(proxy.port(), "GET", "/admin", {{"authorization", "Basic Ym9iOng="}});
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(denied.header("www-authenticate"), "Basic realm=istio");
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/administrator").status, 200) << "regex is anchored";
+}
+
 }  // namespace

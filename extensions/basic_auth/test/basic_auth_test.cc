@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
+#include <random>
 
 #include "plugin_harness.h"
 
@@ -52,6 +55,8 @@ class BasicAuth : public ::testing::TestWithParam<std::string> {
     o.plugin.configuration = config;
     o.vm.vm_id = "basic_auth";
     o.vm.environment = std::move(env);
+    // A bcrypt at cost 4 takes ~0.2 s in the interpreter, close to the default 250 ms deadline.
+    if (o.runtime == "wabt") o.vm.callback_deadline = std::chrono::seconds(2);
     std::string error;
     auto h = PluginHarness::create(pluginPath("basic_auth"), o, &error);
     if (error_out != nullptr) *error_out = error;
@@ -174,7 +179,21 @@ TEST_P(BasicAuth, ConfigErrorsNameTheField) {
   EXPECT_NE(e.find("basic_auth_rules[0].allow[0]: unknown consumer 'zed'"), std::string::npos) << e;
   e = configError(
       R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["u:{SHA}abc="]}]})");
-  EXPECT_NE(e.find("hashed (htpasswd) credentials are not supported yet"), std::string::npos) << e;
+  EXPECT_NE(e.find("basic_auth_rules[0].credentials[0]: a {SHA} password must be the base64 of a "
+                   "20-byte SHA-1 digest"),
+            std::string::npos)
+      << e;
+  e = configError(
+      R"({"basic_auth_rules":[{"regex":"/a(b","request_methods":["GET"],"credentials":["a:b"]}]})");
+  EXPECT_NE(e.find("basic_auth_rules[0].regex: invalid regex at offset 4: missing closing "
+                   "parenthesis"),
+            std::string::npos)
+      << e;
+  e = configError(
+      R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["bm9jb2xvbg=="]}]})");
+  EXPECT_NE(e.find("credentials[0]: the base64 token does not decode to \"user:password\""),
+            std::string::npos)
+      << e;
 }
 
 TEST_P(BasicAuth, ReconfigurationReplacesRules) {
@@ -246,6 +265,183 @@ TEST_P(BasicAuth, CountersAllowedAndDenied) {
   send(*h, "GET", "/admin");
   EXPECT_EQ(PluginHarness::metric("basic_auth.allowed"), before_ok + 1);
   EXPECT_EQ(PluginHarness::metric("basic_auth.denied"), before_no + 2);
+}
+
+// ---- hashed credentials (htpasswd formats) ----
+
+// Generated once with apache2-utils' htpasswd: -s ({SHA}), -m ($apr1$), -B -C 4 (bcrypt).
+const char* kHashed = R"({
+  "consumers": [
+    {"name": "alice", "credentials": ["alice:$2y$04$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy"]},
+    {"name": "alice-2b", "credentials": ["alice2b:$2b$04$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy"]},
+    {"name": "alice-2a", "credentials": ["alice2a:$2a$04$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy"]},
+    {"name": "bob", "credentials": ["bob:$apr1$rxRAwFjr$t./MWUfOAQqMm4LiS/RGu1"]},
+    {"name": "carol", "credentials": ["carol:{SHA}XyRLaTIb/WCdo8CuWc58gPVHl68="]},
+    {"name": "dave", "credentials": ["dave:plain-text"]}
+  ],
+  "forward_username_header": "x-user",
+  "basic_auth_rules": [
+    {"prefix": "/", "request_methods": ["GET"],
+     "allow": ["alice", "alice-2b", "alice-2a", "bob", "carol", "dave"]}
+  ]})";
+
+TEST_P(BasicAuth, HtpasswdHashesOfEveryFormat) {
+  auto h = load(kHashed);
+  ASSERT_TRUE(h);
+  // bcrypt $2y$, and the same hash under the $2b$ and $2a$ prefixes (identical for ASCII).
+  for (std::string user : {"alice", "alice2b", "alice2a"}) {
+    EXPECT_EQ(send(*h, "GET", "/", basic(user + ":open sesame")), 0u) << user;
+    EXPECT_EQ(last_->request_headers.get("x-user"), user);
+    EXPECT_EQ(send(*h, "GET", "/", basic(user + ":open sesamE")), 401u) << user;
+  }
+  EXPECT_EQ(send(*h, "GET", "/", basic("bob:secret")), 0u);
+  EXPECT_EQ(send(*h, "GET", "/", basic("bob:secreT")), 401u);
+  EXPECT_EQ(send(*h, "GET", "/", basic("carol:pa:ss")), 0u) << "passwords may contain ':'";
+  EXPECT_EQ(send(*h, "GET", "/", basic("carol:pa:sS")), 401u);
+  EXPECT_EQ(send(*h, "GET", "/", basic("dave:plain-text")), 0u);
+  EXPECT_EQ(send(*h, "GET", "/", basic("alice:secret")), 401u) << "bob's password, alice's hash";
+  EXPECT_EQ(send(*h, "GET", "/", basic("nobody:open sesame")), 401u);
+}
+
+// Runs `command` and returns its first line of output, without the newline.
+std::string firstLine(const std::string& command) {
+  std::string out;
+  if (FILE* p = popen(command.c_str(), "r")) {
+    std::array<char, 512> buf{};
+    if (fgets(buf.data(), buf.size(), p) != nullptr) out = buf.data();
+    pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+TEST_P(BasicAuth, HashesFromHtpasswdAndOpensslVerify) {
+  // Fresh hashes of random passwords from two other implementations, every run.
+  std::mt19937 rng(std::random_device{}());
+  auto password = [&] {
+    std::string p;
+    for (int i = 0; i < 12; ++i) p += static_cast<char>('a' + rng() % 26);
+    return p;
+  };
+  std::vector<std::pair<std::string, std::string>> users;  // user:hash line, password
+  for (const char* flags : {"-nbs", "-nbm", "-nbB -C 4"}) {
+    std::string user = "u" + std::to_string(users.size()), pw = password();
+    std::string line = firstLine(std::string("htpasswd ") + flags + " " + user + " " + pw);
+    ASSERT_EQ(line.rfind(user + ":", 0), 0u) << "htpasswd (apache2-utils) missing? " << line;
+    users.emplace_back(line, pw);
+  }
+  std::string pw = password();
+  std::string apr1 = firstLine("openssl passwd -apr1 " + pw);
+  ASSERT_EQ(apr1.rfind("$apr1$", 0), 0u) << apr1;
+  users.emplace_back("u3:" + apr1, pw);
+
+  std::string config = R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],
+      "credentials":[)";
+  for (size_t i = 0; i < users.size(); ++i) config += (i ? ",\"" : "\"") + users[i].first + "\"";
+  config += "]}]}";
+  auto h = load(config);
+  ASSERT_TRUE(h) << config;
+  for (size_t i = 0; i < users.size(); ++i) {
+    std::string user = "u" + std::to_string(i);
+    EXPECT_EQ(send(*h, "GET", "/", basic(user + ":" + users[i].second)), 0u) << users[i].first;
+    EXPECT_EQ(send(*h, "GET", "/", basic(user + ":" + users[i].second + "x")), 401u);
+  }
+}
+
+TEST_P(BasicAuth, MalformedHashesAreConfigErrors) {
+  auto check = [&](const std::string& credential, const std::string& expected) {
+    std::string e = configError(R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],
+        "credentials":["ok:ok", ")" +
+                                credential + R"("]}]})");
+    EXPECT_NE(e.find("basic_auth_rules[0].credentials[1]: " + expected), std::string::npos) << e;
+  };
+  check("u:$2y$04$tooshort", "a bcrypt password must be");
+  check("u:$2x$04$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy",
+        "a bcrypt password must be");
+  check("u:$2y$03$FotA8HPTKu6L21YmzEYHzu7in8PB.RpeUjqFp5HXNQxoT4MgVKcBy",
+        "a bcrypt password must be");
+  check("u:$2y$12$OOB9nb96Gtxy8ya8nwD5fOVEgj3HBcU7vi54ECFNZW5DZFTfKVkyC",
+        "bcrypt cost 12 is above 10, too slow to check per request");
+  check("u:$apr1$rxRAwFjr$t./MWUfOAQqMm4LiS", "an $apr1$ password must be");
+  check("u:$apr1$toolongsalt$t./MWUfOAQqMm4LiS/RGu1", "an $apr1$ password must be");
+  check("u:{SHA}Zm9v", "a {SHA} password must be");
+}
+
+// Microseconds of one request through the plugin.
+double timeRequest(PluginHarness& h, const std::string& authorization) {
+  auto s = h.newStream();
+  auto start = std::chrono::steady_clock::now();
+  s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"authorization", authorization}});
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+double median(std::vector<double> t) {
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+TEST_P(BasicAuth, RepeatedBcryptChecksAreCachedAndFailuresAreNot) {
+  auto h = load(kHashed);
+  ASSERT_TRUE(h);
+  double first = timeRequest(*h, basic("alice:open sesame"));
+  std::vector<double> cached, wrong;
+  for (int i = 0; i < 9; ++i) {
+    cached.push_back(timeRequest(*h, basic("alice:open sesame")));
+    wrong.push_back(timeRequest(*h, basic("alice:open sesamE")));
+  }
+  std::printf("[ bcrypt  ] %s: first %.0f us, cached %.1f us, wrong password %.0f us\n",
+              GetParam().c_str(), first, median(cached), median(wrong));
+  // A bcrypt at cost 4 is 16 key expansions; a cache hit is one SHA-256. A wrong password is
+  // never cached, so it always pays the full price.
+  EXPECT_GT(first, 4 * median(cached));
+  EXPECT_GT(median(wrong), 4 * median(cached));
+  // The cache is keyed by the credentials, not by the user.
+  EXPECT_EQ(send(*h, "GET", "/", basic("alice:open sesamE")), 401u);
+}
+
+TEST_P(BasicAuth, HashedCheckTimeDoesNotRevealUsers) {
+  // Every slow credential has the same cost, so an unknown user (checked against the slowest one,
+  // result ignored) costs what a known user with a wrong password costs.
+  auto h = load(kHashed);
+  ASSERT_TRUE(h);
+  const std::vector<std::string> variants = {basic("alice:wrong-password"),
+                                             basic("zelda:wrong-password")};
+  std::vector<std::vector<double>> samples(variants.size());
+  const int rounds = GetParam() == "wabt" ? 7 : 21;  // a bcrypt is ~0.2 s in the interpreter
+  for (int i = 0; i < rounds; ++i) {
+    for (size_t v = 0; v < variants.size(); ++v) samples[v].push_back(timeRequest(*h, variants[v]));
+  }
+  double known = median(samples[0]), unknown = median(samples[1]);
+  EXPECT_LT(std::abs(unknown - known) / known, 0.25) << "known " << known << " unknown " << unknown;
+}
+
+// ---- regex paths ----
+
+TEST_P(BasicAuth, RegexMatchesTheWholePathWithoutTheQuery) {
+  auto h = load(R"({"basic_auth_rules":[{"regex":"/api/v[0-9]+/(users|groups)(/.*)?",
+      "request_methods":["GET"],"credentials":["a:b"]}]})");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(send(*h, "GET", "/api/v1/users"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/api/v12/groups/7?verbose=1"), 401u) << "the query is not matched";
+  EXPECT_EQ(send(*h, "GET", "/api/v1/users", basic("a:b")), 0u);
+  EXPECT_EQ(send(*h, "GET", "/api/v1/usersX"), 0u) << "anchored at the end";
+  EXPECT_EQ(send(*h, "GET", "/x/api/v1/users"), 0u) << "anchored at the start";
+  EXPECT_EQ(send(*h, "GET", "/api/vX/users"), 0u);
+}
+
+TEST_P(BasicAuth, PathologicalRegexHitsItsLimitsAndFailsClosed) {
+  // Catastrophic backtracking: without limits this runs for ages (and the VM's CPU deadline
+  // would kill it). PCRE2's match limit stops it; the rule then applies.
+  // "/(a|aa)*" against "/aaa…a!" tries every split of the a's into ones and twos (fib(60)).
+  auto h = load(R"({"basic_auth_rules":[{"regex":"/(a|aa)*",
+      "request_methods":["GET"],"credentials":["a:b"]}]})");
+  ASSERT_TRUE(h);
+  const std::string evil = "/" + std::string(60, 'a') + "!";
+  EXPECT_EQ(send(*h, "GET", evil), 401u);
+  EXPECT_EQ(send(*h, "GET", evil, basic("a:b")), 0u);
+  EXPECT_EQ(send(*h, "GET", "/aaaa"), 401u);
+  EXPECT_EQ(send(*h, "GET", "/other"), 0u);
 }
 
 // ---- security ----
