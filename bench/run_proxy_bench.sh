@@ -2,7 +2,10 @@
 # wrk on loopback, in one run: wasm-proxy without a filter, wasm-proxy with scaffold.wasm, and
 # nginx (Debian) proxying to the same echo upstream with keep-alive, at concurrency 1 and 2; then
 # at concurrency 2 wasm-proxy with basic_auth (authorized requests), local_rate_limit (a bucket
-# too large to limit) and open_policy_agent (every request a cache hit; OPA stand-in).
+# too large to limit) and open_policy_agent (every request a cache hit; OPA stand-in), and
+# basic_auth against nginx's auth_basic with the same two users: plain passwords ({PLAIN} for
+# nginx), then bcrypt hashes at htpasswd's default cost 5 (the plugin caches verified credentials,
+# nginx runs crypt() per request).
 # Prints medians of requests/s and p99 over ROUNDS interleaved runs, the ratios, and RSS.
 #   bench/run_proxy_bench.sh [build-dir]     env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
@@ -21,6 +24,11 @@ pids+=($!)
 opa=19150
 "$build/test/support/opa-standin" --port $opa >"$work/opa.log" 2>&1 &
 pids+=($!)
+
+# The same users for both: alice:wonderland, bob:builder.
+printf '%s\n' 'alice:{PLAIN}wonderland' 'bob:{PLAIN}builder' >"$work/users.plain"
+{ htpasswd -nbB -C 5 alice wonderland; htpasswd -nbB -C 5 bob builder; } | grep . >"$work/users.bcrypt"
+bcrypt_credentials=$(awk '{printf "%s\"%s\"", (NR > 1 ? "," : ""), $0}' "$work/users.bcrypt")
 
 proxy_config() {  # port admin plugin(or "") plugin-config
   local filter=""
@@ -68,13 +76,18 @@ start_target() {  # name concurrency
   port[$name]=$p
   case "$name" in
     nginx*)
+      local auth=""
+      case "$name" in
+        nginx_auth*) auth="auth_basic \"bench\"; auth_basic_user_file $work/users.plain;" ;;
+        nginx_bcrypt*) auth="auth_basic \"bench\"; auth_basic_user_file $work/users.bcrypt;" ;;
+      esac
       cat >"$work/nginx/$name.conf" <<NGX
 worker_processes $c; daemon off; user root; pid $work/nginx/$name.pid; error_log $work/nginx/logs/$name.err;
 events { worker_connections 4096; }
 http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx;
   fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
   upstream up { server 127.0.0.1:$up; keepalive 64; }
-  server { listen 127.0.0.1:$p; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+  server { listen 127.0.0.1:$p; location / { $auth proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 NGX
       /usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/$name.conf" &
       ;;
@@ -82,6 +95,8 @@ NGX
       local plugin="" pcfg="{}"
       case "$name" in
         scaffold*) plugin=scaffold ;;
+        basic_auth_bcrypt*) plugin=basic_auth
+          pcfg='{"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":['"$bcrypt_credentials"']}]}' ;;
         basic_auth*) plugin=basic_auth
           pcfg='{"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["alice:wonderland","bob:builder"]}]}' ;;
         rate_limit*) plugin=local_rate_limit
@@ -101,6 +116,7 @@ for c in 1 2; do
   start_target "noflt$c" $c; start_target "scaffold$c" $c; start_target "nginx$c" $c
 done
 start_target basic_auth2 2; start_target rate_limit2 2; start_target opa2 2
+start_target nginx_auth2 2; start_target basic_auth_bcrypt2 2; start_target nginx_bcrypt2 2
 sleep 1
 auth="Authorization: Basic YWxpY2U6d29uZGVybGFuZA=="
 target="/echo"  # the OPA stand-in's policy allows GET /echo for workload echo-server
@@ -112,7 +128,7 @@ declare -A rps=() p99=()
 for r in $(seq "$rounds"); do
   for c in 1 2; do
     targets="noflt scaffold nginx"
-    [ $c = 2 ] && targets="$targets basic_auth rate_limit opa"
+    [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
     for t in $targets; do
       name="$t$c"
       out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "http://127.0.0.1:${port[$name]}$target")
@@ -126,16 +142,16 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo "wrk -t2 -c$conns -d$duration, medians of $rounds rounds (all processes on the same $(nproc) cores)"
-printf '%-28s %12s %10s %12s\n' target requests/s p99_ms rss
+printf '%-34s %12s %10s %12s\n' target requests/s p99_ms rss
 for c in 1 2; do
   targets="noflt scaffold nginx"
-  [ $c = 2 ] && targets="$targets basic_auth rate_limit opa"
+  [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
   for t in $targets; do
     name="$t$c"; pidvar="pid_$name"
     m=$(echo "${rps[$name]}" | median); l=$(for v in ${p99[$name]}; do echo "$v" | to_ms; echo; done | median)
     eval "med_$name=$m"
-    case $t in noflt) label="wasm-proxy, no filter";; nginx) label="nginx";; *) label="wasm-proxy + $t";; esac
-    printf '%-28s %12s %10s %12s\n' "$label (c=$c)" "$m" "$l" "$([ $t = nginx ] && echo '-' || rss ${!pidvar})"
+    case $t in noflt) label="wasm-proxy, no filter";; nginx*) label="$t";; *) label="wasm-proxy + $t";; esac
+    printf '%-34s %12s %10s %12s\n' "$label (c=$c)" "$m" "$l" "$([[ $t = nginx* ]] && echo '-' || rss ${!pidvar})"
   done
 done
 for c in 1 2; do
@@ -144,4 +160,5 @@ for c in 1 2; do
 done
 awk -v n="$med_noflt2" -v b="$med_basic_auth2" -v r="$med_rate_limit2" -v o="$med_opa2" \
   'BEGIN {printf "concurrency 2 vs no filter: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
-
+awk -v b="$med_basic_auth2" -v na="$med_nginx_auth2" -v bb="$med_basic_auth_bcrypt2" -v nb="$med_nginx_bcrypt2" \
+  'BEGIN {printf "concurrency 2, basic_auth vs nginx auth_basic: plain %.2fx, bcrypt cost 5 %.2fx\n", b/na, bb/nb}'
