@@ -16,11 +16,13 @@ using proxy_wasm::host::VectorHeaderMap;
 
 struct Message {
   VectorHeaderMap headers;
-  std::string body;
+  std::string body;           // the whole body, or the piece a filter is looking at
+  uint64_t body_bytes = 0;    // bytes of a streamed body seen so far
   VectorHeaderMap trailers;
   unsigned version = 11;
 
   uint32_t status() const;
+  uint64_t bodySize() const { return body_bytes != 0 ? body_bytes : body.size(); }
   std::string_view header(std::string_view key) const { return headers.get(key).value_or(""); }
 };
 

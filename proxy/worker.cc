@@ -14,6 +14,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "http1.h"
 #include "message.h"
 #include "proxy_wasm/abi/pairs.h"
 #include "proxy_wasm/abi/property.h"
@@ -99,13 +100,54 @@ std::string requestId() {
   return buf;
 }
 
-// ---- upstream pools ------------------------------------------------------------------------
+// Cancels a socket's pending operations when a time point passes, with one timer and no
+// parallel awaitables; expired() tells the awaiting code why its operation was aborted.
+class SocketDeadline {
+ public:
+  explicit SocketDeadline(const asio::any_io_executor& ex) : timer_(ex) {}
+  ~SocketDeadline() { disarm(); }
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
 
-struct UpstreamResult {
-  enum class Kind { Ok, ConnectFail, Timeout, Reset } kind = Kind::Ok;
-  Message response;
-  std::string upstream_address;
+  void arm(tcp::socket& socket, std::chrono::steady_clock::time_point when) {
+    disarm();
+    if (when == std::chrono::steady_clock::time_point::max()) return;
+    state_ = std::make_shared<State>();
+    state_->socket = &socket;
+    timer_.expires_at(when);
+    timer_.async_wait([state = state_](boost::system::error_code ec) {
+      if (ec || state->socket == nullptr) return;
+      state->expired = true;
+      state->socket->cancel(ec);
+    });
+  }
+  void disarm() {
+    if (!state_) return;
+    state_->socket = nullptr;
+    timer_.cancel();
+    state_.reset();
+  }
+  bool expired() const { return state_ && state_->expired; }
+
+ private:
+  struct State {
+    tcp::socket* socket = nullptr;
+    bool expired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
 };
+
+// A connection to one upstream endpoint, with the bytes read past the last response.
+struct UpstreamConnection {
+  explicit UpstreamConnection(asio::io_context& io) : socket(io) {}
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+  size_t endpoint = 0;
+  bool reused = false;
+};
+
+enum class UpstreamFailure { None, ConnectFail, Timeout, Reset };
 
 // Per-worker keep-alive connections to one cluster's endpoints, round robin.
 class ClusterPool {
@@ -130,82 +172,194 @@ class ClusterPool {
 
   const Cluster& cluster() const { return cluster_; }
 
-  awaitable<UpstreamResult> send(Message& request, std::chrono::milliseconds timeout) {
-    UpstreamResult out;
-    ProxyStats::instance().upstream_rq_total->add(1);
+  std::string endpointAddress(size_t i) const {
+    const auto& ep = endpoints_[i];
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  // An idle connection of the next endpoint, or a new one (bounded by the connect timeout and
+  // `deadline`). `fresh` skips the idle ones (a retry after a stale pooled connection).
+  awaitable<std::unique_ptr<UpstreamConnection>> acquire(
+      std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure, bool fresh = false,
+      std::optional<size_t> endpoint = std::nullopt) {
+    *failure = UpstreamFailure::None;
     if (endpoints_.empty()) {
-      out.kind = UpstreamResult::Kind::ConnectFail;
-      co_return out;
+      *failure = UpstreamFailure::ConnectFail;
+      co_return nullptr;
     }
-    const size_t i = next_++ % endpoints_.size();
-    const tcp::endpoint ep = endpoints_[i];
-    out.upstream_address = ep.address().to_string() + ":" + std::to_string(ep.port());
-    auto beast_req = toBeastRequest(request);
-    const auto deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout
-                                              : std::chrono::steady_clock::time_point::max();
-    // A pooled connection may have been closed by the peer: one retry on a fresh connection.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      std::optional<tcp::socket> sock;
-      bool reused = false;
-      if (!idle_[i].empty()) {
-        sock.emplace(std::move(idle_[i].back()));
-        idle_[i].pop_back();
-        reused = true;
-      } else {
-        sock.emplace(io_);
-        ProxyStats::instance().upstream_cx_total->add(1);
-        asio::steady_timer t(
-            io_, std::min(deadline, std::chrono::steady_clock::now() + cluster_.connect_timeout));
-        auto r = co_await (sock->async_connect(ep, nothrow) || t.async_wait(nothrow));
-        if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
-          ProxyStats::instance().upstream_cx_connect_fail->add(1);
-          out.kind = UpstreamResult::Kind::ConnectFail;
-          if (r.index() == 1 && std::chrono::steady_clock::now() >= deadline) {
-            out.kind = UpstreamResult::Kind::Timeout;
-          }
-          co_return out;
-        }
-        sock->set_option(tcp::no_delay(true));
-      }
-      asio::steady_timer t(io_, deadline);
-      beast::flat_buffer buf;
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(64u << 20);
-      auto exchange = [&]() -> awaitable<boost::system::error_code> {
-        auto [ec, n] = co_await http::async_write(*sock, beast_req, nothrow);
-        if (ec) co_return ec;
-        auto [ec2, n2] = co_await http::async_read(*sock, buf, parser, nothrow);
-        co_return ec2;
-      };
-      auto r = co_await (exchange() || t.async_wait(nothrow));
-      if (r.index() == 1) {
-        ProxyStats::instance().upstream_rq_timeout->add(1);
-        out.kind = UpstreamResult::Kind::Timeout;
-        co_return out;
-      }
-      boost::system::error_code ec = std::get<0>(r);
-      if (ec) {
-        if (reused && attempt == 0 && !parser.got_some()) continue;
-        out.kind = UpstreamResult::Kind::Reset;
-        co_return out;
-      }
-      auto res = parser.release();
-      const bool keep = res.keep_alive();
-      out.response = fromBeast(std::move(res));
-      if (keep && idle_[i].size() < 64) idle_[i].push_back(std::move(*sock));
-      co_return out;
+    const size_t i = endpoint ? *endpoint : next_++ % endpoints_.size();
+    if (!fresh && !idle_[i].empty()) {
+      auto c = std::move(idle_[i].back());
+      idle_[i].pop_back();
+      c->reused = true;
+      co_return c;
     }
-    out.kind = UpstreamResult::Kind::Reset;
-    co_return out;
+    auto c = std::make_unique<UpstreamConnection>(io_);
+    c->endpoint = i;
+    ProxyStats::instance().upstream_cx_total->add(1);
+    const auto connect_deadline =
+        std::min(deadline, std::chrono::steady_clock::now() + cluster_.connect_timeout);
+    c->socket.open(endpoints_[i].protocol());
+    SocketDeadline timer(io_.get_executor());
+    timer.arm(c->socket, connect_deadline);
+    auto [ec] = co_await c->socket.async_connect(endpoints_[i], nothrow);
+    const bool expired = timer.expired();
+    timer.disarm();
+    if (ec) {
+      ProxyStats::instance().upstream_cx_connect_fail->add(1);
+      *failure = expired && std::chrono::steady_clock::now() >= deadline
+                     ? UpstreamFailure::Timeout
+                     : UpstreamFailure::ConnectFail;
+      co_return nullptr;
+    }
+    boost::system::error_code ignored;
+    c->socket.set_option(tcp::no_delay(true), ignored);
+    co_return c;
+  }
+
+  void release(std::unique_ptr<UpstreamConnection> c) {
+    if (c->buffer.size() != 0 || idle_[c->endpoint].size() >= 64) return;  // closes it
+    idle_[c->endpoint].push_back(std::move(c));
   }
 
  private:
   asio::io_context& io_;
   const Cluster& cluster_;
   std::vector<tcp::endpoint> endpoints_;
-  std::vector<std::vector<tcp::socket>> idle_;
+  std::vector<std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
   size_t next_ = 0;
 };
+
+// The fields a parser added after the head: a chunked message's trailers.
+template <class Fields>
+void collectTrailers(const Fields& fields, size_t head_fields, VectorHeaderMap& out) {
+  size_t i = 0;
+  for (const auto& f : fields) {
+    if (i++ < head_fields) continue;
+    out.add(f.name_string(), f.value());
+  }
+}
+
+// Reads one body (request or response) as it arrives, decoded (Content-Length or chunked), in
+// pieces of at most kPiece bytes; bytes already buffered are parsed without a syscall.
+template <bool isRequest>
+class BodyReader {
+ public:
+  static constexpr size_t kPiece = 64 * 1024;
+  using Parser = http::parser<isRequest, http::buffer_body>;
+
+  BodyReader(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser)
+      : socket_(socket), buffer_(buffer), parser_(parser) {
+    head_fields_ = static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end()));
+  }
+  bool done() const { return parser_.is_done(); }
+  bool buffered() const { return buffer_.size() != 0; }
+  uint64_t bytes() const { return bytes_; }
+
+  // Appends the next decoded piece to `out`.
+  awaitable<boost::system::error_code> read(std::string& out, char* scratch) {
+    parser_.get().body().data = scratch;
+    parser_.get().body().size = kPiece;
+    auto [ec, n] = co_await http::async_read_some(socket_, buffer_, parser_, nothrow);
+    if (ec == http::error::need_buffer) ec = {};
+    const size_t got = kPiece - parser_.get().body().size;
+    out.append(scratch, got);
+    bytes_ += got;
+    co_return ec;
+  }
+  void trailers(VectorHeaderMap& out) const {
+    collectTrailers(parser_.get(), head_fields_, out);
+  }
+
+ private:
+  tcp::socket& socket_;
+  beast::flat_buffer& buffer_;
+  Parser& parser_;
+  size_t head_fields_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// Headers of a parsed request or response, as the filters see them.
+VectorHeaderMap requestHeaders(const http::request_header<>& req, std::string_view scheme) {
+  VectorHeaderMap m;
+  m.add(":method", req.method_string());
+  m.add(":path", req.target());
+  m.add(":authority", req[http::field::host]);
+  m.add(":scheme", scheme);
+  for (const auto& f : req) {
+    if (f.name() == http::field::host) continue;
+    m.add(f.name_string(), f.value());
+  }
+  return m;
+}
+
+VectorHeaderMap responseHeaders(const http::response_header<>& res) {
+  VectorHeaderMap m;
+  m.add(":status", std::to_string(res.result_int()));
+  for (const auto& f : res) m.add(f.name_string(), f.value());
+  return m;
+}
+
+struct UpstreamResult {
+  UpstreamFailure failure = UpstreamFailure::None;
+  Message response;
+  std::string upstream_address;
+};
+
+// A whole request to `pool` and its whole response, for callouts. A pooled connection the peer
+// has closed meanwhile gets one retry on a fresh connection.
+awaitable<UpstreamResult> fetch(ClusterPool& pool, const Message& request,
+                                std::chrono::milliseconds timeout) {
+  UpstreamResult out;
+  ProxyStats::instance().upstream_rq_total->add(1);
+  const auto deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout
+                                            : std::chrono::steady_clock::time_point::max();
+  std::string wire;
+  http1::BodyShape shape;
+  shape.complete = true;
+  shape.known_size = request.body.size();
+  shape.is_request = true;
+  shape.method = request.header(":method");
+  http1::MessageWriter writer(http1::requestHead(request.headers), request.headers, shape);
+  writer.append(wire, request.body, true);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto conn = co_await pool.acquire(deadline, &out.failure, attempt > 0);
+    if (!conn) co_return out;
+    out.upstream_address = pool.endpointAddress(conn->endpoint);
+    SocketDeadline timer(conn->socket.get_executor());
+    timer.arm(conn->socket, deadline);
+    auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(wire), nothrow);
+    std::optional<http::response_parser<http::string_body>> parser;
+    bool got_some = false;
+    while (!ec) {
+      parser.emplace();
+      parser->body_limit(64u << 20);
+      auto [ec2, n2] = co_await http::async_read(conn->socket, conn->buffer, *parser, nothrow);
+      ec = ec2;
+      got_some = got_some || parser->got_some();
+      const unsigned status = parser->get().result_int();
+      if (ec || status >= 200 || status == 101) break;  // skip interim 1xx responses
+    }
+    if (timer.expired()) {
+      ProxyStats::instance().upstream_rq_timeout->add(1);
+      out.failure = UpstreamFailure::Timeout;
+      co_return out;
+    }
+    if (ec) {
+      if (conn->reused && attempt == 0 && !got_some) continue;
+      out.failure = UpstreamFailure::Reset;
+      co_return out;
+    }
+    timer.disarm();
+    auto res = parser->release();
+    out.response.headers = responseHeaders(res);
+    out.response.body = std::move(res.body());
+    if (res.keep_alive()) pool.release(std::move(conn));
+    co_return out;
+  }
+  out.failure = UpstreamFailure::Reset;
+  co_return out;
+}
 
 }  // namespace
 
@@ -361,16 +515,16 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
     asio::co_spawn(
         io_,
         [self, cfg, p, msg, timeout, &vm, root, token]() -> awaitable<void> {
-          UpstreamResult r = co_await p->send(*msg, timeout);
+          UpstreamResult r = co_await fetch(*p, *msg, timeout);
           auto it = self->callouts_.find(token);
           if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
           self->callouts_.erase(it);
           HttpCallResponse resp;
-          if (r.kind == UpstreamResult::Kind::Ok) {
+          if (r.failure == UpstreamFailure::None) {
             r.response.headers.forEach(
                 [&](std::string_view k, std::string_view v) { resp.headers.emplace_back(k, v); });
             resp.body = std::move(r.response.body);
-          } else if (r.kind == UpstreamResult::Kind::Timeout) {
+          } else if (r.failure == UpstreamFailure::Timeout) {
             // As Envoy: an upstream timeout reaches the plugin as a 504 local reply.
             resp.headers = {{":status", "504"}};
             resp.body = "upstream request timeout";
@@ -628,9 +782,9 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
     if (field == "protocol") return ok(r.version == 10 ? "HTTP/1.0" : "HTTP/1.1");
     if (field == "time") return i64(static_cast<int64_t>(*start_ns_));
     if (field == "duration") return i64(static_cast<int64_t>(realtimeNs() - *start_ns_));
-    if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
+    if (field == "size") return i64(static_cast<int64_t>(r.bodySize()));
     if (field == "total_size") {
-      int64_t n = static_cast<int64_t>(r.body.size());
+      int64_t n = static_cast<int64_t>(r.bodySize());
       r.headers.forEach(
           [&](std::string_view k, std::string_view v) { n += k.size() + v.size() + 4; });
       return i64(n);
@@ -643,7 +797,7 @@ WasmResult WasmStream::getProperty(std::string_view path, std::string* value) {
     const Message& r = *response_;
     if (field == "code") return i64(r.status());
     if (field == "code_details") return ok(local_reply ? local_reply->details : "via_upstream");
-    if (field == "size") return i64(static_cast<int64_t>(r.body.size()));
+    if (field == "size") return i64(static_cast<int64_t>(r.bodySize()));
     if (field == "headers") return headers(r.headers);
     if (field == "trailers" && seg.size() == 2) return headerMap(r.trailers);
     return WasmResult::NotFound;
@@ -730,20 +884,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Reads, processes and answers one request. Returns whether to keep the connection.
   awaitable<bool> handleOne() {
-    http::request_parser<http::string_body> parser;
+    http::request_parser<http::buffer_body> parser;
     parser.header_limit(60 * 1024);
-    parser.body_limit(state_->options().max_request_body_bytes);
+    parser.body_limit(boost::none);
     // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
     state_->idle_sockets_.insert(&socket_);
-    asio::steady_timer idle(socket_.get_executor(), state_->options().header_timeout);
-    auto read = co_await (http::async_read_header(socket_, buffer_, parser, nothrow) ||
-                          idle.async_wait(nothrow));
+    SocketDeadline header_deadline(socket_.get_executor());
+    header_deadline.arm(socket_,
+                        std::chrono::steady_clock::now() + state_->options().header_timeout);
+    auto [ec, n] = co_await http::async_read_header(socket_, buffer_, parser, nothrow);
+    const bool timed_out = header_deadline.expired();
+    header_deadline.disarm();
     state_->idle_sockets_.erase(&socket_);
-    if (read.index() == 1) {
-      if (parser.got_some()) co_await writeError(408, "request header timeout\n");
+    if (timed_out) {
+      if (parser.got_some() || buffer_.size() != 0) {
+        co_await writeError(408, "request header timeout\n");
+      }
       co_return false;
     }
-    auto [ec, n] = std::get<0>(read);
     if (ec) {
       if (state_->draining()) state_->maybeFinishDrain();
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -765,30 +923,95 @@ class Session : public std::enable_shared_from_this<Session> {
         s->maybeFinishDrain();
       }
     } done{state_.get()};
-    if (!parser.is_done()) {
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        co_await http::async_write(socket_, cont, nothrow);
-      }
-      auto [ec2, n2] = co_await http::async_read(socket_, buffer_, parser, nothrow);
-      if (ec2) {
-        if (ec2 == http::error::body_limit)
-          co_return co_await writeError(413, "payload too large\n");
-        if (ec2 == http::error::end_of_stream || ec2 == asio::error::eof) co_return false;
-        co_return co_await writeError(400, "bad request body: " + ec2.message() + "\n");
-      }
+    const auto& head = parser.get();
+    if (!parser.is_done() && beast::iequals(head[http::field::expect], "100-continue")) {
+      static const std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await asio::async_write(socket_, asio::buffer(kContinue), nothrow);
     }
-    auto beast_req = parser.release();
-    const bool client_keep_alive = beast_req.keep_alive();
-    const unsigned version = beast_req.version();
-    co_return co_await process(fromBeast(std::move(beast_req), "http"), client_keep_alive, version);
+    Message request;
+    request.headers = requestHeaders(head, "http");
+    request.headers.remove("expect");  // answered here; the upstream gets the body outright
+    request.version = head.version();
+    const bool keep_alive = head.keep_alive();
+    BodyReader<true> body(socket_, buffer_, parser);
+    co_return co_await process(std::move(request), body, keep_alive);
   }
 
-  awaitable<bool> process(Message request, bool keep_alive, unsigned version) {
+  // The body of one direction through the wasm filters: each filter sees the pieces as they
+  // come, or (StopIterationAndBuffer and the like) everything it has held so far; what it lets
+  // through goes to the next filter. Stops early on a local reply, a close, or a vanished client.
+  enum class Flow { Ok, LocalReply, Closed, ClientGone };
+  awaitable<Flow> filterBody(std::vector<WasmStream*>& chain, std::vector<std::string>& held,
+                             Message& message, StreamType type, std::string& data, bool eos) {
+    const int dir = type == StreamType::Request ? 0 : 1;
+    for (size_t i = 0; i < chain.size(); ++i) {
+      WasmStream& s = *chain[i];
+      held[i].append(data);
+      data.clear();
+      if (s.vm().failed()) {
+        std::swap(data, held[i]);  // fail open: the filter is skipped
+        continue;
+      }
+      message.body = std::move(held[i]);
+      held[i].clear();
+      s.continued[dir] = false;
+      const int replies = s.local_replies;
+      const auto size = static_cast<uint32_t>(message.body.size());
+      auto ds = type == StreamType::Request ? s.vm().onRequestBody(s.id(), size, eos)
+                                            : s.vm().onResponseBody(s.id(), size, eos);
+      if (s.local_replies != replies) co_return Flow::LocalReply;
+      if (s.closed) co_return Flow::Closed;
+      if (ds != FilterDataStatus::Continue && !s.continued[dir] && !s.vm().failed()) {
+        if (!eos) {
+          held[i] = std::move(message.body);  // held until more data (or the end) arrives
+          message.body.clear();
+          co_return Flow::Ok;
+        }
+        if (!co_await waitWatchingClient(s, type)) co_return Flow::ClientGone;
+        if (s.local_replies != replies) co_return Flow::LocalReply;
+        if (s.closed) co_return Flow::Closed;
+      }
+      data = std::move(message.body);
+      message.body.clear();
+    }
+    co_return Flow::Ok;
+  }
+
+  // Trailers through the filters of one direction, in order.
+  awaitable<Flow> filterTrailers(std::vector<WasmStream*>& chain, const VectorHeaderMap& trailers,
+                                 StreamType type) {
+    const int dir = type == StreamType::Request ? 0 : 1;
+    for (WasmStream* sp : chain) {
+      WasmStream& s = *sp;
+      if (s.vm().failed()) continue;
+      s.continued[dir] = false;
+      const int replies = s.local_replies;
+      const auto n = static_cast<uint32_t>(trailers.size());
+      auto ts = type == StreamType::Request ? s.vm().onRequestTrailers(s.id(), n)
+                                            : s.vm().onResponseTrailers(s.id(), n);
+      if (s.local_replies != replies) co_return Flow::LocalReply;
+      if (s.closed) co_return Flow::Closed;
+      if (ts != proxy_wasm::host::FilterTrailersStatus::Continue && !s.continued[dir] &&
+          !s.vm().failed()) {
+        if (!co_await waitWatchingClient(s, type)) co_return Flow::ClientGone;
+        if (s.local_replies != replies) co_return Flow::LocalReply;
+        if (s.closed) co_return Flow::Closed;
+      }
+    }
+    co_return Flow::Ok;
+  }
+
+  char* scratch() {
+    if (!scratch_) scratch_ = std::make_unique<char[]>(BodyReader<true>::kPiece);
+    return scratch_.get();
+  }
+
+  awaitable<bool> process(Message request, BodyReader<true>& body_in, bool keep_alive) {
     ProxyStats::instance().downstream_rq_total->add(1);
     std::shared_ptr<WorkerConfig> cfg = state_->config();
     const Listener& listener = cfg->bootstrap->listeners[listener_index_];
     const uint64_t start_ns = realtimeNs();
+    const unsigned version = request.version;
     if (!request.headers.get("x-request-id")) request.headers.add("x-request-id", requestId());
     if (auto xff = request.headers.get("x-forwarded-for")) {
       request.headers.replace("x-forwarded-for", std::string(*xff) + ", " + conn_.source_address);
@@ -798,6 +1021,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (request.headers.get(":authority")->empty()) {
       co_return co_await writeError(400, "missing Host header\n");
     }
+    const bool is_head = request.header(":method") == "HEAD";
 
     Message response;
     const Route* route = nullptr;
@@ -805,9 +1029,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string upstream_address;
     std::vector<std::unique_ptr<WasmStream>> streams;
     std::optional<LocalReply> local;
-    bool client_gone = false;
 
-    // Request path through the wasm filters, in order.
+    // Request headers through the wasm filters, in order.
     for (const auto& f : listener.filters) {
       if (!f.wasm) break;
       ThreadLocalPlugin& plugin = *cfg->plugins.at(f.wasm.get());
@@ -816,106 +1039,367 @@ class Session : public std::enable_shared_from_this<Session> {
                                                      &response, conn_, &route, &start_ns,
                                                      &filter_state, &upstream_address));
       WasmStream& s = *streams.back();
-      const bool has_body = !request.body.empty();
-      auto hs =
-          s.vm().onRequestHeaders(s.id(), static_cast<uint32_t>(request.headers.size()), !has_body);
+      auto hs = s.vm().onRequestHeaders(s.id(), static_cast<uint32_t>(request.headers.size()),
+                                        body_in.done());
       if (!s.local_reply && hs != FilterHeadersStatus::Continue) {
-        client_gone = !co_await waitWatchingClient(s, StreamType::Request);
+        if (!co_await waitWatchingClient(s, StreamType::Request)) co_return false;
       }
-      if (!s.local_reply && !client_gone && has_body && !s.closed) {
-        auto ds = s.vm().onRequestBody(s.id(), static_cast<uint32_t>(request.body.size()), true);
-        if (!s.local_reply && ds != FilterDataStatus::Continue && !s.continued[0]) {
-          client_gone = !co_await waitWatchingClient(s, StreamType::Request);
-        }
-      }
-      if (client_gone || s.closed) co_return false;  // streams end (on_log...) as they unwind
+      if (s.closed) co_return false;  // streams end (on_log...) as they unwind
       if (s.local_reply) {
         local = s.local_reply;
         break;
       }
     }
+    std::vector<WasmStream*> chain;
+    for (auto& st : streams) chain.push_back(st.get());
 
-    if (local) {
-      response = localResponse(local->status, local->body, local->headers);
-    } else {
+    std::unique_ptr<UpstreamConnection> upstream;
+    ClusterPool* pool = nullptr;
+    std::optional<http::response_parser<http::buffer_body>> res_parser;
+    SocketDeadline route_deadline(socket_.get_executor());
+    auto upstream_deadline = std::chrono::steady_clock::time_point::max();
+    if (!local) {
       const VirtualHost* vh = selectVirtualHost(listener.routes, request.header(":authority"));
       route = vh != nullptr ? selectRoute(*vh, request.header(":path"), request.headers) : nullptr;
       if (route == nullptr) {
         response = localResponse(404, "");
       } else if (route->direct_status) {
         response = localResponse(*route->direct_status, route->direct_body);
+      } else if (auto it = cfg->pools.find(route->cluster); it == cfg->pools.end()) {
+        response = localResponse(503, "no healthy upstream");
       } else {
-        response = co_await forward(*cfg, *route, request, &upstream_address);
+        pool = it->second.get();
+        upstream_deadline = routeDeadline(*route);
+        auto outcome = co_await forwardRequest(*pool, *route, request, body_in, chain,
+                                               route_deadline, upstream_deadline, upstream,
+                                               res_parser, &upstream_address, is_head);
+        if (outcome.closed) co_return false;
+        if (outcome.local) local = std::move(outcome.local);
+        if (outcome.failure) response = std::move(*outcome.failure);
       }
     }
+    if (local) {
+      upstream.reset();  // an upstream exchange cut short cannot be reused
+      response = localResponse(local->status, local->body, local->headers);
+    }
+    // A request body not read to its end leaves the connection unusable.
+    if (!body_in.done()) keep_alive = false;
+    const bool from_upstream = upstream != nullptr;
+    if (from_upstream) response.headers = responseHeaders(res_parser->get());
 
-    // Response path, in reverse order, through the filters that saw the request.
-    for (auto it = streams.rbegin(); it != streams.rend(); ++it) {
-      WasmStream& s = **it;
-      s.response_headers_available = true;
-      // A failed VM has already answered (fail closed) or is skipped (fail open).
-      if (s.vm().failed()) continue;
+    // Response headers, in reverse order, through the filters that saw the request.
+    std::reverse(chain.begin(), chain.end());
+    for (auto& st : streams) st->response_headers_available = true;
+    std::optional<BodyReader<false>> body_up;
+    if (from_upstream) body_up.emplace(upstream->socket, upstream->buffer, *res_parser);
+    bool response_done = !from_upstream || body_up->done();
+    for (WasmStream* sp : chain) {
+      WasmStream& s = *sp;
+      if (s.vm().failed()) continue;  // answered already (fail closed) or skipped (fail open)
       const int replies_before = s.local_replies;
-      const bool has_body = !response.body.empty();
+      const bool no_body = response_done && response.body.empty();
       auto hs = s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()),
-                                         !has_body);
+                                         no_body);
       auto replied = [&] { return s.local_replies != replies_before; };
       if (!replied() && !s.vm().failed() && hs != FilterHeadersStatus::Continue) {
         if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
-      }
-      if (!replied() && !s.vm().failed() && has_body) {
-        auto ds = s.vm().onResponseBody(s.id(), static_cast<uint32_t>(response.body.size()), true);
-        if (!replied() && !s.vm().failed() && ds != FilterDataStatus::Continue && !s.continued[1]) {
-          if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
-        }
       }
       if (s.closed) co_return false;
       if (replied()) {
         response =
             localResponse(s.local_reply->status, s.local_reply->body, s.local_reply->headers);
-        for (auto& st : streams) st->response_headers_available = true;
+        upstream.reset();
+        body_up.reset();
+        response_done = true;
       }
     }
 
     const uint32_t status = response.status();
     ProxyStats::instance().downstream_rq_xx[std::min<uint32_t>(status / 100, 5)]->add(1);
-    response.version = version;
-    auto beast_res = toBeastResponse(response);
-    const bool keep = keep_alive && !state_->draining() && beast_res.keep_alive();
-    beast_res.keep_alive(keep);
-    auto [ec, n] = co_await http::async_write(socket_, beast_res, nothrow);
+    const bool no_body_allowed = is_head || status < 200 || status == 204 || status == 304;
+    keep_alive = keep_alive && !state_->draining();
+    std::vector<std::string> held(chain.size());
+    std::string out, data;
+    std::optional<http1::MessageWriter> writer;
+    auto makeWriter = [&](bool complete, size_t size) {
+      http1::BodyShape shape;
+      shape.no_body_allowed = no_body_allowed;
+      shape.complete = complete;
+      shape.known_size = size;
+      shape.peer_http11 = version >= 11;
+      std::string head = http1::responseHead(response.headers, version);
+      writer.emplace(std::move(head), response.headers, shape);
+      if (writer->framing() == http1::Framing::Close) keep_alive = false;
+      if (!keep_alive) writer->addHeader("connection", "close");
+    };
+    bool wrote_ok = true;
+    auto flush = [&]() -> awaitable<bool> {
+      if (out.empty()) co_return true;
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), nothrow);
+      out.clear();
+      co_return !ec;
+    };
+    uint64_t response_bytes = 0;
+    if (!from_upstream || response_done) {
+      // The whole response is here: through the body filters once, then out in one write.
+      data = std::move(response.body);
+      response.body.clear();
+      bool have_body = !data.empty();
+      if (have_body) {
+        auto flow = co_await filterBody(chain, held, response, StreamType::Response, data, true);
+        if (flow == Flow::ClientGone || flow == Flow::Closed) co_return false;
+        if (flow == Flow::LocalReply) {
+          const LocalReply& r = *lastLocalReply(chain);
+          response = localResponse(r.status, r.body, r.headers);
+          data = std::move(response.body);
+        }
+      }
+      if (body_up) {
+        VectorHeaderMap trailers;
+        body_up->trailers(trailers);
+        response.trailers = std::move(trailers);
+        if (response.trailers.size() != 0) {
+          auto flow = co_await filterTrailers(chain, response.trailers, StreamType::Response);
+          if (flow != Flow::Ok) co_return false;
+        }
+      }
+      response_bytes = data.size();
+      response.body_bytes = response_bytes;
+      makeWriter(true, data.size());
+      writer->append(out, data, true, &response.trailers);
+      if (upstream && res_parser->keep_alive()) pool->release(std::move(upstream));
+    } else {
+      // Streamed: the head goes with the first piece, or at once when nothing is buffered yet
+      // (a slow or long-polling upstream still gets its headers to the client promptly).
+      route_deadline.arm(upstream->socket, upstream_deadline);
+      for (;;) {
+        if (!writer && !body_up->buffered()) {
+          makeWriter(false, 0);
+          writer->append(out, "", false);
+          if (!co_await flush()) co_return false;
+        }
+        auto ec = co_await body_up->read(data, scratch());
+        if (ec) {
+          if (route_deadline.expired()) ProxyStats::instance().upstream_rq_timeout->add(1);
+          if (!writer) {
+            response = localResponse(route_deadline.expired() ? 504 : 503,
+                                     route_deadline.expired() ? "upstream request timeout"
+                                                              : "upstream reset");
+            data = std::move(response.body);
+            makeWriter(true, data.size());
+            writer->append(out, data, true);
+            co_await flush();
+          }
+          co_return false;  // the client sees the response cut short, as from Envoy
+        }
+        const bool eos = body_up->done();
+        response_bytes = body_up->bytes();
+        response.body_bytes = response_bytes;
+        if (eos) {
+          body_up->trailers(response.trailers);
+        }
+        auto flow = co_await filterBody(chain, held, response, StreamType::Response, data, eos);
+        if (flow == Flow::ClientGone || flow == Flow::Closed) co_return false;
+        if (flow == Flow::LocalReply) {
+          if (writer) co_return false;  // headers went out already: all we can do is close
+          const LocalReply& r = *lastLocalReply(chain);
+          response = localResponse(r.status, r.body, r.headers);
+          data = std::move(response.body);
+          upstream.reset();
+          makeWriter(true, data.size());
+          writer->append(out, data, true);
+          co_await flush();
+          co_return false;
+        }
+        if (eos && response.trailers.size() != 0) {
+          if (co_await filterTrailers(chain, response.trailers, StreamType::Response) != Flow::Ok)
+            co_return false;
+        }
+        if (!writer) makeWriter(eos, data.size());
+        wrote_ok = writer->append(out, data, eos, &response.trailers) && wrote_ok;
+        data.clear();
+        if (!co_await flush()) co_return false;
+        if (eos) break;
+      }
+      route_deadline.disarm();
+      if (res_parser->keep_alive()) pool->release(std::move(upstream));
+    }
+    if (!wrote_ok) keep_alive = false;
+    const bool ok = co_await flush();
     // Access-log time: on_log, on_done, on_delete for every filter (as the streams go).
     streams.clear();
-    co_return !ec && keep;
+    co_return ok && keep_alive;
   }
 
-  awaitable<Message> forward(WorkerConfig& cfg, const Route& route, Message& request,
-                             std::string* upstream_address) {
-    auto pool = cfg.pools.find(route.cluster);
-    if (pool == cfg.pools.end()) co_return localResponse(503, "no healthy upstream");
+  static const LocalReply* lastLocalReply(const std::vector<WasmStream*>& chain) {
+    for (WasmStream* s : chain) {
+      if (s->local_reply) return &*s->local_reply;
+    }
+    return nullptr;
+  }
+
+  static std::chrono::steady_clock::time_point routeDeadline(const Route& route) {
+    return route.timeout.count() > 0 ? std::chrono::steady_clock::now() + route.timeout
+                                     : std::chrono::steady_clock::time_point::max();
+  }
+
+  struct ForwardOutcome {
+    bool closed = false;                  // the client went away or a filter closed the stream
+    std::optional<LocalReply> local;      // a filter replied while the body streamed
+    std::optional<Message> failure;       // 503/504 for an upstream that failed before a response
+  };
+
+  // Sends the request (head, then the body through the request filters as it arrives) and reads
+  // the response head. On success `upstream` holds the connection and `parser` the head.
+  awaitable<ForwardOutcome> forwardRequest(
+      ClusterPool& pool, const Route& route, Message& request, BodyReader<true>& body_in,
+      std::vector<WasmStream*>& chain, SocketDeadline& deadline,
+      std::chrono::steady_clock::time_point when, std::unique_ptr<UpstreamConnection>& upstream,
+      std::optional<http::response_parser<http::buffer_body>>& parser,
+      std::string* upstream_address, bool is_head) {
+    ForwardOutcome outcome;
     if (route.prefix_rewrite && route.match_kind == Route::MatchKind::Prefix) {
       std::string path(request.header(":path"));
       request.headers.replace(":path",
                               *route.prefix_rewrite + path.substr(route.match_value.size()));
     }
     if (route.host_rewrite) request.headers.replace(":authority", *route.host_rewrite);
-    UpstreamResult r = co_await pool->second->send(request, route.timeout);
-    *upstream_address = r.upstream_address;
-    switch (r.kind) {
-      case UpstreamResult::Kind::Ok:
-        co_return std::move(r.response);
-      case UpstreamResult::Kind::Timeout:
-        co_return localResponse(504, "upstream request timeout");
-      case UpstreamResult::Kind::ConnectFail:
-        co_return localResponse(503,
-                                "upstream connect error or disconnect/reset before headers. "
-                                "reset reason: connection failure");
-      case UpstreamResult::Kind::Reset:
-        co_return localResponse(503,
-                                "upstream connect error or disconnect/reset before headers. "
-                                "reset reason: connection termination");
+    ProxyStats::instance().upstream_rq_total->add(1);
+
+    // The first piece of the body: what the client sent with the head, through the filters.
+    std::vector<std::string> held(chain.size());
+    std::string out, data;
+    bool eos = body_in.done();
+    const bool has_body = !eos;
+    // A body that fails to parse gets 400 (if nothing has been answered yet); a client that
+    // goes away mid-body gets nothing.
+    auto bodyError = [&](const boost::system::error_code& ec) {
+      const bool malformed =
+          ec.category() == make_error_code(http::error::bad_chunk).category() &&
+          ec != http::error::partial_message && ec != http::error::end_of_stream;
+      if (malformed) {
+        ProxyStats::instance().downstream_rq_bad->add(1);
+        outcome.failure = localResponse(400, "bad request body: " + ec.message() + "\n");
+        return;
+      }
+      outcome.closed = true;
+    };
+    if (!eos && body_in.buffered()) {
+      if (auto ec = co_await body_in.read(data, scratch())) {
+        bodyError(ec);
+        co_return outcome;
+      }
+      eos = body_in.done();
     }
-    co_return localResponse(503, "");
+    auto trailersThenFlow = [&](bool at_end) -> awaitable<Flow> {
+      if (!at_end) co_return Flow::Ok;
+      body_in.trailers(request.trailers);
+      if (request.trailers.size() == 0) co_return Flow::Ok;
+      co_return co_await filterTrailers(chain, request.trailers, StreamType::Request);
+    };
+    auto runFilters = [&](bool at_end) -> awaitable<Flow> {
+      if (!chain.empty() && has_body && (!data.empty() || at_end)) {
+        auto flow = co_await filterBody(chain, held, request, StreamType::Request, data, at_end);
+        if (flow != Flow::Ok) co_return flow;
+      }
+      co_return co_await trailersThenFlow(at_end);
+    };
+    request.body_bytes = body_in.bytes();
+    if (auto flow = co_await runFilters(eos); flow != Flow::Ok) {
+      if (flow == Flow::LocalReply) {
+        outcome.local = *lastLocalReply(chain);
+      } else {
+        outcome.closed = true;
+      }
+      co_return outcome;
+    }
+
+    http1::BodyShape shape;
+    shape.complete = eos;
+    shape.known_size = data.size();
+    shape.is_request = true;
+    shape.method = request.header(":method");
+    http1::MessageWriter writer(http1::requestHead(request.headers), request.headers, shape);
+    writer.append(out, data, eos, &request.trailers);
+    data.clear();
+
+    UpstreamFailure failure = UpstreamFailure::None;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      upstream = co_await pool.acquire(when, &failure, attempt > 0);
+      if (!upstream) break;
+      *upstream_address = pool.endpointAddress(upstream->endpoint);
+      deadline.arm(upstream->socket, when);
+      auto [ec, n] = co_await asio::async_write(upstream->socket, asio::buffer(out), nothrow);
+      // The rest of the body, as it arrives.
+      while (!ec && !eos) {
+        std::string piece;
+        if (auto rec = co_await body_in.read(piece, scratch())) {
+          bodyError(rec);
+          upstream.reset();
+          co_return outcome;
+        }
+        eos = body_in.done();
+        request.body_bytes = body_in.bytes();
+        data = std::move(piece);
+        if (auto flow = co_await runFilters(eos); flow != Flow::Ok) {
+          upstream.reset();
+          if (flow == Flow::LocalReply) {
+            outcome.local = *lastLocalReply(chain);
+          } else {
+            outcome.closed = true;
+          }
+          co_return outcome;
+        }
+        std::string wire;
+        if (!writer.append(wire, data, eos, &request.trailers)) {
+          spdlog::debug("request body length differs from its content-length; closing");
+        }
+        data.clear();
+        auto [ec2, n2] = co_await asio::async_write(upstream->socket, asio::buffer(wire), nothrow);
+        ec = ec2;
+      }
+      bool got_some = false;
+      while (!ec) {
+        parser.emplace();
+        parser->body_limit(boost::none);
+        if (is_head) parser->skip(true);
+        auto [ec3, n3] =
+            co_await http::async_read_header(upstream->socket, upstream->buffer, *parser, nothrow);
+        ec = ec3;
+        got_some = got_some || parser->got_some();
+        const unsigned status = parser->get().result_int();
+        if (ec || status >= 200 || status == 101) break;  // skip interim 1xx responses
+      }
+      const bool expired = deadline.expired();
+      deadline.disarm();
+      if (!ec) co_return outcome;
+      upstream.reset();
+      if (expired) {
+        ProxyStats::instance().upstream_rq_timeout->add(1);
+        failure = UpstreamFailure::Timeout;
+        break;
+      }
+      failure = UpstreamFailure::Reset;
+      // A stale pooled connection: retry once on a fresh one if the request went out whole.
+      if (attempt == 0 && !got_some && shape.complete) continue;
+      break;
+    }
+    switch (failure) {
+      case UpstreamFailure::Timeout:
+        outcome.failure = localResponse(504, "upstream request timeout");
+        break;
+      case UpstreamFailure::ConnectFail:
+        outcome.failure = localResponse(503,
+                                        "upstream connect error or disconnect/reset before "
+                                        "headers. reset reason: connection failure");
+        break;
+      default:
+        outcome.failure = localResponse(503,
+                                        "upstream connect error or disconnect/reset before "
+                                        "headers. reset reason: connection termination");
+        break;
+    }
+    co_return outcome;
   }
 
   // Waits for the plugin to resume while watching the client: returns false if it went away.
@@ -939,6 +1423,7 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t listener_index_;
   beast::flat_buffer buffer_;
   ConnectionInfo conn_;
+  std::unique_ptr<char[]> scratch_;  // one body piece being decoded
 };
 
 awaitable<void> acceptLoop(std::shared_ptr<WorkerState> state, tcp::acceptor& acceptor,
