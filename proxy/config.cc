@@ -410,13 +410,18 @@ class Parser {
   }
 
   void hcm(const YAML::Node& n, const std::string& path, Listener* l) {
-    checkKeys(n, path, {"@type", "stat_prefix", "route_config", "http_filters"},
+    checkKeys(n, path,
+              {"@type", "stat_prefix", "route_config", "http_filters", "request_headers_timeout"},
               {"codec_type", "access_log", "use_remote_address", "xff_num_trusted_hops",
                "generate_request_id", "server_name", "normalize_path", "merge_slashes",
                "common_http_protocol_options", "http_protocol_options", "stream_idle_timeout",
                "request_timeout", "tracing", "upgrade_configs", "skip_xff_append",
                "preserve_external_request_id", "always_set_request_id_in_response"});
     if (n["stat_prefix"]) l->stat_prefix = str(n["stat_prefix"], child(path, "stat_prefix"));
+    if (n["request_headers_timeout"]) {
+      l->request_headers_timeout =
+          duration(n["request_headers_timeout"], child(path, "request_headers_timeout"));
+    }
     if (!n["route_config"])
       fail(child(path, "route_config"), "missing required field (RDS is not supported)");
     routeConfig(n["route_config"], child(path, "route_config"), &l->routes);

@@ -80,6 +80,8 @@ struct Listener {
   std::string stat_prefix;
   RouteConfig routes;
   std::vector<HttpFilter> filters;  // in order; the router is last
+  // HCM request_headers_timeout: how long a request's headers may take (0: the proxy's default).
+  std::chrono::milliseconds request_headers_timeout{0};
 };
 
 struct Cluster {

@@ -92,9 +92,9 @@ MessageWriter::MessageWriter(std::string head, const VectorHeaderMap& headers,
   } else if (shape.complete) {
     framing_ = Framing::Length;
     declared_ = shape.known_size;
-    const bool bodyless_request =
-        shape.is_request && shape.known_size == 0 && shape.method != "POST" &&
-        shape.method != "PUT" && shape.method != "PATCH";
+    const bool bodyless_request = shape.is_request && shape.known_size == 0 &&
+                                  shape.method != "POST" && shape.method != "PUT" &&
+                                  shape.method != "PATCH";
     if (!bodyless_request) appendHeader(head_, "content-length", std::to_string(declared_));
   } else if (declared) {
     framing_ = Framing::Length;

@@ -1,9 +1,7 @@
 // The HTTP message as the filter chain sees it: a header map with Envoy's pseudo-headers
-// (":method", ":path", ":authority", ":scheme" on requests, ":status" on responses), a buffered
-// body and trailers. Converted from and to Beast's messages at the edges.
+// (":method", ":path", ":authority", ":scheme" on requests, ":status" on responses), the body
+// (whole, or the piece a filter is looking at while it streams) and trailers.
 #pragma once
-
-#include <boost/beast/http.hpp>
 
 #include <string>
 
@@ -11,13 +9,12 @@
 
 namespace wasm_proxy {
 
-namespace http = boost::beast::http;
 using proxy_wasm::host::VectorHeaderMap;
 
 struct Message {
   VectorHeaderMap headers;
-  std::string body;           // the whole body, or the piece a filter is looking at
-  uint64_t body_bytes = 0;    // bytes of a streamed body seen so far
+  std::string body;         // the whole body, or the piece a filter is looking at
+  uint64_t body_bytes = 0;  // bytes of a streamed body seen so far
   VectorHeaderMap trailers;
   unsigned version = 11;
 
@@ -25,14 +22,6 @@ struct Message {
   uint64_t bodySize() const { return body_bytes != 0 ? body_bytes : body.size(); }
   std::string_view header(std::string_view key) const { return headers.get(key).value_or(""); }
 };
-
-// Request from Beast: pseudo-headers first, Host becomes :authority.
-Message fromBeast(http::request<http::string_body>&& req, std::string_view scheme);
-// Response from Beast: :status first.
-Message fromBeast(http::response<http::string_body>&& res);
-
-http::request<http::string_body> toBeastRequest(const Message& m);
-http::response<http::string_body> toBeastResponse(const Message& m);
 
 // A locally generated response (router errors, wasm local replies, direct responses).
 Message localResponse(uint32_t status, std::string body,

@@ -25,6 +25,7 @@
 namespace wasm_proxy {
 
 namespace beast = boost::beast;
+namespace http = boost::beast::http;
 using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
@@ -129,11 +130,40 @@ class SocketDeadline {
   }
   bool expired() const { return state_ && state_->expired; }
 
+  // Like arm(), for a wait whose clock starts with its first byte: each time `period` passes
+  // while `idle()` is true the wait is extended, up to `idle_limit` in all.
+  void armAfterFirstByte(tcp::socket& socket, std::chrono::steady_clock::duration period,
+                         std::chrono::steady_clock::duration idle_limit,
+                         std::function<bool()> idle) {
+    disarm();
+    state_ = std::make_shared<State>();
+    state_->socket = &socket;
+    state_->idle = std::move(idle);
+    state_->idle_until = std::chrono::steady_clock::now() + idle_limit;
+    state_->period = period;
+    wait(state_);
+  }
+
  private:
   struct State {
     tcp::socket* socket = nullptr;
     bool expired = false;
+    std::function<bool()> idle;
+    std::chrono::steady_clock::time_point idle_until;
+    std::chrono::steady_clock::duration period{};
   };
+  void wait(std::shared_ptr<State> state) {
+    timer_.expires_after(state->period);
+    timer_.async_wait([this, state](boost::system::error_code ec) {
+      if (ec || state->socket == nullptr) return;
+      if (state->idle && state->idle() && std::chrono::steady_clock::now() < state->idle_until) {
+        wait(state);  // `this` is alive: disarm() (also in the destructor) clears state->socket
+        return;
+      }
+      state->expired = true;
+      state->socket->cancel(ec);
+    });
+  }
   asio::steady_timer timer_;
   std::shared_ptr<State> state_;
 };
@@ -267,9 +297,7 @@ class BodyReader {
     bytes_ += got;
     co_return ec;
   }
-  void trailers(VectorHeaderMap& out) const {
-    collectTrailers(parser_.get(), head_fields_, out);
-  }
+  void trailers(VectorHeaderMap& out) const { collectTrailers(parser_.get(), head_fields_, out); }
 
  private:
   tcp::socket& socket_;
@@ -890,8 +918,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
     state_->idle_sockets_.insert(&socket_);
     SocketDeadline header_deadline(socket_.get_executor());
-    header_deadline.arm(socket_,
-                        std::chrono::steady_clock::now() + state_->options().header_timeout);
+    // The header timeout counts from a request's first byte; an idle keep-alive connection
+    // waits up to the idle timeout.
+    std::chrono::steady_clock::duration header_timeout = state_->options().header_timeout;
+    if (auto cfg = state_->config(); cfg && listener_index_ < cfg->bootstrap->listeners.size()) {
+      const auto configured = cfg->bootstrap->listeners[listener_index_].request_headers_timeout;
+      if (configured.count() > 0) header_timeout = configured;
+    }
+    header_deadline.armAfterFirstByte(socket_, header_timeout, state_->options().idle_timeout,
+                                      [this] { return buffer_.size() == 0; });
     auto [ec, n] = co_await http::async_read_header(socket_, buffer_, parser, nothrow);
     const bool timed_out = header_deadline.expired();
     header_deadline.disarm();
@@ -1098,8 +1133,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (s.vm().failed()) continue;  // answered already (fail closed) or skipped (fail open)
       const int replies_before = s.local_replies;
       const bool no_body = response_done && response.body.empty();
-      auto hs = s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()),
-                                         no_body);
+      auto hs =
+          s.vm().onResponseHeaders(s.id(), static_cast<uint32_t>(response.headers.size()), no_body);
       auto replied = [&] { return s.local_replies != replies_before; };
       if (!replied() && !s.vm().failed() && hs != FilterHeadersStatus::Continue) {
         if (!co_await waitWatchingClient(s, StreamType::Response)) co_return false;
@@ -1182,9 +1217,9 @@ class Session : public std::enable_shared_from_this<Session> {
         if (ec) {
           if (route_deadline.expired()) ProxyStats::instance().upstream_rq_timeout->add(1);
           if (!writer) {
-            response = localResponse(route_deadline.expired() ? 504 : 503,
-                                     route_deadline.expired() ? "upstream request timeout"
-                                                              : "upstream reset");
+            response = localResponse(
+                route_deadline.expired() ? 504 : 503,
+                route_deadline.expired() ? "upstream request timeout" : "upstream reset");
             data = std::move(response.body);
             makeWriter(true, data.size());
             writer->append(out, data, true);
@@ -1228,7 +1263,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool ok = co_await flush();
     // Access-log time: on_log, on_done, on_delete for every filter (as the streams go).
     streams.clear();
-    co_return ok && keep_alive;
+    co_return ok&& keep_alive;
   }
 
   static const LocalReply* lastLocalReply(const std::vector<WasmStream*>& chain) {
@@ -1244,9 +1279,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   struct ForwardOutcome {
-    bool closed = false;                  // the client went away or a filter closed the stream
-    std::optional<LocalReply> local;      // a filter replied while the body streamed
-    std::optional<Message> failure;       // 503/504 for an upstream that failed before a response
+    bool closed = false;              // the client went away or a filter closed the stream
+    std::optional<LocalReply> local;  // a filter replied while the body streamed
+    std::optional<Message> failure;   // 503/504 for an upstream that failed before a response
   };
 
   // Sends the request (head, then the body through the request filters as it arrives) and reads
@@ -1274,9 +1309,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // A body that fails to parse gets 400 (if nothing has been answered yet); a client that
     // goes away mid-body gets nothing.
     auto bodyError = [&](const boost::system::error_code& ec) {
-      const bool malformed =
-          ec.category() == make_error_code(http::error::bad_chunk).category() &&
-          ec != http::error::partial_message && ec != http::error::end_of_stream;
+      const bool malformed = ec.category() == make_error_code(http::error::bad_chunk).category() &&
+                             ec != http::error::partial_message && ec != http::error::end_of_stream;
       if (malformed) {
         ProxyStats::instance().downstream_rq_bad->add(1);
         outcome.failure = localResponse(400, "bad request body: " + ec.message() + "\n");

@@ -1,8 +1,14 @@
 // wasm-proxy integration tests: a real wasm-proxy process, a real upstream, a real client.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "test_support.h"
@@ -350,6 +356,166 @@ TEST(ProxyConfig, ValidateModeAndUnknownRuntime) {
   EXPECT_NE(out2.find("vm_config.runtime: unknown Wasm runtime 'envoy.wasm.runtime.wamr'"),
             std::string::npos)
       << out2;
+}
+
+// ---- streaming ------------------------------------------------------------------------------
+
+// A blocking client socket that writes bytes and reads with timestamps.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads until `needle` is in what was read, the peer closes, or `timeout`; returns whether
+  // the needle arrived.
+  bool readUntil(std::string_view needle, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (received.find(needle) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return received.find(needle) != std::string::npos;
+      received.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  }
+  std::string received;
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+size_t peakRssKiB(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+TEST_F(ProxyTest, LargeBodiesStreamThroughAPluginInBothDirections) {
+  ProxyProcess proxy(config("conformance"), upstream.port(), 1);
+  ASSERT_TRUE(proxy.ready());
+  const size_t before_kib = peakRssKiB(proxy.process().pid());
+  // 48 MiB up (the old buffered limit was 16 MiB), with Content-Length.
+  std::string body(48u << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  RawClient up(proxy.port());
+  ASSERT_TRUE(up.connected());
+  std::thread writer([&] {
+    up.send("POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: close\r\n\r\n");
+    up.send(body);
+  });
+  EXPECT_TRUE(up.readUntil("}", std::chrono::seconds(30))) << up.received.substr(0, 300);
+  writer.join();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(body)));
+  EXPECT_NE(up.received.find("\"bytes\":" + std::to_string(body.size()) + ","), std::string::npos)
+      << up.received.substr(0, 400);
+  EXPECT_NE(up.received.find(std::string("\"fnv1a\":\"") + hex + "\""), std::string::npos)
+      << "the upstream got the bytes unchanged";
+  EXPECT_NE(up.received.find("x-request-body-bytes: " + std::to_string(body.size())),
+            std::string::npos);
+  const size_t calls_at = up.received.find("x-request-body-calls: ");
+  ASSERT_NE(calls_at, std::string::npos);
+  EXPECT_GT(std::atoi(up.received.c_str() + calls_at + 22), 10) << "the plugin saw pieces";
+
+  // 72 MiB down (the old limit was 64 MiB).
+  const size_t down = 72u << 20;
+  RawClient dl(proxy.port());
+  ASSERT_TRUE(dl.send("GET /bytes/" + std::to_string(down) +
+                      " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  dl.readUntil("\r\n\r\n", std::chrono::seconds(10));
+  const size_t head_end = dl.received.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos);
+  dl.readUntil(std::string(16, '#'), std::chrono::seconds(30));  // reads to the close
+  EXPECT_EQ(dl.received.size() - head_end - 4, down);
+  EXPECT_NE(dl.received.substr(0, head_end).find("content-length: " + std::to_string(down)),
+            std::string::npos);
+  // Neither body was held whole: the proxy grew by far less than either.
+  const size_t after_kib = peakRssKiB(proxy.process().pid());
+  EXPECT_LT(after_kib - before_kib, 40u * 1024) << before_kib << " KiB -> " << after_kib << " KiB";
+}
+
+TEST_F(ProxyTest, ResponseStreamsWithItsTrailersThroughAPlugin) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  RawClient c(proxy.port());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET /stream/5/1000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(c.readUntil("aaaaa", std::chrono::seconds(5))) << c.received;
+  const auto first = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(first, std::chrono::milliseconds(700)) << "the first piece waits for the whole body";
+  ASSERT_TRUE(c.readUntil("\r\n0\r\n", std::chrono::seconds(5))) << c.received;
+  c.readUntil("\r\n\r\n\r\n", std::chrono::seconds(2));  // to the close
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  EXPECT_NE(c.received.find("transfer-encoding: chunked"), std::string::npos) << c.received;
+  const std::string tail = c.received.substr(c.received.find("\r\n0\r\n"));
+  EXPECT_NE(tail.find("x-upstream-trailer: done\r\n"), std::string::npos) << tail;
+  EXPECT_NE(tail.find("x-plugin-saw: done\r\n"), std::string::npos) << "plugin trailers: " << tail;
+}
+
+TEST_F(ProxyTest, RequestTrailersReachThePluginAndTheUpstream) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  std::string r = rawExchange(proxy.port(),
+                              "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                              "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n"
+                              "x-checksum: abc\r\n\r\n");
+  EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 200") << r;
+  EXPECT_NE(r.find("x-request-trailer: abc"), std::string::npos) << r;
+  EXPECT_NE(r.find("\"bytes\":11"), std::string::npos) << r;
+  EXPECT_NE(r.find("\"trailers\":{\"x-checksum\":\"abc\",\"x-plugin-trailer\":\"added\"}"),
+            std::string::npos)
+      << r;
+}
+
+TEST_F(ProxyTest, SlowRequestHeadersGet408AndIdleConnectionsDoNot) {
+  std::string cfg = config("scaffold");
+  const std::string anchor = "stat_prefix: ingress_http\n";
+  cfg.replace(cfg.find(anchor), anchor.size(),
+              anchor + "          request_headers_timeout: 0.3s\n");
+  ProxyProcess proxy(cfg, upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  RawClient slow(proxy.port());
+  ASSERT_TRUE(slow.send("GET / HTTP/1.1\r\nHo"));
+  EXPECT_TRUE(slow.readUntil("\r\n\r\n", std::chrono::seconds(3)));
+  EXPECT_EQ(slow.received.substr(0, 12), "HTTP/1.1 408") << slow.received;
+  // A keep-alive connection that sends nothing is not a slow request: after twice the header
+  // timeout it still serves.
+  RawClient idle(proxy.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ASSERT_TRUE(idle.send("GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_TRUE(idle.readUntil("\"path\":\"/late\"", std::chrono::seconds(3))) << idle.received;
 }
 
 }  // namespace

@@ -200,7 +200,13 @@ class Stream : public HttpContext {
   }
 
   FilterDataStatus onRequestBody(size_t size, bool end_of_stream) override {
-    if (requestHeader(":path").value_or("") != "/body") return FilterDataStatus::Continue;
+    const std::string path = requestHeader(":path").value_or("");
+    if (path == "/count") {  // streamed: every piece passes at once
+      ++body_calls_;
+      body_bytes_ += size;
+      return FilterDataStatus::Continue;
+    }
+    if (path != "/body") return FilterDataStatus::Continue;
     if (!end_of_stream) return FilterDataStatus::StopIterationAndBuffer;
     auto body = getBufferBytes(BufferType::HttpRequestBody, 0, size);
     std::string upper = body ? body->toString() : "";
@@ -209,11 +215,34 @@ class Stream : public HttpContext {
     return FilterDataStatus::Continue;
   }
 
+  FilterTrailersStatus onRequestTrailers(uint32_t) override {
+    request_trailer_ = requestTrailer("x-checksum").value_or("<none>");
+    addHeaderMapValue(MapType::HttpRequestTrailers, "x-plugin-trailer", "added");
+    return FilterTrailersStatus::Continue;
+  }
+
   FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
     addResponseHeader("x-response-seen", "1");
+    if (body_calls_ != 0) {
+      addResponseHeader("x-request-body-calls", str(body_calls_));
+      addResponseHeader("x-request-body-bytes", str(body_bytes_));
+    }
+    if (!request_trailer_.empty()) addResponseHeader("x-request-trailer", request_trailer_);
     return FilterHeadersStatus::Continue;
   }
 
+  FilterTrailersStatus onResponseTrailers(uint32_t) override {
+    const std::string upstream = responseTrailer("x-upstream-trailer").value_or("<none>");
+    addHeaderMapValue(MapType::HttpResponseTrailers, "x-plugin-saw", upstream);
+    return FilterTrailersStatus::Continue;
+  }
+
+ private:
+  uint64_t body_calls_ = 0;
+  uint64_t body_bytes_ = 0;
+  std::string request_trailer_;
+
+ public:
   void onLog() override { logInfo("on_log ", id(), " path=", requestHeader(":path").value_or("")); }
   void onDone() override { logInfo("on_done ", id()); }
   void onDelete() override { logInfo("on_delete ", id()); }

@@ -10,6 +10,10 @@
 //   /reset           close the connection without answering
 //   /bytes/<n>       answer with n bytes of 'x'
 //   /plain           a small text/plain body ("ok"), for benchmarks
+//   /count           reads a body of any size as it arrives and answers {"bytes":N,"fnv1a":"…",
+//                    "trailers":{…}} (FNV-1a 64 of the body; the request's chunked trailers)
+//   /stream/<n>/<ms> a chunked body: n bytes of 'a', then after ms milliseconds n of 'b', then
+//                    the trailer x-upstream-trailer: done
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -43,13 +47,90 @@ std::string jsonEscape(std::string_view s) {
   return out;
 }
 
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// /count: the body streamed through a fixed buffer, hashed, never held whole.
+asio::awaitable<bool> count(tcp::socket& socket, beast::flat_buffer& buf,
+                            http::request_parser<http::buffer_body>& parser) {
+  const size_t head_fields = std::distance(parser.get().begin(), parser.get().end());
+  uint64_t bytes = 0, hash = 1469598103934665603ull;
+  std::vector<char> piece(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    auto [ec, n] = co_await http::async_read_some(socket, buf, parser, nothrow);
+    if (ec && ec != http::error::need_buffer) co_return false;
+    const size_t got = piece.size() - parser.get().body().size;
+    for (size_t i = 0; i < got; ++i)
+      hash = (hash ^ static_cast<unsigned char>(piece[i])) * 1099511628211ull;
+    bytes += got;
+  }
+  std::string trailers;
+  size_t i = 0;
+  for (const auto& f : parser.get()) {
+    if (i++ < head_fields) continue;
+    trailers += (trailers.empty() ? "\"" : ",\"") + jsonEscape(f.name_string()) + "\":\"" +
+                jsonEscape(f.value()) + "\"";
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  http::response<http::string_body> res{http::status::ok, 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = "{\"bytes\":" + std::to_string(bytes) + ",\"fnv1a\":\"" + hex + "\",\"trailers\":{" +
+               trailers + "}}";
+  res.keep_alive(parser.get().keep_alive());
+  res.prepare_payload();
+  auto [wec, wn] = co_await http::async_write(socket, res, nothrow);
+  co_return !wec && parser.get().keep_alive();
+}
+
+// /stream/<n>/<ms>: a chunked response in two pieces with a pause between, and a trailer.
+asio::awaitable<bool> stream(tcp::socket& socket, std::string_view path, bool keep_alive) {
+  size_t n = std::strtoul(path.data() + 8, nullptr, 10);
+  size_t slash = path.find('/', 8);
+  long ms = slash == std::string_view::npos ? 0 : std::atol(path.data() + slash + 1);
+  auto chunk = [](char c, size_t n) {
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    return std::string(size) + std::string(n, c) + "\r\n";
+  };
+  std::string head =
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n";
+  head += "trailer: x-upstream-trailer\r\n";
+  if (!keep_alive) head += "connection: close\r\n";
+  head += "\r\n" + chunk('a', n);
+  auto [ec, w] = co_await asio::async_write(socket, asio::buffer(head), nothrow);
+  if (ec) co_return false;
+  asio::steady_timer t(socket.get_executor(), std::chrono::milliseconds(ms));
+  co_await t.async_wait(nothrow);
+  std::string rest = chunk('b', n) + "0\r\nx-upstream-trailer: done\r\n\r\n";
+  auto [ec2, w2] = co_await asio::async_write(socket, asio::buffer(rest), nothrow);
+  co_return !ec2 && keep_alive;
+}
+
 asio::awaitable<void> session(tcp::socket socket) {
   beast::flat_buffer buf;
   socket.set_option(tcp::no_delay(true));
   for (;;) {
-    http::request<http::string_body> req;
-    auto [ec, n] = co_await http::async_read(socket, buf, req, asio::as_tuple(asio::use_awaitable));
+    http::request_parser<http::buffer_body> head_parser;
+    head_parser.body_limit(boost::none);
+    auto [hec, hn] = co_await http::async_read_header(socket, buf, head_parser, nothrow);
+    if (hec) co_return;
+    const std::string target(head_parser.get().target());
+    if (target == "/count") {
+      if (!co_await count(socket, buf, head_parser)) co_return;
+      continue;
+    }
+    if (target.rfind("/stream/", 0) == 0 && head_parser.is_done()) {
+      if (!co_await stream(socket, target, head_parser.get().keep_alive())) co_return;
+      continue;
+    }
+    // Everything else reads the whole body (up to 64 MiB) and answers at once.
+    http::request_parser<http::string_body> parser(std::move(head_parser));
+    parser.body_limit(64u << 20);
+    auto [ec, n] = co_await http::async_read(socket, buf, parser, nothrow);
     if (ec) co_return;
+    http::request<http::string_body> req = parser.release();
     std::string path(req.target());
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set("x-echo-upstream", "1");
