@@ -90,15 +90,19 @@ uint64_t realtimeNs() {
                                    .count());
 }
 
+// A random (version 4) UUID, formatted without printf.
 std::string requestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  uint64_t a = rng(), b = rng();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>(0x8000 | (b >> 48 & 0x3fff)),
-                static_cast<unsigned long long>(b & 0xffffffffffffull));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const uint64_t words[2] = {rng(), rng()};
+  std::string out(36, '-');
+  for (int d = 0, i = 0; d < 32; ++d, ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) ++i;
+    out[i] = kHex[(words[d / 16] >> (60 - 4 * (d % 16))) & 0xf];
+  }
+  out[14] = '4';                         // version 4
+  out[19] = kHex[8 | (words[1] & 0x3)];  // variant 10xx
+  return out;
 }
 
 // Cancels a socket's pending operations when a time point passes, with one timer and no

@@ -65,7 +65,9 @@ class Worker {
  private:
   int index_;
   WorkerOptions options_;
-  asio::io_context io_{1};
+  // One thread runs the loop and does all socket I/O; other threads only post to it, which the
+  // scheduler's lock still covers. So the reactor skips its per-descriptor locks.
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread_;
   std::shared_ptr<WorkerState> state_;
 };

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "test_support.h"
@@ -111,7 +112,12 @@ TEST_F(ProxyTest, ProxiesThroughAWasmFilterWithRequestIdAndXff) {
   ASSERT_EQ(r.status, 200) << r.error;
   EXPECT_EQ(r.header("x-echo-upstream"), "1");
   EXPECT_NE(r.body.find("\"path\":\"/hello?x=1\""), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("\"x-request-id\":\""), std::string::npos) << "generated when absent";
+  const size_t id_at = r.body.find("\"x-request-id\":\"");
+  ASSERT_NE(id_at, std::string::npos) << "generated when absent";
+  const std::string id = r.body.substr(id_at + 16, 36);
+  EXPECT_TRUE(std::regex_match(
+      id, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << "a version 4 UUID: " << id;
   EXPECT_NE(r.body.find("\"x-forwarded-for\":\"127.0.0.1\""), std::string::npos) << r.body;
   auto post = httpRequest(proxy.port(), "POST", "/submit", {}, "payload-bytes");
   EXPECT_NE(post.body.find("\"body\":\"payload-bytes\""), std::string::npos) << post.body;
