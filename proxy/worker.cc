@@ -979,7 +979,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The body of one direction through the wasm filters: each filter sees the pieces as they
   // come, or (StopIterationAndBuffer and the like) everything it has held so far; what it lets
   // through goes to the next filter. Stops early on a local reply, a close, or a vanished client.
-  enum class Flow { Ok, LocalReply, Closed, ClientGone };
+  enum class Flow { Ok, LocalReply, Closed, ClientGone, TooLarge };
   awaitable<Flow> filterBody(std::vector<WasmStream*>& chain, std::vector<std::string>& held,
                              Message& message, StreamType type, std::string& data, bool eos) {
     const int dir = type == StreamType::Request ? 0 : 1;
@@ -1004,7 +1004,10 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!eos) {
           held[i] = std::move(message.body);  // held until more data (or the end) arrives
           message.body.clear();
-          co_return Flow::Ok;
+          const size_t limit = type == StreamType::Request
+                                   ? state_->options().max_request_body_bytes
+                                   : state_->options().max_response_body_bytes;
+          co_return held[i].size() > limit ? Flow::TooLarge : Flow::Ok;
         }
         if (!co_await waitWatchingClient(s, type)) co_return Flow::ClientGone;
         if (s.local_replies != replies) co_return Flow::LocalReply;
@@ -1239,9 +1242,15 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         auto flow = co_await filterBody(chain, held, response, StreamType::Response, data, eos);
         if (flow == Flow::ClientGone || flow == Flow::Closed) co_return false;
-        if (flow == Flow::LocalReply) {
+        if (flow == Flow::LocalReply || flow == Flow::TooLarge) {
           if (writer) co_return false;  // headers went out already: all we can do is close
-          const LocalReply& r = *lastLocalReply(chain);
+          if (flow == Flow::TooLarge) {
+            spdlog::warn("a filter held more than {} bytes of a response body: 500",
+                         state_->options().max_response_body_bytes);
+          }
+          const LocalReply r = flow == Flow::LocalReply
+                                   ? *lastLocalReply(chain)
+                                   : LocalReply{500, "response payload too large", {}, {}, -1};
           response = localResponse(r.status, r.body, r.headers);
           data = std::move(response.body);
           upstream.reset();
@@ -1343,12 +1352,19 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return co_await trailersThenFlow(at_end);
     };
     request.body_bytes = body_in.bytes();
-    if (auto flow = co_await runFilters(eos); flow != Flow::Ok) {
+    // What stops the request body in the filters: a local reply, a filter holding too much
+    // (413, as Envoy's buffer limit), or the stream closing.
+    auto stopped = [&](Flow flow) {
       if (flow == Flow::LocalReply) {
         outcome.local = *lastLocalReply(chain);
+      } else if (flow == Flow::TooLarge) {
+        outcome.failure = localResponse(413, "payload too large");
       } else {
         outcome.closed = true;
       }
+    };
+    if (auto flow = co_await runFilters(eos); flow != Flow::Ok) {
+      stopped(flow);
       co_return outcome;
     }
 
@@ -1381,11 +1397,7 @@ class Session : public std::enable_shared_from_this<Session> {
         data = std::move(piece);
         if (auto flow = co_await runFilters(eos); flow != Flow::Ok) {
           upstream.reset();
-          if (flow == Flow::LocalReply) {
-            outcome.local = *lastLocalReply(chain);
-          } else {
-            outcome.closed = true;
-          }
+          stopped(flow);
           co_return outcome;
         }
         std::string wire;

@@ -35,6 +35,8 @@ struct ProxyStats {
 };
 
 struct WorkerOptions {
+  // How much of a body one filter may hold (StopIterationAndBuffer) before the request gets 413
+  // or the response 500; bodies that stream through are not limited.
   size_t max_request_body_bytes = 16u << 20;
   size_t max_response_body_bytes = 64u << 20;
   std::chrono::seconds header_timeout{30};

@@ -472,6 +472,26 @@ TEST_F(ProxyTest, LargeBodiesStreamThroughAPluginInBothDirections) {
   EXPECT_LT(after_kib - before_kib, 40u * 1024) << before_kib << " KiB -> " << after_kib << " KiB";
 }
 
+TEST_F(ProxyTest, AFilterHoldingTooMuchOfABodyGets413AndSmallerBodiesAreBuffered) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  // The conformance plugin holds /body until its end, then upper-cases it.
+  auto small = httpRequest(proxy.port(), "POST", "/body", {}, std::string(3u << 20, 'q'));
+  ASSERT_EQ(small.status, 200);
+  EXPECT_NE(small.body.find(std::string(1000, 'Q')), std::string::npos) << "the whole body, changed";
+  EXPECT_EQ(small.body.find("qqqqqqqq"), std::string::npos);
+  RawClient big(proxy.port());
+  std::thread writer([&] {
+    big.send("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(17u << 20) +
+             "\r\n\r\n");
+    big.send(std::string(17u << 20, 'q'));  // fails once the proxy closes: fine
+  });
+  EXPECT_TRUE(big.readUntil("\r\n\r\n", std::chrono::seconds(10)));
+  writer.join();
+  EXPECT_EQ(big.received.substr(0, 12), "HTTP/1.1 413") << big.received.substr(0, 200);
+  EXPECT_NE(big.received.find("connection: close"), std::string::npos);
+}
+
 TEST_F(ProxyTest, ResponseStreamsWithItsTrailersThroughAPlugin) {
   ProxyProcess proxy(config("conformance"), upstream.port());
   ASSERT_TRUE(proxy.ready());
