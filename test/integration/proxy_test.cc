@@ -478,7 +478,8 @@ TEST_F(ProxyTest, AFilterHoldingTooMuchOfABodyGets413AndSmallerBodiesAreBuffered
   // The conformance plugin holds /body until its end, then upper-cases it.
   auto small = httpRequest(proxy.port(), "POST", "/body", {}, std::string(3u << 20, 'q'));
   ASSERT_EQ(small.status, 200);
-  EXPECT_NE(small.body.find(std::string(1000, 'Q')), std::string::npos) << "the whole body, changed";
+  EXPECT_NE(small.body.find(std::string(1000, 'Q')), std::string::npos)
+      << "the whole body, changed";
   EXPECT_EQ(small.body.find("qqqqqqqq"), std::string::npos);
   RawClient big(proxy.port());
   std::thread writer([&] {
