@@ -146,6 +146,13 @@ TEST_F(ProxyTest, UpstreamFailuresMapToEnvoysStatuses) {
   EXPECT_EQ(t.status, 504) << "route timeout 0.2s";
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/reset").status, 503) << "upstream reset";
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/status/404").status, 404);
+  // Reset mid-body: the head went out, so the client sees the body cut short and the connection
+  // close (as from Envoy); the proxy goes on serving.
+  std::string cut = rawExchange(proxy.port(), "GET /truncate/1000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(cut.substr(0, 12), "HTTP/1.1 200") << cut.substr(0, 200);
+  EXPECT_NE(cut.find("content-length: 2000"), std::string::npos);
+  EXPECT_EQ(cut.size() - cut.find("\r\n\r\n") - 4, 1000u) << "what the upstream sent, then close";
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/after").status, 200);
 }
 
 TEST_F(ProxyTest, MalformedRequestsGet4xxAndTheProxySurvives) {

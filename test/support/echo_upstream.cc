@@ -12,6 +12,7 @@
 //   /plain           a small text/plain body ("ok"), for benchmarks
 //   /count           reads a body of any size as it arrives and answers {"bytes":N,"fnv1a":"…",
 //                    "trailers":{…}} (FNV-1a 64 of the body; the request's chunked trailers)
+//   /truncate/<n>    announces 2n bytes, sends n, then closes the connection (reset mid-body)
 //   /stream/<n>/<ms> a chunked body: n bytes of 'a', then after ms milliseconds n of 'b', then
 //                    the trailer x-upstream-trailer: done
 #include <CLI/CLI.hpp>
@@ -120,6 +121,13 @@ asio::awaitable<void> session(tcp::socket socket) {
     if (target == "/count") {
       if (!co_await count(socket, buf, head_parser)) co_return;
       continue;
+    }
+    if (target.rfind("/truncate/", 0) == 0) {
+      const size_t n = std::strtoul(target.c_str() + 10, nullptr, 10);
+      std::string out = "HTTP/1.1 200 OK\r\ncontent-length: " + std::to_string(2 * n) + "\r\n\r\n" +
+                        std::string(n, 't');
+      co_await asio::async_write(socket, asio::buffer(out), nothrow);
+      co_return;  // closes the connection
     }
     if (target.rfind("/stream/", 0) == 0 && head_parser.is_done()) {
       if (!co_await stream(socket, target, head_parser.get().keep_alive())) co_return;
