@@ -315,7 +315,7 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   return config;
 }
 
-VerifiedCache::VerifiedCache(size_t capacity) : capacity_(capacity), secret_(32, '\0') {
+VerifiedCache::VerifiedCache(size_t capacity) : secret_(32, '\0'), lru_(capacity) {
   if (getentropy(secret_.data(), secret_.size()) != 0) {
     // Without entropy the keys are still digests; only their unpredictability is lost.
     proxy_wasm::logWarn("basic_auth: no entropy for the credential cache key");
@@ -333,26 +333,11 @@ std::string VerifiedCache::key(std::string_view user_pass) const {
 }
 
 const std::string* VerifiedCache::find(std::string_view user_pass) {
-  auto it = index_.find(key(user_pass));
-  if (it == index_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return &it->second->second;
+  return lru_.find(key(user_pass));
 }
 
 void VerifiedCache::insert(std::string_view user_pass, const std::string& stored) {
-  if (capacity_ == 0) return;
-  std::string k = key(user_pass);
-  if (auto it = index_.find(k); it != index_.end()) {
-    it->second->second = stored;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return;
-  }
-  if (index_.size() >= capacity_) {
-    index_.erase(lru_.back().first);
-    lru_.pop_back();
-  }
-  lru_.emplace_front(k, stored);
-  index_.emplace(std::move(k), lru_.begin());
+  lru_.insert(key(user_pass), stored);
 }
 
 Decision check(const Config& config, std::string_view method, std::string_view host,

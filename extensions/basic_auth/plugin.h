@@ -4,16 +4,15 @@
 // The configuration reference is README.md.
 #pragma once
 
-#include <list>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "password.h"
 #include "path_regex.h"
 #include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/lru_cache.h"
 
 namespace basic_auth {
 
@@ -68,15 +67,12 @@ class VerifiedCache {
   // The stored password text that `user_pass` matched, or nullptr.
   const std::string* find(std::string_view user_pass);
   void insert(std::string_view user_pass, const std::string& stored);
-  size_t size() const { return index_.size(); }
+  size_t size() const { return lru_.size(); }
 
  private:
   std::string key(std::string_view user_pass) const;
-  using Entry = std::pair<std::string, std::string>;  // key, stored password text
-  size_t capacity_;
   std::string secret_;
-  std::list<Entry> lru_;  // most recent first
-  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  proxy_wasm::LruCache<std::string> lru_;  // key -> the stored password text it matched
 };
 
 // The request-independent core. `cache` (may be null) short-cuts repeated slow checks.

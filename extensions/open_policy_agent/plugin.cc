@@ -1,10 +1,9 @@
 // open_policy_agent: asks an OPA server (REST Data API) whether to let each request through,
 // with a per-VM LRU cache of decisions. See README.md.
-#include <list>
-#include <unordered_map>
 
 #include "proxy_wasm/sdk.h"
 #include "proxy_wasm/sdk/json.h"
+#include "proxy_wasm/sdk/lru_cache.h"
 
 using namespace proxy_wasm;
 
@@ -31,51 +30,31 @@ struct Decision {
   std::string body;    // body of the denial
 };
 
-// LRU keyed by the full input document (no hash truncation, no order-insensitive collisions).
+// LRU keyed by the full input document (no hash truncation, no order-insensitive collisions);
+// entries expire at an absolute time.
 class DecisionCache {
  public:
-  void configure(size_t capacity) {
-    capacity_ = capacity;
-    order_.clear();
-    index_.clear();
-  }
+  void configure(size_t capacity) { lru_.reset(capacity); }
   const Decision* find(const std::string& key, uint64_t now) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    if (it->second->expires_ns <= now) {
-      order_.erase(it->second);
-      index_.erase(it);
+    Entry* e = lru_.find(key);
+    if (e == nullptr) return nullptr;
+    if (e->expires_ns <= now) {
+      lru_.erase(key);
       return nullptr;
     }
-    order_.splice(order_.begin(), order_, it->second);  // most recently used; TTL is absolute
-    return &it->second->decision;
+    return &e->decision;
   }
   void insert(const std::string& key, Decision d, uint64_t expires_ns) {
-    if (capacity_ == 0) return;
-    if (auto it = index_.find(key); it != index_.end()) {
-      it->second->decision = std::move(d);
-      it->second->expires_ns = expires_ns;
-      order_.splice(order_.begin(), order_, it->second);
-      return;
-    }
-    if (order_.size() >= capacity_) {
-      index_.erase(order_.back().key);
-      order_.pop_back();
-    }
-    order_.push_front(Entry{key, std::move(d), expires_ns});
-    index_[key] = order_.begin();
+    lru_.insert(key, Entry{std::move(d), expires_ns});
   }
-  size_t size() const { return order_.size(); }
+  size_t size() const { return lru_.size(); }
 
  private:
   struct Entry {
-    std::string key;
     Decision decision;
     uint64_t expires_ns;
   };
-  size_t capacity_ = 1000;
-  std::list<Entry> order_;
-  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  proxy_wasm::LruCache<Entry> lru_{1000};
 };
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
