@@ -1207,7 +1207,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       response_bytes = data.size();
       response.body_bytes = response_bytes;
-      makeWriter(true, data.size());
+      // Trailers need chunked framing; otherwise the length is known.
+      makeWriter(response.trailers.size() == 0, data.size());
       writer->append(out, data, true, &response.trailers);
       if (upstream && res_parser->keep_alive()) pool->release(std::move(upstream));
     } else {
@@ -1263,7 +1264,7 @@ class Session : public std::enable_shared_from_this<Session> {
           if (co_await filterTrailers(chain, response.trailers, StreamType::Response) != Flow::Ok)
             co_return false;
         }
-        if (!writer) makeWriter(eos, data.size());
+        if (!writer) makeWriter(eos && response.trailers.size() == 0, data.size());
         wrote_ok = writer->append(out, data, eos, &response.trailers) && wrote_ok;
         data.clear();
         if (!co_await flush()) co_return false;
@@ -1369,7 +1370,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     http1::BodyShape shape;
-    shape.complete = eos;
+    shape.complete = eos && request.trailers.size() == 0;  // trailers need chunked framing
     shape.known_size = data.size();
     shape.is_request = true;
     shape.method = request.header(":method");

@@ -12,7 +12,7 @@ TEST(LruCache, EvictsTheLeastRecentlyUsed) {
   c.insert("a", 1);
   c.insert("b", 2);
   ASSERT_NE(c.find("a"), nullptr);  // "a" is now the most recent
-  c.insert("c", 3);                  // evicts "b"
+  c.insert("c", 3);                 // evicts "b"
   EXPECT_EQ(c.find("b"), nullptr);
   EXPECT_EQ(*c.find("a"), 1);
   EXPECT_EQ(*c.find("c"), 3);

@@ -516,6 +516,12 @@ TEST_F(ProxyTest, ResponseStreamsWithItsTrailersThroughAPlugin) {
   const std::string tail = c.received.substr(c.received.find("\r\n0\r\n"));
   EXPECT_NE(tail.find("x-upstream-trailer: done\r\n"), std::string::npos) << tail;
   EXPECT_NE(tail.find("x-plugin-saw: done\r\n"), std::string::npos) << "plugin trailers: " << tail;
+  // Without the pause the whole response may arrive at once: the trailers still need (and get)
+  // chunked framing.
+  std::string fast =
+      rawExchange(proxy.port(), "GET /stream/5/0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(fast.find("transfer-encoding: chunked"), std::string::npos) << fast;
+  EXPECT_NE(fast.find("\r\n0\r\nx-upstream-trailer: done\r\n"), std::string::npos) << fast;
 }
 
 TEST_F(ProxyTest, RequestTrailersReachThePluginAndTheUpstream) {
@@ -531,6 +537,13 @@ TEST_F(ProxyTest, RequestTrailersReachThePluginAndTheUpstream) {
   EXPECT_NE(r.find("\"trailers\":{\"x-checksum\":\"abc\",\"x-plugin-trailer\":\"added\"}"),
             std::string::npos)
       << r;
+  // One chunk and the trailers, parsed in one go: still sent on chunked, trailers included.
+  std::string one =
+      rawExchange(proxy.port(),
+                  "POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  "Connection: close\r\n\r\n3\r\nabc\r\n0\r\nx-checksum: one\r\n\r\n");
+  EXPECT_NE(one.find("\"bytes\":3,"), std::string::npos) << one;
+  EXPECT_NE(one.find("\"x-checksum\":\"one\""), std::string::npos) << one;
 }
 
 TEST_F(ProxyTest, SlowRequestHeadersGet408AndIdleConnectionsDoNot) {
