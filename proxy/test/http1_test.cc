@@ -58,8 +58,7 @@ TEST(Http1, HeadersWithLineBreaksNeverReachTheWire) {
 
 TEST(Http1, AWholeBodyGetsItsLength) {
   auto h = map({{":status", "200"}, {"content-length", "999"}});
-  EXPECT_EQ(write(h, whole(5), {"hello"}),
-            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+  EXPECT_EQ(write(h, whole(5), {"hello"}), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
 }
 
 TEST(Http1, AStreamedBodyKeepsADeclaredLengthOrGoesChunkedWithTrailers) {
