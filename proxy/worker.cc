@@ -418,6 +418,9 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
   }
 
   asio::io_context& io() { return io_; }
+  void releaseEngines() {
+    for (auto& [runtime, engine] : engines_) engine->releaseThread();
+  }
   const WorkerOptions& options() const { return options_; }
   std::shared_ptr<WorkerConfig> config() const { return config_; }
   bool draining() const { return draining_; }
@@ -1533,6 +1536,7 @@ void Worker::start() {
     auto guard = asio::make_work_guard(io_);
     // The work guard keeps the loop alive until drain stops it.
     io_.run();
+    state_->releaseEngines();  // the engines outlive this thread (they go with the Worker)
   });
 }
 

@@ -181,6 +181,7 @@ class V8Engine : public Engine {
   }
 
   ~V8Engine() override {
+    releaseThread();
     Watchdog::instance().remove(state_.get());
     instance_ctor_.Reset();
     context_.Reset();
@@ -213,6 +214,33 @@ class V8Engine : public Engine {
   v8::Isolate* isolate() const { return isolate_; }
   v8::Local<v8::Context> context() const { return context_.Get(isolate_); }
 
+  // Entering the isolate and its context is a third of the cost of an empty call. So the
+  // outermost call of a thread with no isolate entered leaves them entered afterwards, and the
+  // next call finds them so. Under another isolate (an engine being set up on this thread) the
+  // call enters through `scope` and leaves again. At most one engine per thread is left entered.
+  void enterForCall(std::optional<v8::Isolate::Scope>& scope) {
+    v8::Isolate* current = v8::Isolate::GetCurrent();
+    if (current == isolate_) return;
+    if (current != nullptr) {
+      scope.emplace(isolate_);
+      return;
+    }
+    isolate_->Enter();
+    v8::HandleScope hs(isolate_);
+    context()->Enter();
+    entered_ = true;
+  }
+
+  void releaseThread() override {
+    if (!entered_ || v8::Isolate::GetCurrent() != isolate_) return;
+    {
+      v8::HandleScope hs(isolate_);
+      context()->Exit();
+    }
+    isolate_->Exit();
+    entered_ = false;
+  }
+
   // Outermost call bookkeeping: arms the watchdog.
   void beginCall(Deadline deadline) {
     state_->kill.store(0, std::memory_order_relaxed);
@@ -240,6 +268,7 @@ class V8Engine : public Engine {
   bool abortRequested() const { return abort_requested_; }
 
   int depth = 0;
+  bool entered_ = false;  // left entered by enterForCall (on the thread that made the call)
 
  private:
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
@@ -385,11 +414,11 @@ class V8Instance : public Instance {
     // its context; only the outermost call enters them.
     const bool outer = engine_.depth == 0;
     std::optional<v8::Isolate::Scope> isolate_scope;
-    if (outer) isolate_scope.emplace(iso);
+    if (outer) engine_.enterForCall(isolate_scope);
     v8::HandleScope hs(iso);
     v8::Local<v8::Context> ctx = outer ? engine_.context() : iso->GetCurrentContext();
     std::optional<v8::Context::Scope> context_scope;
-    if (outer) context_scope.emplace(ctx);
+    if (outer && (!iso->InContext() || iso->GetCurrentContext() != ctx)) context_scope.emplace(ctx);
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
     v8::Local<v8::Value> argv[16];
     for (size_t i = 0; i < num_args && i < 16; ++i) {

@@ -101,6 +101,10 @@ class Engine {
   virtual std::unique_ptr<Instance> instantiate(const CompiledModule& module,
                                                 const std::vector<ImportBinding>& imports,
                                                 void* user_data, std::string* error) = 0;
+  // Releases what the engine keeps bound to the calling thread between calls (V8 leaves its
+  // isolate entered). An embedder whose thread ends before the engine is destroyed calls this
+  // on that thread first; destroying the engine on its thread does it too.
+  virtual void releaseThread() {}
 };
 
 // Runtime names: "v8" (also Envoy's "envoy.wasm.runtime.v8") and "wabt" (the wabt interpreter,
