@@ -20,6 +20,7 @@
 #include "proxy_wasm/abi/property.h"
 #include "proxy_wasm/host/thread_local_plugin.h"
 #include "proxy_wasm/host/vm.h"
+#include "proxy_wasm/host/vm_pool.h"
 #include "router.h"
 
 namespace wasm_proxy {
@@ -437,8 +438,9 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
         if (!f.wasm || cfg->plugins.count(f.wasm.get()) != 0) continue;
         Engine* engine = engineFor(f.wasm->vm.runtime, error);
         if (engine == nullptr) return false;
+        // Plugins whose VMs would be identical share one, as in Envoy.
         auto plugin = std::make_unique<ThreadLocalPlugin>(f.wasm->code, f.wasm->vm, f.wasm->plugin,
-                                                          *engine, *this);
+                                                          *engine, *this, &vm_pool_);
         if (!plugin->start(error)) {
           *error = bootstrap->source + ": " + f.wasm->yaml_path + ": plugin '" +
                    f.wasm->plugin->name + "' failed to start: " + *error;
@@ -656,6 +658,7 @@ class WorkerState : public VmHost, public std::enable_shared_from_this<WorkerSta
   WorkerOptions options_;
   bool draining_ = false;
   std::map<std::string, std::unique_ptr<Engine>> engines_;
+  proxy_wasm::host::VmPool vm_pool_;  // before config_: its plugins point to it
   std::shared_ptr<WorkerConfig> config_;
   WorkerConfig* config_under_construction_ = nullptr;
   std::map<std::pair<Vm*, uint32_t>, std::shared_ptr<asio::steady_timer>> timers_;

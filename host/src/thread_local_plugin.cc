@@ -1,17 +1,19 @@
 #include "proxy_wasm/host/thread_local_plugin.h"
 
 #include "proxy_wasm/host/shared_state.h"
+#include "proxy_wasm/host/vm_pool.h"
 
 namespace proxy_wasm::host {
 
 ThreadLocalPlugin::ThreadLocalPlugin(std::shared_ptr<const PluginCode> code, VmConfig vm_config,
                                      std::shared_ptr<const PluginConfig> plugin, Engine& engine,
-                                     VmHost& host)
+                                     VmHost& host, VmPool* pool)
     : code_(std::move(code)),
       vm_config_(std::move(vm_config)),
       plugin_(std::move(plugin)),
       engine_(engine),
-      host_(host) {
+      host_(host),
+      pool_(pool) {
   restarts_metric_ = MetricsRegistry::instance().define(MetricType::Counter,
                                                         "wasm." + plugin_->name + ".vm_restarts");
 }
@@ -21,7 +23,8 @@ ThreadLocalPlugin::~ThreadLocalPlugin() {
 }
 
 bool ThreadLocalPlugin::build(std::string* error) {
-  std::shared_ptr<Vm> vm = Vm::create(code_, vm_config_, engine_, host_, error);
+  std::shared_ptr<Vm> vm = pool_ != nullptr ? pool_->get(code_, vm_config_, engine_, host_, error)
+                                            : Vm::create(code_, vm_config_, engine_, host_, error);
   if (!vm) return false;
   auto root = vm->startPlugin(plugin_, error);
   if (!root) return false;

@@ -632,5 +632,47 @@ TEST_F(ProxyTest, MutatedTrafficNeverTakesTheProxyDown) {
   EXPECT_EQ(stats.status, 200);
 }
 
+// A second conformance filter: same code and vm_config as the first, except `vm_id`.
+std::string secondConformanceFilter(const std::string& name, const std::string& vm_id) {
+  return R"(
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: )" +
+         name + R"(
+                vm_config:
+                  vm_id: )" +
+         vm_id + R"(
+                  runtime: envoy.wasm.runtime.v8
+                  code: { local: { filename: "{{PLUGIN_DIR}}/conformance.wasm" } }
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: "second" })";
+}
+
+TEST_F(ProxyTest, PluginsWithTheSameVmKeyShareOneVmAsInEnvoy) {
+  {
+    // Same vm_id, code and vm config: one VM per worker, one root context per plugin.
+    ProxyProcess proxy(
+        config("conformance", "first", secondConformanceFilter("again", "conformance_vm")),
+        upstream.port(), 1);
+    ASSERT_TRUE(proxy.ready());
+    auto r = httpRequest(proxy.port(), "GET", "/vm-global");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("x-vm-count":"1")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("x-vm-count":"2")"), std::string::npos) << "one VM: " << r.body;
+    EXPECT_NE(r.body.find(R"("x-vm-plugin":"conformance")"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find(R"("x-vm-plugin":"again")"), std::string::npos) << "its own root";
+  }
+  {
+    // Another vm_id: separate VMs.
+    ProxyProcess proxy(config("conformance", "first", secondConformanceFilter("again", "other_vm")),
+                       upstream.port(), 1);
+    ASSERT_TRUE(proxy.ready());
+    auto r = httpRequest(proxy.port(), "GET", "/vm-global");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body.find(R"("x-vm-count":"2")"), std::string::npos) << "two VMs: " << r.body;
+  }
+}
+
 }  // namespace
 }  // namespace pwx_test

@@ -195,6 +195,13 @@ class Stream : public HttpContext {
       replaceRequestHeader("x-bad-log", str(static_cast<uint32_t>(proxy_log(9, "x", 1))));
       return FilterHeadersStatus::Continue;
     }
+    if (path == "/vm-global") {
+      // Module-global state: plugins that share a VM count together.
+      static uint64_t requests_in_this_vm = 0;
+      addRequestHeader("x-vm-count", str(++requests_in_this_vm));
+      addRequestHeader("x-vm-plugin", getPropertyString({"plugin_name"}).value_or("?"));
+      return FilterHeadersStatus::Continue;
+    }
     if (path == "/body") return FilterHeadersStatus::Continue;
     return FilterHeadersStatus::Continue;
   }

@@ -1,5 +1,6 @@
-// ThreadLocalPlugin: one plugin on one thread — its VM, its root context, and the failure policy
-// over time (FAIL_RELOAD rebuilds a failed VM with exponential backoff).
+// ThreadLocalPlugin: one plugin on one thread — its VM (its own, or shared through a VmPool with
+// the thread's other plugins of the same VM key, as Envoy does), its root context in it, and the
+// failure policy over time (FAIL_RELOAD rebuilds a failed VM with exponential backoff).
 //
 // Streams hold a shared_ptr to the Vm they started on, so a reload never pulls a VM out from
 // under a stream in flight.
@@ -16,11 +17,15 @@
 namespace proxy_wasm::host {
 
 class Metric;
+class VmPool;
 
 class ThreadLocalPlugin {
  public:
+  // With a `pool` (which must outlive the plugin) the VM is shared; without, the plugin has its
+  // own.
   ThreadLocalPlugin(std::shared_ptr<const PluginCode> code, VmConfig vm_config,
-                    std::shared_ptr<const PluginConfig> plugin, Engine& engine, VmHost& host);
+                    std::shared_ptr<const PluginConfig> plugin, Engine& engine, VmHost& host,
+                    VmPool* pool = nullptr);
   ~ThreadLocalPlugin();
 
   // Creates the VM and starts the plugin (on_vm_start, on_configure).
@@ -47,6 +52,7 @@ class ThreadLocalPlugin {
   std::shared_ptr<const PluginConfig> plugin_;
   Engine& engine_;
   VmHost& host_;
+  VmPool* pool_;
   std::shared_ptr<Vm> vm_;
   uint32_t root_id_ = 0;
   uint64_t failed_at_ns_ = 0;  // 0: no failure being backed off
