@@ -46,7 +46,7 @@ struct Hostcalls {
                          (vm.depth_ > 1 || vm.current_callback_ == "malloc"
                               ? "inside the allocator"
                               : "during module initialisation (static constructors)") +
-                         " (called from " + vm.current_callback_ + ")";
+                         " (called from " + std::string(vm.current_callback_) + ")";
     return false;
   }
 

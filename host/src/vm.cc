@@ -189,7 +189,7 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
   int32_t fn = callbacks_[cb];
   if (fn < 0) return std::nullopt;
   const uint32_t saved_current = current_context_, saved_effective = effective_context_;
-  std::string saved_callback = std::move(current_callback_);
+  const std::string_view saved_callback = current_callback_;
   current_context_ = context_id;
   effective_context_ = 0;
   current_callback_ = kCallbacks[cb].name;
@@ -202,7 +202,7 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
   --depth_;
   current_context_ = saved_current;
   effective_context_ = saved_effective;
-  current_callback_ = std::move(saved_callback);
+  current_callback_ = saved_callback;
   if (!r.ok()) {
     std::string message = r.message;
     if (!aborted_reason_.empty()) message = aborted_reason_;

@@ -183,9 +183,9 @@ class Vm {
   bool restricted_ = false;  // during _initialize and inside the allocator
   bool failed_ = false;
   std::string failure_message_;
-  std::string aborted_reason_;  // set by a hostcall that aborts the guest
-  std::string current_callback_;
-  std::string last_plugin_warning_;  // the plugin's last warning or error log line
+  std::string aborted_reason_;         // set by a hostcall that aborts the guest
+  std::string_view current_callback_;  // a static name (the callback table, "_initialize")
+  std::string last_plugin_warning_;    // the plugin's last warning or error log line
   std::vector<std::function<void()>> deferred_;
   uint32_t next_callout_ = 0;
   std::unordered_map<uint32_t, uint32_t> grpc_streams_;  // token -> root
