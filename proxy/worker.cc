@@ -687,8 +687,7 @@ class WasmStream : public StreamHost {
         start_ns_(start_ns),
         filter_state_(filter_state),
         upstream_address_(upstream_address),
-        wake_(io) {
-    wake_.expires_at(std::chrono::steady_clock::time_point::max());
+        io_(io) {
     id_ = vm_->createStream(root, this);
   }
   ~WasmStream() override { end(); }
@@ -713,11 +712,14 @@ class WasmStream : public StreamHost {
     const int i = type == StreamType::Request ? 0 : 1;
     const int replies = local_replies;
     while (!continued[i] && local_replies == replies && !closed && !vm_->failed()) {
-      co_await wake_.async_wait(nothrow);
-      wake_.expires_at(std::chrono::steady_clock::time_point::max());
+      if (!wake_) wake_.emplace(io_);  // only streams that pause need one
+      wake_->expires_at(std::chrono::steady_clock::time_point::max());
+      co_await wake_->async_wait(nothrow);
     }
   }
-  void abortWait() { wake_.cancel(); }
+  void wake() {
+    if (wake_) wake_->cancel();
+  }
 
   // StreamHost
   HeaderMap* headers(MapType type) override {
@@ -742,15 +744,15 @@ class WasmStream : public StreamHost {
   void sendLocalReply(LocalReply reply) override {
     local_reply = std::move(reply);
     ++local_replies;
-    wake_.cancel();
+    wake();
   }
   void continueStream(StreamType type) override {
     continued[type == StreamType::Request ? 0 : 1] = true;
-    wake_.cancel();
+    wake();
   }
   void closeStream(StreamType) override {
     closed = true;
-    wake_.cancel();
+    wake();
   }
   WasmResult getProperty(std::string_view path, std::string* value) override;
   WasmResult setProperty(std::string_view path, std::string_view value) override {
@@ -767,7 +769,8 @@ class WasmStream : public StreamHost {
   const uint64_t* start_ns_;
   std::map<std::string, std::string>* filter_state_;
   std::string* upstream_address_;
-  asio::steady_timer wake_;
+  asio::io_context& io_;
+  std::optional<asio::steady_timer> wake_;
   uint32_t id_ = 0;
   bool ended_ = false;
 };
