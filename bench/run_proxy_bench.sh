@@ -6,7 +6,9 @@
 # basic_auth against nginx's auth_basic with the same two users: plain passwords ({PLAIN} for
 # nginx), then bcrypt hashes at htpasswd's default cost 5 (the plugin caches verified credentials,
 # nginx runs crypt() per request).
-# Prints medians of requests/s and p99 over ROUNDS interleaved runs, the ratios, and RSS.
+# Prints medians of requests/s and p99 over ROUNDS interleaved runs, the ratios, and RSS; and the
+# proxy's own CPU time per request (all its processes, from /proc), which stays comparable when
+# other load on the machine moves requests/s.
 #   bench/run_proxy_bench.sh [build-dir]     env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -124,16 +126,30 @@ for name in "${!port[@]}"; do
   curl -sf -o /dev/null -H "$auth" "http://127.0.0.1:${port[$name]}$target" || { echo "$name not up"; exit 1; }
 done
 
-declare -A rps=() p99=()
+# CPU clock ticks used so far by a process and its children (nginx's workers).
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+tck=$(getconf CLK_TCK)
+
+declare -A rps=() p99=() cpu=()
 for r in $(seq "$rounds"); do
   for c in 1 2; do
     targets="noflt scaffold nginx"
     [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
     for t in $targets; do
-      name="$t$c"
+      name="$t$c"; pidvar="pid_$name"
+      before=$(cpu_ticks "${!pidvar}")
       out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "http://127.0.0.1:${port[$name]}$target")
+      after=$(cpu_ticks "${!pidvar}")
       rps[$name]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
       p99[$name]+="$(echo "$out" | awk '$1=="99%" {print $2}') "
+      n=$(echo "$out" | awk '/requests in/ {print $1}')
+      cpu[$name]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
     done
   done
 done
@@ -142,21 +158,24 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo "wrk -t2 -c$conns -d$duration, medians of $rounds rounds (all processes on the same $(nproc) cores)"
-printf '%-34s %12s %10s %12s\n' target requests/s p99_ms rss
+printf '%-34s %12s %10s %12s %12s\n' target requests/s p99_ms cpu_us/req rss
 for c in 1 2; do
   targets="noflt scaffold nginx"
   [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
   for t in $targets; do
     name="$t$c"; pidvar="pid_$name"
     m=$(echo "${rps[$name]}" | median); l=$(for v in ${p99[$name]}; do echo "$v" | to_ms; echo; done | median)
-    eval "med_$name=$m"
+    u=$(echo "${cpu[$name]}" | median)
+    eval "med_$name=$m"; eval "cpu_$name=$u"
     case $t in noflt) label="wasm-proxy, no filter";; nginx*) label="$t";; *) label="wasm-proxy + $t";; esac
-    printf '%-34s %12s %10s %12s\n' "$label (c=$c)" "$m" "$l" "$([[ $t = nginx* ]] && echo '-' || rss ${!pidvar})"
+    printf '%-34s %12s %10s %12s %12s\n' "$label (c=$c)" "$m" "$l" "$u" "$([[ $t = nginx* ]] && echo '-' || rss ${!pidvar})"
   done
 done
 for c in 1 2; do
   n=$(eval echo "\$med_noflt$c"); s=$(eval echo "\$med_scaffold$c"); x=$(eval echo "\$med_nginx$c")
   awk -v n="$n" -v s="$s" -v x="$x" -v c="$c" 'BEGIN {printf "concurrency %s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", c, n/x, s/n}'
+  n=$(eval echo "\$cpu_noflt$c"); s=$(eval echo "\$cpu_scaffold$c"); x=$(eval echo "\$cpu_nginx$c")
+  awk -v n="$n" -v s="$s" -v x="$x" -v c="$c" 'BEGIN {printf "concurrency %s, by CPU per request: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", c, x/n, n/s}'
 done
 awk -v n="$med_noflt2" -v b="$med_basic_auth2" -v r="$med_rate_limit2" -v o="$med_opa2" \
   'BEGIN {printf "concurrency 2 vs no filter: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
