@@ -411,13 +411,24 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   Root& root = rootAs<Root>();
   const Config& config = root.config();
   if (config.rules.empty()) return proxy_wasm::FilterHeadersStatus::Continue;
-  std::string method = requestHeader(":method").value_or("");
-  std::string path = requestHeader(":path").value_or("");
-  std::string host = requestHeader(":authority").value_or("");
-  std::optional<std::string> authorization = requestHeader("authorization");
-  Decision d = check(config, method, host, path,
-                     authorization ? std::optional<std::string_view>(*authorization) : std::nullopt,
-                     &root.cache());
+  // One hostcall for the four headers a check reads (each single lookup is a hostcall plus an
+  // allocation in the plugin).
+  auto all = proxy_wasm::getHeaderMapPairs(proxy_wasm::MapType::HttpRequestHeaders);
+  std::string_view method, path, host;
+  std::optional<std::string_view> authorization;
+  const proxy_wasm::HeaderViews headers = all ? all->pairs() : proxy_wasm::HeaderViews{};
+  for (const auto& [key, value] : headers) {
+    if (key == ":method") {
+      method = value;
+    } else if (key == ":path") {
+      path = value;
+    } else if (key == ":authority") {
+      host = value;
+    } else if (key == "authorization" && !authorization) {
+      authorization = value;
+    }
+  }
+  Decision d = check(config, method, host, path, authorization, &root.cache());
   switch (d.kind) {
     case Decision::Kind::Allow:
       if (!d.user.empty()) {
