@@ -694,7 +694,6 @@ class WasmStream : public StreamHost {
 
   Vm& vm() { return *vm_; }
   uint32_t id() const { return id_; }
-  bool phase_response = false;
   bool response_headers_available = false;
   std::optional<LocalReply> local_reply;  // the latest one
   int local_replies = 0;
@@ -1190,7 +1189,6 @@ class Session : public std::enable_shared_from_this<Session> {
       out.clear();
       co_return !ec;
     };
-    uint64_t response_bytes = 0;
     if (!from_upstream || response_done) {
       // The whole response is here: through the body filters once, then out in one write.
       data = std::move(response.body);
@@ -1214,8 +1212,7 @@ class Session : public std::enable_shared_from_this<Session> {
           if (flow != Flow::Ok) co_return false;
         }
       }
-      response_bytes = data.size();
-      response.body_bytes = response_bytes;
+      response.body_bytes = data.size();
       // Trailers need chunked framing; otherwise the length is known.
       makeWriter(response.trailers.size() == 0, data.size());
       writer->append(out, data, true, &response.trailers);
@@ -1245,8 +1242,7 @@ class Session : public std::enable_shared_from_this<Session> {
           co_return false;  // the client sees the response cut short, as from Envoy
         }
         const bool eos = body_up->done();
-        response_bytes = body_up->bytes();
-        response.body_bytes = response_bytes;
+        response.body_bytes = body_up->bytes();
         if (eos) {
           body_up->trailers(response.trailers);
         }

@@ -252,12 +252,12 @@ struct Hostcalls {
     if (!vm.read(u32(a[1]), u32(a[2]), &key)) return WasmResult::InvalidMemoryAccess;
     MapRef m = mapOf(vm, u32(a[0]));
     if (!m.available()) return WasmResult::NotFound;
+    // `key` points into plugin memory: it is used up before copyOut (which may move memory).
     std::optional<std::string_view> value;
-    std::string copy_key(key);  // `key` points into plugin memory, which copyOut may move
     if (m.writable != nullptr) {
-      value = m.writable->get(copy_key);
+      value = m.writable->get(key);
     } else {
-      std::string lowered = lowerAscii(copy_key);
+      std::string lowered = lowerAscii(key);
       for (auto& [k, v] : *m.readonly) {
         if (k == lowered) {
           value = v;
