@@ -126,6 +126,12 @@ const char* kBasicAuthConfig =
 // always a full bcrypt).
 const char* kBcrypt10Config =
     R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["dave:$2y$10$G3iT6nruAfnrj7z4LbR3ze34TBbdnGLZo2oCBbQpXkcqHRepbOHCa"]}]})";
+// A wrong password ("pX") against a {SHA} hash (htpasswd -s, of "pw") and an $apr1$ one (htpasswd
+// -m).
+const char* kShaConfig =
+    R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["dave:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM="]}]})";
+const char* kApr1Config =
+    R"({"basic_auth_rules":[{"prefix":"/","request_methods":["GET"],"credentials":["dave:$apr1$rxRAwFjr$t./MWUfOAQqMm4LiS/RGu1"]}]})";
 const Headers kDavePw = withAuthorization("Basic ZGF2ZTpwdw==");     // dave:pw
 const Headers kDaveWrong = withAuthorization("Basic ZGF2ZTpwWA==");  // dave:pX
 const char* kRateLimitConfig =
@@ -238,6 +244,10 @@ BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_bcrypt10_cached_v8, std::string("v8
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_bcrypt10_wrong_v8, std::string("v8"),
                   std::string("basic_auth"), std::string(kBcrypt10Config), kDaveWrong, true)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_sha_wrong_v8, std::string("v8"),
+                  std::string("basic_auth"), std::string(kShaConfig), kDaveWrong, true);
+BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_apr1_wrong_v8, std::string("v8"),
+                  std::string("basic_auth"), std::string(kApr1Config), kDaveWrong, true);
 BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_v8, std::string("v8"),
                   std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_wabt, std::string("wabt"),

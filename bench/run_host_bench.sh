@@ -29,6 +29,8 @@ for ext in ("basic_auth", "local_rate_limit", "opa_cache_hit"):
     print(f"{'cycle ' + ext:<22} {v8:>8.1f}ns {wb:>8.1f}ns")
 print(f"basic_auth bcrypt cost 10, v8: cached success {ns('ExtensionCycle/basic_auth_bcrypt10_cached_v8'):.0f}ns, "
       f"wrong password (full bcrypt) {ns('ExtensionCycle/basic_auth_bcrypt10_wrong_v8') / 1e6:.1f}ms")
+print(f"basic_auth wrong password, v8: {{SHA}} {ns('ExtensionCycle/basic_auth_sha_wrong_v8'):.0f}ns, "
+      f"$apr1$ {ns('ExtensionCycle/basic_auth_apr1_wrong_v8') / 1e3:.0f}us")
 for eng in ("v8", "wabt"):
     b = rows[f"VmMemory/{eng}/iterations:1"]
     print(f"VM memory {eng:<5} new engine (thread) {b['KiB_per_VM_new_engine']:.0f} KiB, "

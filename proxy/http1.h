@@ -44,7 +44,6 @@ class MessageWriter {
   // then close after this message.
   bool append(std::string& out, std::string_view data, bool eos,
               const VectorHeaderMap* trailers = nullptr);
-  bool headWritten() const { return head_written_; }
 
  private:
   std::string head_;

@@ -180,6 +180,7 @@ struct UpstreamConnection {
   beast::flat_buffer buffer;
   size_t endpoint = 0;
   bool reused = false;
+  bool reusable = true;  // false once the framing of a request on it went wrong
 };
 
 enum class UpstreamFailure { None, ConnectFail, Timeout, Reset };
@@ -253,7 +254,7 @@ class ClusterPool {
   }
 
   void release(std::unique_ptr<UpstreamConnection> c) {
-    if (c->buffer.size() != 0 || idle_[c->endpoint].size() >= 64) return;  // closes it
+    if (!c->reusable || c->buffer.size() != 0 || idle_[c->endpoint].size() >= 64) return;
     idle_[c->endpoint].push_back(std::move(c));
   }
 
@@ -333,6 +334,30 @@ VectorHeaderMap responseHeaders(const http::response_header<>& res) {
   return m;
 }
 
+// Reads the next final response head on `conn` into `parser` (a fresh one per head): interim
+// 1xx responses are skipped. `got_some` tells whether any response bytes came (a stale pooled
+// connection sends none). Reads the whole response when `whole`, else the head only.
+template <class Body>
+awaitable<boost::system::error_code> readFinalResponse(
+    UpstreamConnection& conn, std::optional<http::response_parser<Body>>& parser, bool whole,
+    bool skip_body, bool* got_some) {
+  for (;;) {
+    parser.emplace();
+    if (whole) {
+      parser->body_limit(64u << 20);
+    } else {
+      parser->body_limit(boost::none);
+    }
+    if (skip_body) parser->skip(true);
+    auto [ec, n] =
+        whole ? co_await http::async_read(conn.socket, conn.buffer, *parser, nothrow)
+              : co_await http::async_read_header(conn.socket, conn.buffer, *parser, nothrow);
+    *got_some = *got_some || parser->got_some();
+    const unsigned status = parser->get().result_int();
+    if (ec || status >= 200 || status == 101) co_return ec;
+  }
+}
+
 struct UpstreamResult {
   UpstreamFailure failure = UpstreamFailure::None;
   Message response;
@@ -364,15 +389,7 @@ awaitable<UpstreamResult> fetch(ClusterPool& pool, const Message& request,
     auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(wire), nothrow);
     std::optional<http::response_parser<http::string_body>> parser;
     bool got_some = false;
-    while (!ec) {
-      parser.emplace();
-      parser->body_limit(64u << 20);
-      auto [ec2, n2] = co_await http::async_read(conn->socket, conn->buffer, *parser, nothrow);
-      ec = ec2;
-      got_some = got_some || parser->got_some();
-      const unsigned status = parser->get().result_int();
-      if (ec || status >= 200 || status == 101) break;  // skip interim 1xx responses
-    }
+    if (!ec) ec = co_await readFinalResponse(*conn, parser, true, false, &got_some);
     if (timer.expired()) {
       ProxyStats::instance().upstream_rq_timeout->add(1);
       out.failure = UpstreamFailure::Timeout;
@@ -1380,7 +1397,7 @@ class Session : public std::enable_shared_from_this<Session> {
     shape.is_request = true;
     shape.method = request.header(":method");
     http1::MessageWriter writer(http1::requestHead(request.headers), request.headers, shape);
-    writer.append(out, data, eos, &request.trailers);
+    bool framed = writer.append(out, data, eos, &request.trailers);  // as Content-Length said
     data.clear();
 
     UpstreamFailure failure = UpstreamFailure::None;
@@ -1407,25 +1424,21 @@ class Session : public std::enable_shared_from_this<Session> {
           co_return outcome;
         }
         std::string wire;
-        if (!writer.append(wire, data, eos, &request.trailers)) {
-          spdlog::debug("request body length differs from its content-length; closing");
-        }
+        framed = writer.append(wire, data, eos, &request.trailers) && framed;
         data.clear();
         auto [ec2, n2] = co_await asio::async_write(upstream->socket, asio::buffer(wire), nothrow);
         ec = ec2;
       }
-      bool got_some = false;
-      while (!ec) {
-        parser.emplace();
-        parser->body_limit(boost::none);
-        if (is_head) parser->skip(true);
-        auto [ec3, n3] =
-            co_await http::async_read_header(upstream->socket, upstream->buffer, *parser, nothrow);
-        ec = ec3;
-        got_some = got_some || parser->got_some();
-        const unsigned status = parser->get().result_int();
-        if (ec || status >= 200 || status == 101) break;  // skip interim 1xx responses
+      if (!framed) {
+        // A filter changed the body's length under a declared Content-Length: the upstream got
+        // a body cut to it or is still waiting for the rest. End the request side so it does
+        // not wait until the route timeout, and never reuse the connection.
+        upstream->reusable = false;
+        boost::system::error_code ignored;
+        upstream->socket.shutdown(tcp::socket::shutdown_send, ignored);
       }
+      bool got_some = false;
+      if (!ec) ec = co_await readFinalResponse(*upstream, parser, false, is_head, &got_some);
       const bool expired = deadline.expired();
       deadline.disarm();
       if (!ec) co_return outcome;

@@ -43,10 +43,4 @@ std::shared_ptr<Vm> VmPool::get(const std::shared_ptr<const PluginCode>& code,
   return vm;
 }
 
-size_t VmPool::liveVms() const {
-  size_t n = 0;
-  for (const auto& [k, w] : vms_) n += w.expired() ? 0 : 1;
-  return n;
-}
-
 }  // namespace proxy_wasm::host

@@ -501,6 +501,24 @@ TEST_F(ProxyTest, AFilterHoldingTooMuchOfABodyGets413AndSmallerBodiesAreBuffered
   EXPECT_NE(big.received.find("connection: close"), std::string::npos);
 }
 
+TEST_F(ProxyTest, ABodyShortOfItsContentLengthEndsTheUpstreamRequestAtOnce) {
+  // The plugin halves a streamed body but keeps content-length: the upstream must not wait for
+  // the missing bytes until the route timeout (15 s); its connection is not reused.
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  RawClient c(proxy.port());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      c.send("POST /shrink HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n"
+             "Connection: close\r\n\r\nabcd"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // two pieces: streamed
+  ASSERT_TRUE(c.send("efgh"));
+  EXPECT_TRUE(c.readUntil("\r\n\r\n", std::chrono::seconds(5))) << c.received;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(c.received.substr(0, 12), "HTTP/1.1 503") << c.received;
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/next").status, 200);
+}
+
 TEST_F(ProxyTest, ResponseStreamsWithItsTrailersThroughAPlugin) {
   ProxyProcess proxy(config("conformance"), upstream.port());
   ASSERT_TRUE(proxy.ready());

@@ -213,6 +213,12 @@ class Stream : public HttpContext {
       body_bytes_ += size;
       return FilterDataStatus::Continue;
     }
+    if (path == "/shrink") {  // halves every piece but leaves content-length as it was
+      auto piece = getBufferBytes(BufferType::HttpRequestBody, 0, size);
+      std::string half = piece ? piece->toString().substr(0, size / 2) : "";
+      setBufferBytes(BufferType::HttpRequestBody, 0, size, half);
+      return FilterDataStatus::Continue;
+    }
     if (path != "/body") return FilterDataStatus::Continue;
     if (!end_of_stream) return FilterDataStatus::StopIterationAndBuffer;
     auto body = getBufferBytes(BufferType::HttpRequestBody, 0, size);

@@ -18,7 +18,6 @@ class VmPool {
   // The live VM for `code` and `config` on this thread, or a new one (nullptr with `error`).
   std::shared_ptr<Vm> get(const std::shared_ptr<const PluginCode>& code, const VmConfig& config,
                           Engine& engine, VmHost& host, std::string* error);
-  size_t liveVms() const;
 
  private:
   static std::string key(const PluginCode& code, const VmConfig& config, const Engine& engine);
