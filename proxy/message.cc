@@ -16,8 +16,9 @@ Message localResponse(uint32_t status, std::string body,
                       const std::vector<std::pair<std::string, std::string>>& extra) {
   Message m;
   m.headers.add(":status", std::to_string(status));
-  if (!body.empty()) m.headers.add("content-type", "text/plain");
+  // The caller's headers win; a default content-type only when none is given (as Envoy).
   for (auto& [k, v] : extra) m.headers.add(k, v);
+  if (!body.empty() && !m.headers.get("content-type")) m.headers.add("content-type", "text/plain");
   m.body = std::move(body);
   return m;
 }

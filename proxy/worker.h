@@ -12,27 +12,12 @@
 #include <vector>
 
 #include "config.h"
-#include "proxy_wasm/host/shared_state.h"
 
 namespace wasm_proxy {
 
 namespace asio = boost::asio;
 
 class WorkerState;
-
-// Process-wide counters of the proxy itself (Envoy's names).
-struct ProxyStats {
-  static ProxyStats& instance();
-  proxy_wasm::host::Metric* downstream_cx_total;
-  proxy_wasm::host::Metric* downstream_cx_active;
-  proxy_wasm::host::Metric* downstream_rq_total;
-  proxy_wasm::host::Metric* downstream_rq_xx[6];  // index by status / 100
-  proxy_wasm::host::Metric* upstream_cx_total;
-  proxy_wasm::host::Metric* upstream_cx_connect_fail;
-  proxy_wasm::host::Metric* upstream_rq_total;
-  proxy_wasm::host::Metric* upstream_rq_timeout;
-  proxy_wasm::host::Metric* downstream_rq_bad;  // malformed requests answered 4xx
-};
 
 struct WorkerOptions {
   // How much of a body one filter may hold (StopIterationAndBuffer) before the request gets 413
@@ -41,6 +26,9 @@ struct WorkerOptions {
   size_t max_response_body_bytes = 64u << 20;
   std::chrono::seconds header_timeout{30};
   std::chrono::seconds idle_timeout{300};
+  // Envoy's stream_idle_timeout: a stream with no activity (a paused filter, a client that sends
+  // no body bytes or reads no response bytes) this long ends (408 before the response started).
+  std::chrono::milliseconds stream_idle_timeout{300000};
 };
 
 class Worker {

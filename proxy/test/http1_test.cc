@@ -1,5 +1,5 @@
 // The HTTP/1.1 writer of wasm-proxy: heads, framing decisions, and what never reaches the wire.
-#include "http1.h"
+#include "http1/writer.h"
 
 #include <gtest/gtest.h>
 

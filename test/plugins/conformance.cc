@@ -82,6 +82,17 @@ class Stream : public HttpContext {
     root.last_size_.set(headers);
     root.sizes_.record(getHeaderMapSize(MapType::HttpRequestHeaders).value_or(0));
 
+    // x-pause-callout: <ms>  pause on the headers until an HTTP callout answered after <ms>
+    // comes back, then resume (the pattern of auth plugins); x-pause-body-callout does the same
+    // at the end of the request body.
+    if (auto delay = requestHeader("x-pause-callout")) {
+      return pauseOnCallout(*delay) ? FilterHeadersStatus::StopIteration
+                                    : FilterHeadersStatus::Continue;
+    }
+    if (path == "/local-json") {
+      sendLocalResponse(403, R"({"denied":true})", {{"content-type", "application/json"}});
+      return FilterHeadersStatus::StopIteration;
+    }
     if (path == "/headers") {
       // Read 3 headers, add, replace, remove.
       replaceRequestHeader("x-got-a", requestHeader("a").value_or("<none>"));
@@ -206,8 +217,30 @@ class Stream : public HttpContext {
     return FilterHeadersStatus::Continue;
   }
 
+  // Starts a callout that resumes the request when it is answered; false if it could not start.
+  bool pauseOnCallout(const std::string& delay_ms) {
+    auto token = httpCall(
+        "auth_cluster",
+        {{":method", "GET"}, {":path", "/delay/" + delay_ms}, {":authority", "auth"}}, "", {},
+        std::chrono::milliseconds(5000), [](HttpContext& self, const HttpCallResponse& r) {
+          if (r.failed()) {
+            sendLocalResponse(503, "callout failed", {}, "callout_failed");
+            return;
+          }
+          self.addRequestHeader("x-resumed-by", "callout");
+          self.continueRequest();
+        });
+    return token.ok();
+  }
+
   FilterDataStatus onRequestBody(size_t size, bool end_of_stream) override {
     const std::string path = requestHeader(":path").value_or("");
+    if (auto delay = requestHeader("x-pause-body-callout")) {
+      if (!end_of_stream || body_paused_) return FilterDataStatus::StopIterationAndBuffer;
+      body_paused_ = true;
+      return pauseOnCallout(*delay) ? FilterDataStatus::StopIterationAndBuffer
+                                    : FilterDataStatus::Continue;
+    }
     if (path == "/count") {  // streamed: every piece passes at once
       ++body_calls_;
       body_bytes_ += size;
@@ -251,6 +284,7 @@ class Stream : public HttpContext {
   }
 
  private:
+  bool body_paused_ = false;
   uint64_t body_calls_ = 0;
   uint64_t body_bytes_ = 0;
   std::string request_trailer_;

@@ -1,4 +1,4 @@
-#include "http1.h"
+#include "http1/writer.h"
 
 #include <boost/beast/http.hpp>
 

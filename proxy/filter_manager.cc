@@ -1,0 +1,156 @@
+#include "filter_manager.h"
+
+namespace wasm_proxy {
+
+namespace asio = boost::asio;
+
+struct FilterManager::Slot final : StreamFilterCallbacks {
+  explicit Slot(FilterManager& manager) : fm(manager) {}
+  HttpStream& stream() override { return fm.stream_; }
+  void continueDecoding() override {
+    resumed[kDecode] = true;
+    fm.wake();
+  }
+  void continueEncoding() override {
+    resumed[kEncode] = true;
+    fm.wake();
+  }
+  void sendLocalReply(LocalReply reply) override {
+    fm.local_reply_ = std::move(reply);
+    ++fm.local_replies_;
+    fm.wake();
+  }
+  void resetStream() override {
+    fm.reset_ = true;
+    fm.wake();
+  }
+  const Route* route() override { return fm.route(); }
+  void clearRouteCache() override { fm.route_cached_ = false; }
+
+  FilterManager& fm;
+  std::unique_ptr<StreamFilter> filter;
+  std::string held[2];  // data this filter holds, per direction
+  bool resumed[2] = {false, false};
+};
+
+FilterManager::FilterManager(const asio::any_io_executor& executor, HttpStream& stream,
+                             PauseWaiter& waiter, Limits limits, RouteSelector select_route)
+    : executor_(executor),
+      stream_(stream),
+      waiter_(waiter),
+      limits_(limits),
+      select_route_(std::move(select_route)) {}
+
+FilterManager::~FilterManager() {
+  complete();
+}
+
+void FilterManager::addFilter(const Factory& factory) {
+  auto slot = std::make_unique<Slot>(*this);
+  slot->filter = factory(*slot);
+  slots_.push_back(std::move(slot));
+}
+
+const Route* FilterManager::route() {
+  if (!route_cached_) {
+    stream_.info.route = select_route_ ? select_route_(stream_) : nullptr;
+    route_cached_ = true;
+  }
+  return stream_.info.route;
+}
+
+void FilterManager::complete() {
+  if (completed_) return;
+  completed_ = true;
+  for (auto& slot : slots_) slot->filter->onStreamComplete();
+}
+
+void FilterManager::wake() {
+  if (wake_) wake_->cancel();
+}
+
+asio::awaitable<FilterResult> FilterManager::decodeHeaders(bool end_stream) {
+  return iterate(kDecode, Phase::Headers, nullptr, end_stream);
+}
+asio::awaitable<FilterResult> FilterManager::decodeData(std::string& data, bool end_stream) {
+  return iterate(kDecode, Phase::Data, &data, end_stream);
+}
+asio::awaitable<FilterResult> FilterManager::decodeTrailers() {
+  return iterate(kDecode, Phase::Trailers, nullptr, true);
+}
+asio::awaitable<FilterResult> FilterManager::encodeHeaders(bool end_stream) {
+  stream_.response_started = true;
+  return iterate(kEncode, Phase::Headers, nullptr, end_stream);
+}
+asio::awaitable<FilterResult> FilterManager::encodeData(std::string& data, bool end_stream) {
+  return iterate(kEncode, Phase::Data, &data, end_stream);
+}
+asio::awaitable<FilterResult> FilterManager::encodeTrailers() {
+  return iterate(kEncode, Phase::Trailers, nullptr, true);
+}
+
+// Calls one filter; returns whether it stopped.
+bool FilterManager::call(Slot& slot, Direction dir, Phase phase, bool end_stream) {
+  StreamFilter& f = *slot.filter;
+  switch (phase) {
+    case Phase::Headers:
+      return (dir == kDecode ? f.decodeHeaders(end_stream) : f.encodeHeaders(end_stream)) !=
+             HeadersStatus::Continue;
+    case Phase::Data:
+      return (dir == kDecode ? f.decodeData(slot.held[dir], end_stream)
+                             : f.encodeData(slot.held[dir], end_stream)) != DataStatus::Continue;
+    case Phase::Trailers:
+      return (dir == kDecode ? f.decodeTrailers() : f.encodeTrailers()) !=
+             TrailersStatus::Continue;
+  }
+  return false;
+}
+
+asio::awaitable<FilterResult> FilterManager::iterate(Direction dir, Phase phase, std::string* data,
+                                                     bool end_stream) {
+  const size_t n = dir == kDecode ? slots_.size() : decoded_;
+  for (size_t k = 0; k < n; ++k) {
+    Slot& s = *slots_[dir == kDecode ? k : n - 1 - k];
+    if (dir == kDecode && phase == Phase::Headers) decoded_ = k + 1;
+    if (phase == Phase::Data) {
+      s.held[dir].append(*data);
+      data->clear();
+    }
+    if (s.filter->bypassed()) {
+      if (phase == Phase::Data) std::swap(*data, s.held[dir]);
+      continue;
+    }
+    s.resumed[dir] = false;
+    const int replies = local_replies_;
+    const bool stopped = call(s, dir, phase, end_stream);
+    if (local_replies_ != replies) co_return FilterResult::LocalReply;
+    if (reset_) co_return FilterResult::Reset;
+    if (stopped && !s.resumed[dir] && !s.filter->bypassed()) {
+      if (phase == Phase::Data && !end_stream) {
+        // Held until more data (or the end) arrives.
+        const size_t limit = dir == kDecode ? limits_.max_request_held : limits_.max_response_held;
+        co_return s.held[dir].size() > limit ? FilterResult::TooLarge : FilterResult::Continue;
+      }
+      if (!co_await waitForResume(s, dir, replies)) co_return FilterResult::GiveUp;
+      if (local_replies_ != replies) co_return FilterResult::LocalReply;
+      if (reset_) co_return FilterResult::Reset;
+    }
+    if (phase == Phase::Data) std::swap(*data, s.held[dir]);
+  }
+  co_return FilterResult::Continue;
+}
+
+bool FilterManager::resumed(const Slot& s, Direction dir, int replies) const {
+  return s.resumed[dir] || local_replies_ != replies || reset_ || s.filter->bypassed();
+}
+
+asio::awaitable<bool> FilterManager::waitForResume(Slot& s, Direction dir, int replies) {
+  if (!wake_) wake_.emplace(executor_);
+  for (;;) {
+    if (resumed(s, dir, replies)) co_return true;
+    const bool go_on = co_await waiter_.waitForWake(*wake_);
+    if (!go_on) co_return false;
+  }
+}
+
+}  // namespace wasm_proxy

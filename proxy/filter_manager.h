@@ -1,0 +1,142 @@
+// The HTTP filter chain of one stream (Envoy's FilterManager).
+//
+// Owns the stream's filters in config order and runs them: request callbacks (decode*) in order,
+// response callbacks (encode*) in reverse order through the filters that saw the request head.
+// Iteration is written once (iterate()): each filter may continue, stop until it is resumed
+// (headers, trailers, and data at the end of the stream), or hold data until more arrives (one
+// held buffer per filter and direction, bounded); a filter may at any time reply locally or reset
+// the stream, which ends the iteration with that result. While a filter holds the stream, the
+// PauseWaiter (the connection manager) waits, watching the client, until a callback wakes it.
+//
+// Invariants: a filter gets callbacks of a direction only after the previous filter let them
+// through; after a LocalReply/Reset result no further decode callbacks run; filters are completed
+// (onStreamComplete: Envoy's on_log, on_done, on_delete) exactly once, in config order.
+#pragma once
+
+#include <boost/asio.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proxy_wasm/host/embedder.h"
+#include "stream_info.h"
+
+namespace wasm_proxy {
+
+using proxy_wasm::host::LocalReply;
+
+enum class HeadersStatus { Continue, StopIteration };  // Stop: nothing more until resumed
+enum class DataStatus { Continue, StopIterationAndBuffer };
+enum class TrailersStatus { Continue, StopIteration };
+
+// What a filter can do to its stream; given to each filter when it is created.
+class StreamFilterCallbacks {
+ public:
+  virtual ~StreamFilterCallbacks() = default;
+  virtual HttpStream& stream() = 0;
+  virtual void continueDecoding() = 0;
+  virtual void continueEncoding() = 0;
+  virtual void sendLocalReply(LocalReply reply) = 0;
+  virtual void resetStream() = 0;
+  // The stream's route, selected on first use and again after clearRouteCache() (Envoy's
+  // route cache: a filter that changes request headers gets the route chosen by the new ones).
+  virtual const Route* route() = 0;
+  virtual void clearRouteCache() = 0;
+};
+
+class StreamFilter {
+ public:
+  virtual ~StreamFilter() = default;
+  virtual HeadersStatus decodeHeaders(bool end_stream) = 0;
+  // `data` is everything this filter holds (pieces it buffered, then the new one); what is in it
+  // when the filter continues goes on to the next filter.
+  virtual DataStatus decodeData(std::string& data, bool end_stream) = 0;
+  virtual TrailersStatus decodeTrailers() = 0;
+  virtual HeadersStatus encodeHeaders(bool end_stream) = 0;
+  virtual DataStatus encodeData(std::string& data, bool end_stream) = 0;
+  virtual TrailersStatus encodeTrailers() = 0;
+  // Out of the chain from now on (a failed plugin that fails open, or after it failed closed).
+  virtual bool bypassed() const { return false; }
+  // The stream is over (access-log time).
+  virtual void onStreamComplete() {}
+};
+
+// Waits while a filter holds the stream. Returns false when the stream must be given up (the
+// client went away or a stream timeout passed); `wake` is cancelled by the filters' callbacks.
+class PauseWaiter {
+ public:
+  virtual ~PauseWaiter() = default;
+  virtual boost::asio::awaitable<bool> waitForWake(boost::asio::steady_timer& wake) = 0;
+};
+
+enum class FilterResult {
+  Continue,    // every filter let it through (data: what came out is in `data`, maybe nothing)
+  LocalReply,  // a filter replied: localReply()
+  Reset,       // a filter reset the stream
+  GiveUp,      // the waiter gave up (client gone, timeout)
+  TooLarge,    // a filter held more data than the limit of its direction
+};
+
+class FilterManager {
+ public:
+  struct Limits {
+    size_t max_request_held = 16u << 20;
+    size_t max_response_held = 64u << 20;
+  };
+  using Factory = std::function<std::unique_ptr<StreamFilter>(StreamFilterCallbacks&)>;
+  using RouteSelector = std::function<const Route*(const HttpStream&)>;
+
+  FilterManager(const boost::asio::any_io_executor& executor, HttpStream& stream,
+                PauseWaiter& waiter, Limits limits, RouteSelector select_route);
+  ~FilterManager();
+  FilterManager(const FilterManager&) = delete;
+  FilterManager& operator=(const FilterManager&) = delete;
+
+  void addFilter(const Factory& factory);
+  size_t size() const { return slots_.size(); }
+
+  boost::asio::awaitable<FilterResult> decodeHeaders(bool end_stream);
+  boost::asio::awaitable<FilterResult> decodeData(std::string& data, bool end_stream);
+  boost::asio::awaitable<FilterResult> decodeTrailers();
+  // Encoding starts with the response head in stream().response (marks it started).
+  boost::asio::awaitable<FilterResult> encodeHeaders(bool end_stream);
+  boost::asio::awaitable<FilterResult> encodeData(std::string& data, bool end_stream);
+  boost::asio::awaitable<FilterResult> encodeTrailers();
+
+  // The latest local reply (valid after a LocalReply result).
+  const LocalReply& localReply() const { return *local_reply_; }
+  const Route* route();
+  // Every filter's onStreamComplete, once, in config order (also done by the destructor).
+  void complete();
+
+ private:
+  struct Slot;
+  enum class Phase { Headers, Data, Trailers };
+  enum Direction { kDecode = 0, kEncode = 1 };
+
+  boost::asio::awaitable<FilterResult> iterate(Direction dir, Phase phase, std::string* data,
+                                               bool end_stream);
+  bool call(Slot& slot, Direction dir, Phase phase, bool end_stream);
+  bool resumed(const Slot& slot, Direction dir, int replies) const;
+  boost::asio::awaitable<bool> waitForResume(Slot& slot, Direction dir, int replies);
+  void wake();
+
+  boost::asio::any_io_executor executor_;
+  HttpStream& stream_;
+  PauseWaiter& waiter_;
+  Limits limits_;
+  RouteSelector select_route_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  size_t decoded_ = 0;  // filters that have seen the request head (encoders run through these)
+  std::optional<LocalReply> local_reply_;
+  int local_replies_ = 0;
+  bool reset_ = false;
+  bool route_cached_ = false;
+  bool completed_ = false;
+  std::optional<boost::asio::steady_timer> wake_;  // only streams that pause need one
+};
+
+}  // namespace wasm_proxy

@@ -1,0 +1,58 @@
+// Upstream connections: one cluster's endpoints on one worker, with keep-alive pools.
+//
+// A ClusterPool belongs to one worker (one thread, one io_context) and one config snapshot; it
+// hands out connections round robin over the resolved endpoints, reusing idle ones, and takes back
+// those whose last exchange ended cleanly. Connections that saw a framing error, an upgrade or
+// leftover bytes are never pooled.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace wasm_proxy {
+
+// A connection to one upstream endpoint, with the bytes read past the last response.
+struct UpstreamConnection {
+  explicit UpstreamConnection(boost::asio::io_context& io) : socket(io) {}
+  boost::asio::ip::tcp::socket socket;
+  boost::beast::flat_buffer buffer;
+  size_t endpoint = 0;
+  bool reused = false;
+  bool reusable = true;  // false once the framing of a request on it went wrong
+};
+
+enum class UpstreamFailure { None, ConnectFail, Timeout, Reset };
+
+class ClusterPool {
+ public:
+  ClusterPool(boost::asio::io_context& io, const Cluster& cluster);
+
+  const Cluster& cluster() const { return cluster_; }
+  std::string endpointAddress(size_t i) const;
+
+  // An idle connection of the next endpoint, or a new one (bounded by the connect timeout and
+  // `deadline`). `fresh` skips the idle ones (a retry after a stale pooled connection).
+  boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
+      std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure,
+      bool fresh = false);
+  // Takes a connection back if its exchange ended cleanly.
+  void release(std::unique_ptr<UpstreamConnection> c);
+
+ private:
+  static constexpr size_t kMaxIdlePerEndpoint = 64;
+  boost::asio::io_context& io_;
+  const Cluster& cluster_;
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints_;
+  std::vector<std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
+  size_t next_ = 0;
+};
+
+}  // namespace wasm_proxy

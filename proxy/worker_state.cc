@@ -1,0 +1,297 @@
+#include "worker_state.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "connection_manager.h"
+#include "proxy_wasm/abi/pairs.h"
+#include "proxy_wasm/abi/property.h"
+#include "proxy_wasm/host/vm.h"
+#include "upstream/upstream_exchange.h"
+
+namespace wasm_proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using proxy_wasm::host::Engine;
+using proxy_wasm::host::GrpcCallRequest;
+using proxy_wasm::host::HttpCallRequest;
+using proxy_wasm::host::HttpCallResponse;
+using proxy_wasm::host::LogLevel;
+using proxy_wasm::host::PluginConfig;
+using proxy_wasm::host::ThreadLocalPlugin;
+using proxy_wasm::host::Vm;
+using proxy_wasm::host::WasmResult;
+
+WorkerState::~WorkerState() {
+  config_.reset();
+  timers_.clear();
+  engines_.clear();
+}
+
+void WorkerState::releaseEngines() {
+  for (auto& [runtime, engine] : engines_) engine->releaseThread();
+}
+
+bool WorkerState::applyConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error) {
+  auto cfg = std::make_shared<WorkerConfig>();
+  cfg->bootstrap = bootstrap;
+  for (const auto& [name, cluster] : bootstrap->clusters) {
+    cfg->pools.emplace(name, std::make_unique<ClusterPool>(io_, cluster));
+  }
+  config_under_construction_ = cfg.get();
+  for (const auto& l : bootstrap->listeners) {
+    for (const auto& f : l.filters) {
+      if (!f.wasm || cfg->plugins.count(f.wasm.get()) != 0) continue;
+      Engine* engine = engineFor(f.wasm->vm.runtime, error);
+      if (engine == nullptr) {
+        config_under_construction_ = nullptr;
+        return false;
+      }
+      // Plugins whose VMs would be identical share one, as in Envoy.
+      auto plugin = std::make_unique<ThreadLocalPlugin>(f.wasm->code, f.wasm->vm, f.wasm->plugin,
+                                                        *engine, *this, &vm_pool_);
+      if (!plugin->start(error)) {
+        *error = bootstrap->source + ": " + f.wasm->yaml_path + ": plugin '" +
+                 f.wasm->plugin->name + "' failed to start: " + *error;
+        config_under_construction_ = nullptr;
+        return false;
+      }
+      cfg->plugins.emplace(f.wasm.get(), std::move(plugin));
+    }
+  }
+  config_under_construction_ = nullptr;
+  config_ = std::move(cfg);
+  return true;
+}
+
+std::string WorkerState::listen() {
+  const auto& config = config_->bootstrap;
+  for (const auto& l : config->listeners) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(l.address.address, ec);
+    if (ec) return config->source + ": listener " + l.name + ": bad address " + l.address.address;
+    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    tcp::endpoint ep(addr, l.address.port);
+    acceptor->open(ep.protocol(), ec);
+    acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    int one = 1;
+    ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return config->source + ": listener " + l.name + " on " + l.address.toString() + ": " +
+             ec.message();
+    }
+    acceptors_.push_back(std::move(acceptor));
+  }
+  for (size_t i = 0; i < acceptors_.size(); ++i) spawnAccept(i);
+  return "";
+}
+
+namespace {
+
+// Accepts connections until the acceptor closes. When accepting fails for a reason other than
+// the acceptor closing (out of file descriptors, say), it backs off instead of spinning.
+asio::awaitable<void> acceptLoop(std::shared_ptr<WorkerState> state, tcp::acceptor& acceptor,
+                                 size_t listener_index) {
+  asio::steady_timer backoff(acceptor.get_executor());
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    startConnection(state, std::move(socket), listener_index);
+  }
+}
+
+}  // namespace
+
+void WorkerState::spawnAccept(size_t i) {
+  asio::co_spawn(io_, acceptLoop(shared_from_this(), *acceptors_[i], i), asio::detached);
+}
+
+void WorkerState::beginDrain() {
+  draining_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  for (tcp::socket* s : idle_sockets_) {
+    boost::system::error_code ec;
+    s->cancel(ec);
+  }
+  maybeFinishDrain();
+}
+
+void WorkerState::maybeFinishDrain() {
+  if (!draining_ || active_requests_ > 0 || !idle_sockets_.empty()) return;
+  // Nothing in flight: stop the plugins (roots get on_done), their timers and the loop.
+  config_.reset();
+  for (auto& [key, t] : timers_) t->cancel();
+  timers_.clear();
+  io_.stop();
+}
+
+uint64_t WorkerState::realtimeNanos() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t WorkerState::monotonicNanos() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+void WorkerState::log(const PluginConfig* plugin, LogLevel level, std::string_view message) {
+  auto lvl = static_cast<spdlog::level::level_enum>(static_cast<int>(level));
+  if (!spdlog::should_log(lvl)) return;
+  spdlog::log(lvl, "wasm log {}: {}", plugin != nullptr ? plugin->name : "", message);
+}
+
+LogLevel WorkerState::logLevel() {
+  int l = static_cast<int>(spdlog::get_level());
+  return static_cast<LogLevel>(l > 5 ? 5 : l);
+}
+
+void WorkerState::setTickPeriod(Vm& vm, uint32_t root, uint32_t period_ms) {
+  auto key = std::make_pair(&vm, root);
+  if (auto it = timers_.find(key); it != timers_.end()) {
+    it->second->cancel();
+    timers_.erase(it);
+  }
+  if (period_ms == 0) return;
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  timers_[key] = timer;
+  armTick(timer, &vm, root, std::chrono::milliseconds(period_ms));
+}
+
+void WorkerState::armTick(std::shared_ptr<asio::steady_timer> timer, Vm* vm, uint32_t root,
+                          std::chrono::milliseconds period) {
+  timer->expires_after(period);
+  std::weak_ptr<asio::steady_timer> weak = timer;
+  timer->async_wait([this, weak, vm, root, period](boost::system::error_code ec) {
+    auto t = weak.lock();
+    if (ec || !t) return;
+    auto it = timers_.find(std::make_pair(vm, root));
+    if (it == timers_.end() || it->second != t) return;
+    vm->onTick(root);
+    // The tick may have changed or cleared the period (or failed the VM).
+    it = timers_.find(std::make_pair(vm, root));
+    if (it != timers_.end() && it->second == t) armTick(t, vm, root, period);
+  });
+}
+
+WasmResult WorkerState::httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCallRequest request) {
+  const WorkerConfig* active = activeConfig();
+  ClusterPool* p = active != nullptr ? active->pool(request.cluster) : nullptr;
+  if (p == nullptr) return WasmResult::BadArgument;
+  callouts_[token] = &vm;
+  auto msg = std::make_shared<Message>();
+  for (auto& [k, v] : request.headers) msg->headers.add(k, v);
+  msg->body = std::move(request.body);
+  auto timeout = std::chrono::milliseconds(request.timeout_ms);
+  auto self = shared_from_this();
+  // The callout runs against the pool of the current config; keep that config alive.
+  std::shared_ptr<WorkerConfig> cfg = config_;
+  asio::co_spawn(
+      io_,
+      [self, cfg, p, msg, timeout, &vm, root, token]() -> asio::awaitable<void> {
+        CalloutResult r = co_await fetchWhole(*p, *msg, timeout);
+        auto it = self->callouts_.find(token);
+        if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
+        self->callouts_.erase(it);
+        HttpCallResponse resp;
+        if (r.failure == UpstreamFailure::None) {
+          for (const auto& [k, v] : r.response.headers.entries()) resp.headers.emplace_back(k, v);
+          for (const auto& [k, v] : r.response.trailers.entries()) resp.trailers.emplace_back(k, v);
+          resp.body = std::move(r.response.body);
+        } else if (r.failure == UpstreamFailure::Timeout) {
+          // As Envoy: an upstream timeout reaches the plugin as a 504 local reply.
+          resp.headers = {{":status", "504"}};
+          resp.body = "upstream request timeout";
+        }
+        vm.onHttpCallResponse(root, token, std::move(resp));
+      },
+      asio::detached);
+  return WasmResult::Ok;
+}
+
+WasmResult WorkerState::grpcCall(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
+  spdlog::warn("proxy_grpc_call is not supported by this wasm-proxy build yet");
+  return WasmResult::Unimplemented;
+}
+
+WasmResult WorkerState::grpcStream(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
+  spdlog::warn("proxy_grpc_stream is not supported by this wasm-proxy build yet");
+  return WasmResult::Unimplemented;
+}
+
+void WorkerState::cancelAll(Vm& vm) {
+  for (auto it = callouts_.begin(); it != callouts_.end();) {
+    it = it->second == &vm ? callouts_.erase(it) : std::next(it);
+  }
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (it->first.first == &vm) {
+      it->second->cancel();
+      it = timers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void WorkerState::post(std::function<void()> task) {
+  asio::post(io_, std::move(task));
+}
+
+WasmResult WorkerState::getProperty(std::string_view path, std::string* value) {
+  // While a config is being applied its plugins start (on_configure may read node.*).
+  const WorkerConfig* cfg = activeConfig();
+  if (cfg == nullptr) return WasmResult::NotFound;
+  const Node& node = cfg->bootstrap->node;
+  std::vector<std::string_view> seg;
+  proxy_wasm::abi::splitPropertyPath(path, [&](std::string_view s) { seg.push_back(s); });
+  if (!seg.empty() && seg[0] == "xds") seg.erase(seg.begin());
+  if (seg.size() < 2 || seg[0] != "node") return WasmResult::NotFound;
+  auto present = [&](const std::string& v) {
+    if (v.empty()) return WasmResult::NotFound;
+    *value = v;
+    return WasmResult::Ok;
+  };
+  if (seg[1] == "id" && seg.size() == 2) return present(node.id);
+  if (seg[1] == "cluster" && seg.size() == 2) return present(node.cluster);
+  if (seg[1] == "metadata" && seg.size() == 3) {
+    auto it = node.metadata.find(std::string(seg[2]));
+    if (it == node.metadata.end()) return WasmResult::NotFound;
+    *value = it->second;
+    return WasmResult::Ok;
+  }
+  if (seg[1] == "metadata" && seg.size() == 2) {
+    *value = proxy_wasm::abi::encodePairs(node.metadata);
+    return WasmResult::Ok;
+  }
+  return WasmResult::NotFound;
+}
+
+void WorkerState::onVmFailed(Vm& vm) {
+  spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id,
+                vm.failureMessage());
+}
+
+Engine* WorkerState::engineFor(const std::string& runtime, std::string* error) {
+  auto it = engines_.find(runtime);
+  if (it != engines_.end()) return it->second.get();
+  auto engine = proxy_wasm::host::createEngine(runtime, error);
+  if (!engine) return nullptr;
+  return engines_.emplace(runtime, std::move(engine)).first->second.get();
+}
+
+}  // namespace wasm_proxy
