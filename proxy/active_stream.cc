@@ -63,7 +63,6 @@ ActiveStream::ActiveStream(ConnectionManager& connection, http1::RequestParser& 
                             ? selectRoute(*vh, s.request.header(":path"), s.request.headers)
                             : nullptr;
                }),
-      client_deadline_(connection.socket().get_executor()),
       keep_alive_(parser.keep_alive()) {
   stream_.request.headers = std::move(parser.headers());
   stream_.request.version = parser.version();
@@ -83,7 +82,7 @@ asio::awaitable<bool> ActiveStream::run() {
   if (!body_.done()) keep_alive_ = false;
   const bool ok = co_await encode();
   filters_.complete();  // access-log time: on_log, on_done, on_delete
-  co_return ok && keep_alive_;
+  co_return ok&& keep_alive_;
 }
 
 void ActiveStream::prepareRequestHeaders() {
@@ -131,7 +130,8 @@ bool ActiveStream::giveUp(FilterResult result) {
 }
 
 asio::awaitable<bool> ActiveStream::decode() {
-  const FilterResult r = co_await filters_.decodeHeaders(body_.done());
+  FilterResult r = filters_.decodeHeaders(body_.done());
+  if (r == FilterResult::Paused) r = co_await filters_.resume();
   if (r != FilterResult::Continue) co_return giveUp(r);
   const Route* route = filters_.route();  // chosen by the headers as the filters left them
   if (route == nullptr) {
@@ -148,7 +148,8 @@ asio::awaitable<bool> ActiveStream::decode() {
 
 asio::awaitable<FilterResult> ActiveStream::decodeBody(std::string& data, bool end_stream) {
   if (filters_.size() != 0 && (!data.empty() || end_stream)) {
-    const FilterResult r = co_await filters_.decodeData(data, end_stream);
+    FilterResult r = filters_.decodeData(data, end_stream);
+    if (r == FilterResult::Paused) r = co_await filters_.resume();
     if (r != FilterResult::Continue) co_return r;
   }
   if (!end_stream) co_return FilterResult::Continue;
@@ -156,16 +157,19 @@ asio::awaitable<FilterResult> ActiveStream::decodeBody(std::string& data, bool e
   if (stream_.request.trailers.size() == 0 || filters_.size() == 0) {
     co_return FilterResult::Continue;
   }
-  co_return co_await filters_.decodeTrailers();
+  const FilterResult r = filters_.decodeTrailers();
+  if (r == FilterResult::Paused) co_return co_await filters_.resume();
+  co_return r;
 }
 
-asio::awaitable<bool> ActiveStream::readRequestBody(std::string& data,
-                                                    std::chrono::steady_clock::time_point deadline) {
+asio::awaitable<bool> ActiveStream::readRequestBody(
+    std::string& data, std::chrono::steady_clock::time_point deadline) {
   const auto idle = std::chrono::steady_clock::now() + cm_.worker().options().stream_idle_timeout;
-  client_deadline_.arm(cm_.socket(), std::min(deadline, idle));
+  SocketDeadline& timer = cm_.readDeadline();
+  timer.arm(cm_.socket(), std::min(deadline, idle));
   const auto ec = co_await body_.read(data);
-  const bool expired = client_deadline_.expired();
-  client_deadline_.disarm();
+  const bool expired = timer.expired();
+  timer.disarm();
   stream_.request.body_bytes = body_.bytes();
   if (!ec) co_return true;
   keep_alive_ = false;
@@ -302,7 +306,8 @@ asio::awaitable<bool> ActiveStream::encode() {
   const bool streamed = upstream_ && !upstream_->responseDone();
   std::string whole = std::move(res.body);
   res.body.clear();
-  const FilterResult r = co_await filters_.encodeHeaders(!streamed && whole.empty());
+  FilterResult r = filters_.encodeHeaders(!streamed && whole.empty());
+  if (r == FilterResult::Paused) r = co_await filters_.resume();
   if (r == FilterResult::LocalReply) {
     upstream_.reset();
     co_return co_await sendDirect(filters_.localReply());
@@ -313,10 +318,17 @@ asio::awaitable<bool> ActiveStream::encode() {
   co_return co_await encodeWhole(std::move(whole));
 }
 
+asio::awaitable<bool> ActiveStream::encodeTrailers() {
+  FilterResult r = filters_.encodeTrailers();
+  if (r == FilterResult::Paused) r = co_await filters_.resume();
+  co_return r == FilterResult::Continue;
+}
+
 asio::awaitable<bool> ActiveStream::encodeWhole(std::string data) {
   Message& res = stream_.response;
   if (!data.empty()) {
-    const FilterResult r = co_await filters_.encodeData(data, true);
+    FilterResult r = filters_.encodeData(data, true);
+    if (r == FilterResult::Paused) r = co_await filters_.resume();
     if (r == FilterResult::LocalReply) {
       upstream_.reset();
       co_return co_await sendDirect(filters_.localReply());
@@ -325,10 +337,7 @@ asio::awaitable<bool> ActiveStream::encodeWhole(std::string data) {
   }
   if (upstream_) {
     res.trailers = std::move(upstream_->response().trailers());
-    if (res.trailers.size() != 0 &&
-        co_await filters_.encodeTrailers() != FilterResult::Continue) {
-      co_return false;
-    }
+    if (res.trailers.size() != 0 && !co_await encodeTrailers()) co_return false;
   }
   res.body_bytes = data.size();
   makeWriter(res.trailers.size() == 0, data.size());
@@ -354,19 +363,20 @@ asio::awaitable<bool> ActiveStream::encodeStreamed() {
     if (auto ec = co_await upstream_->readBody(data)) {
       if (!writer_) {
         const bool timeout = upstream_->timedOut();
-        co_await sendDirect(LocalReply{timeout ? 504u : 503u,
-                                       timeout ? "upstream request timeout" : "upstream reset",
-                                       {},
-                                       timeout ? "upstream_response_timeout"
-                                               : "upstream_reset_after_response_started",
-                                       -1});
+        co_await sendDirect(LocalReply{
+            timeout ? 504u : 503u,
+            timeout ? "upstream request timeout" : "upstream reset",
+            {},
+            timeout ? "upstream_response_timeout" : "upstream_reset_after_response_started",
+            -1});
       }
       co_return false;  // the client sees the response cut short, as from Envoy
     }
     const bool eos = upstream_->responseDone();
     res.body_bytes = upstream_->response().bodyBytes();
     if (eos) res.trailers = std::move(upstream_->response().trailers());
-    const FilterResult r = co_await filters_.encodeData(data, eos);
+    FilterResult r = filters_.encodeData(data, eos);
+    if (r == FilterResult::Paused) r = co_await filters_.resume();
     if (r == FilterResult::LocalReply || r == FilterResult::TooLarge) {
       if (writer_) co_return false;  // headers went out already: all we can do is close
       upstream_->abandon();
@@ -374,18 +384,15 @@ asio::awaitable<bool> ActiveStream::encodeStreamed() {
         spdlog::warn("a filter held more than {} bytes of a response body: 500",
                      cm_.worker().options().max_response_body_bytes);
       }
-      const LocalReply reply = r == FilterResult::LocalReply
-                                   ? filters_.localReply()
-                                   : LocalReply{500, "response payload too large", {},
-                                                "response_payload_too_large", -1};
+      const LocalReply reply =
+          r == FilterResult::LocalReply
+              ? filters_.localReply()
+              : LocalReply{500, "response payload too large", {}, "response_payload_too_large", -1};
       co_await sendDirect(reply);
       co_return false;
     }
     if (r != FilterResult::Continue) co_return false;
-    if (eos && res.trailers.size() != 0 &&
-        co_await filters_.encodeTrailers() != FilterResult::Continue) {
-      co_return false;
-    }
+    if (eos && res.trailers.size() != 0 && !co_await encodeTrailers()) co_return false;
     if (!writer_) makeWriter(eos && res.trailers.size() == 0, data.size());
     framed = writer_->append(out, data, eos, &res.trailers) && framed;
     data.clear();

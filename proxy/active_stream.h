@@ -48,6 +48,7 @@ class ActiveStream {
   boost::asio::awaitable<bool> encode();
   boost::asio::awaitable<bool> encodeWhole(std::string data);
   boost::asio::awaitable<bool> encodeStreamed();
+  boost::asio::awaitable<bool> encodeTrailers();
   // Writes a local reply without the filters (the response had started encoding).
   boost::asio::awaitable<bool> sendDirect(const LocalReply& reply);
   void makeWriter(bool complete, size_t size);
@@ -66,7 +67,6 @@ class ActiveStream {
   FilterManager filters_;
   std::optional<UpstreamRequest> upstream_;
   std::optional<http1::MessageWriter> writer_;
-  SocketDeadline client_deadline_;
   bool keep_alive_;
   bool is_head_;
   bool abort_connection_ = false;  // set when the client's side is broken

@@ -26,7 +26,11 @@ std::atomic<uint64_t> next_connection_id{1};
 
 ConnectionManager::ConnectionManager(std::shared_ptr<WorkerState> state, tcp::socket socket,
                                      size_t listener_index)
-    : state_(std::move(state)), socket_(std::move(socket)), listener_index_(listener_index) {
+    : state_(std::move(state)),
+      socket_(std::move(socket)),
+      listener_index_(listener_index),
+      read_deadline_(socket_.get_executor()),
+      write_deadline_(socket_.get_executor()) {
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   auto local = socket_.local_endpoint(ec);
@@ -53,9 +57,10 @@ asio::awaitable<void> ConnectionManager::run() {
 }
 
 asio::awaitable<bool> ConnectionManager::write(std::string_view bytes) {
-  SocketDeadline deadline(socket_.get_executor());
-  deadline.arm(socket_, std::chrono::steady_clock::now() + state_->options().stream_idle_timeout);
+  write_deadline_.arm(socket_,
+                      std::chrono::steady_clock::now() + state_->options().stream_idle_timeout);
   auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), nothrow);
+  write_deadline_.disarm();
   co_return !ec;
 }
 
@@ -63,7 +68,9 @@ asio::awaitable<bool> ConnectionManager::writeError(unsigned status, std::string
   ProxyStats::instance().downstream_rq_bad->add(1);
   Message m = localResponse(status, std::string(body));
   std::string out = http1::responseHead(m.headers, 11);
-  out.append("connection: close\r\ncontent-length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+  out.append("connection: close\r\ncontent-length: ")
+      .append(std::to_string(body.size()))
+      .append("\r\n\r\n");
   out.append(body);
   co_await write(out);
   co_return false;
@@ -80,8 +87,8 @@ asio::awaitable<bool> ConnectionManager::waitForWake(asio::steady_timer& wake) {
     auto [ec] = co_await wake.async_wait(nothrow);
     co_return timedOut(ec);
   }
-  auto r = co_await (wake.async_wait(nothrow) ||
-                     socket_.async_wait(tcp::socket::wait_read, nothrow));
+  auto r =
+      co_await (wake.async_wait(nothrow) || socket_.async_wait(tcp::socket::wait_read, nothrow));
   if (r.index() == 0) co_return timedOut(std::get<0>(std::get<0>(r)));
   if (std::get<0>(std::get<1>(r))) co_return false;
   // The client sent something or closed: take what is there without blocking.
@@ -100,13 +107,14 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
   parser->body_limit(boost::none);
   // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
   state_->idle_sockets_.insert(&socket_);
-  SocketDeadline header_deadline(socket_.get_executor());
+  SocketDeadline& header_deadline = read_deadline_;
   // The header timeout counts from a request's first byte; an idle keep-alive connection waits
   // up to the idle timeout.
   std::chrono::steady_clock::duration header_timeout = state_->options().header_timeout;
   auto cfg = state_->config();
   const Listener& listener = cfg->bootstrap->listeners[listener_index_];
-  if (listener.request_headers_timeout.count() > 0) header_timeout = listener.request_headers_timeout;
+  if (listener.request_headers_timeout.count() > 0)
+    header_timeout = listener.request_headers_timeout;
   header_deadline.armAfterFirstByte(socket_, header_timeout, state_->options().idle_timeout,
                                     [this] { return buffer_.size() == 0; });
   auto [ec, n] = co_await http::async_read_header(socket_, buffer_, *parser, nothrow);
@@ -126,7 +134,8 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       co_return false;
     }
-    if (const auto& bad = parser->headError()) co_return co_await writeError(bad->status, bad->message);
+    if (const auto& bad = parser->headError())
+      co_return co_await writeError(bad->status, bad->message);
     if (ec == http::error::header_limit) {
       co_return co_await writeError(431, "request header fields too large\n");
     }

@@ -15,6 +15,7 @@
 
 #include "filter_manager.h"
 #include "stream_info.h"
+#include "upstream/socket_deadline.h"
 
 namespace wasm_proxy {
 
@@ -37,6 +38,8 @@ class ConnectionManager : public PauseWaiter,
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   boost::beast::flat_buffer& buffer() { return buffer_; }
   const ConnectionInfo& info() const { return conn_; }
+  // The deadline of the stream's reads from the client (request body).
+  SocketDeadline& readDeadline() { return read_deadline_; }
   // Writes all of `bytes` to the client, bounded by the stream idle timeout. False on failure.
   boost::asio::awaitable<bool> write(std::string_view bytes);
   // A pause ended by the stream idle timeout rather than the client going away.
@@ -53,6 +56,8 @@ class ConnectionManager : public PauseWaiter,
   size_t listener_index_;
   boost::beast::flat_buffer buffer_;
   ConnectionInfo conn_;
+  SocketDeadline read_deadline_;   // request heads and bodies
+  SocketDeadline write_deadline_;  // responses
   bool pause_timed_out_ = false;
 };
 

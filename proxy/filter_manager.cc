@@ -69,24 +69,33 @@ void FilterManager::wake() {
   if (wake_) wake_->cancel();
 }
 
-asio::awaitable<FilterResult> FilterManager::decodeHeaders(bool end_stream) {
-  return iterate(kDecode, Phase::Headers, nullptr, end_stream);
+FilterResult FilterManager::decodeHeaders(bool end_stream) {
+  return start(kDecode, Phase::Headers, nullptr, end_stream);
 }
-asio::awaitable<FilterResult> FilterManager::decodeData(std::string& data, bool end_stream) {
-  return iterate(kDecode, Phase::Data, &data, end_stream);
+FilterResult FilterManager::decodeData(std::string& data, bool end_stream) {
+  return start(kDecode, Phase::Data, &data, end_stream);
 }
-asio::awaitable<FilterResult> FilterManager::decodeTrailers() {
-  return iterate(kDecode, Phase::Trailers, nullptr, true);
+FilterResult FilterManager::decodeTrailers() {
+  return start(kDecode, Phase::Trailers, nullptr, true);
 }
-asio::awaitable<FilterResult> FilterManager::encodeHeaders(bool end_stream) {
+FilterResult FilterManager::encodeHeaders(bool end_stream) {
   stream_.response_started = true;
-  return iterate(kEncode, Phase::Headers, nullptr, end_stream);
+  return start(kEncode, Phase::Headers, nullptr, end_stream);
 }
-asio::awaitable<FilterResult> FilterManager::encodeData(std::string& data, bool end_stream) {
-  return iterate(kEncode, Phase::Data, &data, end_stream);
+FilterResult FilterManager::encodeData(std::string& data, bool end_stream) {
+  return start(kEncode, Phase::Data, &data, end_stream);
 }
-asio::awaitable<FilterResult> FilterManager::encodeTrailers() {
-  return iterate(kEncode, Phase::Trailers, nullptr, true);
+FilterResult FilterManager::encodeTrailers() {
+  return start(kEncode, Phase::Trailers, nullptr, true);
+}
+
+FilterResult FilterManager::start(Direction dir, Phase phase, std::string* data, bool end_stream) {
+  Iteration it{dir, phase, data, end_stream};
+  return run(it);
+}
+
+FilterManager::Slot& FilterManager::slotAt(const Iteration& it, size_t k) {
+  return *slots_[it.dir == kDecode ? k : decoded_ - 1 - k];
 }
 
 // Calls one filter; returns whether it stopped.
@@ -100,44 +109,57 @@ bool FilterManager::call(Slot& slot, Direction dir, Phase phase, bool end_stream
       return (dir == kDecode ? f.decodeData(slot.held[dir], end_stream)
                              : f.encodeData(slot.held[dir], end_stream)) != DataStatus::Continue;
     case Phase::Trailers:
-      return (dir == kDecode ? f.decodeTrailers() : f.encodeTrailers()) !=
-             TrailersStatus::Continue;
+      return (dir == kDecode ? f.decodeTrailers() : f.encodeTrailers()) != TrailersStatus::Continue;
   }
   return false;
 }
 
-asio::awaitable<FilterResult> FilterManager::iterate(Direction dir, Phase phase, std::string* data,
-                                                     bool end_stream) {
+FilterResult FilterManager::run(Iteration& it) {
+  const Direction dir = it.dir;
   const size_t n = dir == kDecode ? slots_.size() : decoded_;
-  for (size_t k = 0; k < n; ++k) {
-    Slot& s = *slots_[dir == kDecode ? k : n - 1 - k];
-    if (dir == kDecode && phase == Phase::Headers) decoded_ = k + 1;
-    if (phase == Phase::Data) {
-      s.held[dir].append(*data);
-      data->clear();
+  for (; it.next < n; ++it.next) {
+    const size_t k = it.next;
+    if (dir == kDecode && it.phase == Phase::Headers) decoded_ = k + 1;
+    Slot& s = slotAt(it, k);
+    if (it.phase == Phase::Data) {
+      s.held[dir].append(*it.data);
+      it.data->clear();
     }
     if (s.filter->bypassed()) {
-      if (phase == Phase::Data) std::swap(*data, s.held[dir]);
+      if (it.phase == Phase::Data) std::swap(*it.data, s.held[dir]);
       continue;
     }
     s.resumed[dir] = false;
-    const int replies = local_replies_;
-    const bool stopped = call(s, dir, phase, end_stream);
-    if (local_replies_ != replies) co_return FilterResult::LocalReply;
-    if (reset_) co_return FilterResult::Reset;
+    it.replies = local_replies_;
+    const bool stopped = call(s, dir, it.phase, it.end_stream);
+    if (local_replies_ != it.replies) return FilterResult::LocalReply;
+    if (reset_) return FilterResult::Reset;
     if (stopped && !s.resumed[dir] && !s.filter->bypassed()) {
-      if (phase == Phase::Data && !end_stream) {
+      if (it.phase == Phase::Data && !it.end_stream) {
         // Held until more data (or the end) arrives.
         const size_t limit = dir == kDecode ? limits_.max_request_held : limits_.max_response_held;
-        co_return s.held[dir].size() > limit ? FilterResult::TooLarge : FilterResult::Continue;
+        return s.held[dir].size() > limit ? FilterResult::TooLarge : FilterResult::Continue;
       }
-      if (!co_await waitForResume(s, dir, replies)) co_return FilterResult::GiveUp;
-      if (local_replies_ != replies) co_return FilterResult::LocalReply;
-      if (reset_) co_return FilterResult::Reset;
+      paused_ = it;
+      return FilterResult::Paused;
     }
-    if (phase == Phase::Data) std::swap(*data, s.held[dir]);
+    if (it.phase == Phase::Data) std::swap(*it.data, s.held[dir]);
   }
-  co_return FilterResult::Continue;
+  return FilterResult::Continue;
+}
+
+asio::awaitable<FilterResult> FilterManager::resume() {
+  for (;;) {
+    Iteration it = paused_;
+    Slot& s = slotAt(it, it.next);
+    if (!co_await waitForResume(s, it.dir, it.replies)) co_return FilterResult::GiveUp;
+    if (local_replies_ != it.replies) co_return FilterResult::LocalReply;
+    if (reset_) co_return FilterResult::Reset;
+    if (it.phase == Phase::Data) std::swap(*it.data, s.held[it.dir]);
+    ++it.next;
+    const FilterResult r = run(it);
+    if (r != FilterResult::Paused) co_return r;
+  }
 }
 
 bool FilterManager::resumed(const Slot& s, Direction dir, int replies) const {

@@ -2,11 +2,13 @@
 //
 // Owns the stream's filters in config order and runs them: request callbacks (decode*) in order,
 // response callbacks (encode*) in reverse order through the filters that saw the request head.
-// Iteration is written once (iterate()): each filter may continue, stop until it is resumed
+// Iteration is written once (run()): each filter may continue, stop until it is resumed
 // (headers, trailers, and data at the end of the stream), or hold data until more arrives (one
 // held buffer per filter and direction, bounded); a filter may at any time reply locally or reset
-// the stream, which ends the iteration with that result. While a filter holds the stream, the
+// the stream, which ends the iteration with that result. The filters run synchronously; only
+// when one holds the stream does the caller get Paused and co_await resume(), in which the
 // PauseWaiter (the connection manager) waits, watching the client, until a callback wakes it.
+// (No coroutine frame for iterations that do not pause: the common case costs a plain call.)
 //
 // Invariants: a filter gets callbacks of a direction only after the previous filter let them
 // through; after a LocalReply/Reset result no further decode callbacks run; filters are completed
@@ -73,6 +75,7 @@ class PauseWaiter {
 };
 
 enum class FilterResult {
+  Paused,      // a filter holds the stream: co_await resume() for one of the others
   Continue,    // every filter let it through (data: what came out is in `data`, maybe nothing)
   LocalReply,  // a filter replied: localReply()
   Reset,       // a filter reset the stream
@@ -98,13 +101,18 @@ class FilterManager {
   void addFilter(const Factory& factory);
   size_t size() const { return slots_.size(); }
 
-  boost::asio::awaitable<FilterResult> decodeHeaders(bool end_stream);
-  boost::asio::awaitable<FilterResult> decodeData(std::string& data, bool end_stream);
-  boost::asio::awaitable<FilterResult> decodeTrailers();
+  // Each runs the filters of one phase; a Paused result must be followed by resume() before
+  // anything else. `data` must stay valid until the phase's final result.
+  FilterResult decodeHeaders(bool end_stream);
+  FilterResult decodeData(std::string& data, bool end_stream);
+  FilterResult decodeTrailers();
   // Encoding starts with the response head in stream().response (marks it started).
-  boost::asio::awaitable<FilterResult> encodeHeaders(bool end_stream);
-  boost::asio::awaitable<FilterResult> encodeData(std::string& data, bool end_stream);
-  boost::asio::awaitable<FilterResult> encodeTrailers();
+  FilterResult encodeHeaders(bool end_stream);
+  FilterResult encodeData(std::string& data, bool end_stream);
+  FilterResult encodeTrailers();
+  // Waits until the filter that paused the phase resumes it (or replies, resets, or the waiter
+  // gives up), then runs the rest of the phase; never returns Paused.
+  boost::asio::awaitable<FilterResult> resume();
 
   // The latest local reply (valid after a LocalReply result).
   const LocalReply& localReply() const { return *local_reply_; }
@@ -117,8 +125,18 @@ class FilterManager {
   enum class Phase { Headers, Data, Trailers };
   enum Direction { kDecode = 0, kEncode = 1 };
 
-  boost::asio::awaitable<FilterResult> iterate(Direction dir, Phase phase, std::string* data,
-                                               bool end_stream);
+  // One phase in one direction, from filter `next` on (a position in iteration order).
+  struct Iteration {
+    Direction dir;
+    Phase phase;
+    std::string* data;
+    bool end_stream;
+    size_t next = 0;
+    int replies = 0;  // local replies before the paused filter ran
+  };
+  FilterResult start(Direction dir, Phase phase, std::string* data, bool end_stream);
+  FilterResult run(Iteration& it);
+  Slot& slotAt(const Iteration& it, size_t k);
   bool call(Slot& slot, Direction dir, Phase phase, bool end_stream);
   bool resumed(const Slot& slot, Direction dir, int replies) const;
   boost::asio::awaitable<bool> waitForResume(Slot& slot, Direction dir, int replies);
@@ -131,6 +149,7 @@ class FilterManager {
   RouteSelector select_route_;
   std::vector<std::unique_ptr<Slot>> slots_;
   size_t decoded_ = 0;  // filters that have seen the request head (encoders run through these)
+  Iteration paused_{};  // valid while a phase is Paused
   std::optional<LocalReply> local_reply_;
   int local_replies_ = 0;
   bool reset_ = false;

@@ -16,7 +16,7 @@ struct ProxyStats {
   proxy_wasm::host::Metric* upstream_cx_connect_fail;
   proxy_wasm::host::Metric* upstream_rq_total;
   proxy_wasm::host::Metric* upstream_rq_timeout;
-  proxy_wasm::host::Metric* downstream_rq_bad;  // malformed requests answered 4xx
+  proxy_wasm::host::Metric* downstream_rq_bad;      // malformed requests answered 4xx
   proxy_wasm::host::Metric* downstream_rq_timeout;  // request/idle/body timeouts (408/504)
 };
 

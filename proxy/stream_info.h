@@ -19,9 +19,9 @@ struct ConnectionInfo {
 
 struct StreamInfo {
   const ConnectionInfo* connection = nullptr;
-  uint64_t start_ns = 0;          // wall clock when the request head was read (request.time)
-  const Route* route = nullptr;   // selected by the router; selected again after header changes
-  std::string upstream_address;   // "ip:port" once an upstream connection was picked
+  uint64_t start_ns = 0;         // wall clock when the request head was read (request.time)
+  const Route* route = nullptr;  // selected by the router; selected again after header changes
+  std::string upstream_address;  // "ip:port" once an upstream connection was picked
   std::string response_code_details = "via_upstream";
   // Values filters share by name (proxy_set_property writes here), as Envoy's filter state.
   std::map<std::string, std::string, std::less<>> filter_state;

@@ -282,8 +282,7 @@ WasmResult WorkerState::getProperty(std::string_view path, std::string* value) {
 }
 
 void WorkerState::onVmFailed(Vm& vm) {
-  spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id,
-                vm.failureMessage());
+  spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id, vm.failureMessage());
 }
 
 Engine* WorkerState::engineFor(const std::string& runtime, std::string* error) {

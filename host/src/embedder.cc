@@ -15,6 +15,7 @@ std::string lowerAscii(std::string_view s) {
 namespace {
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // keys are stored lower-cased and mostly asked for that way
   for (size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
     if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
@@ -37,7 +38,11 @@ std::optional<std::string_view> VectorHeaderMap::get(std::string_view key) const
 }
 
 void VectorHeaderMap::add(std::string_view key, std::string_view value) {
-  entries_.emplace_back(lowerAscii(key), std::string(value));
+  auto& e = entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
+                                  std::forward_as_tuple(value));
+  for (char& c : e.first) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
 }
 
 void VectorHeaderMap::replace(std::string_view key, std::string_view value) {

@@ -38,8 +38,8 @@ struct BodyScope {
 
 }  // namespace
 
-WasmHttpFilter::WasmHttpFilter(StreamFilterCallbacks& callbacks, std::shared_ptr<proxy_wasm::host::Vm> vm,
-                       uint32_t root_context_id)
+WasmHttpFilter::WasmHttpFilter(StreamFilterCallbacks& callbacks,
+                               std::shared_ptr<proxy_wasm::host::Vm> vm, uint32_t root_context_id)
     : callbacks_(callbacks), vm_(std::move(vm)) {
   id_ = vm_->createStream(root_context_id, this);
 }
@@ -103,7 +103,9 @@ proxy_wasm::host::HeaderMap* WasmHttpFilter::headers(MapType type) {
 }
 
 std::string* WasmHttpFilter::body(BufferType type) {
-  const int dir = type == BufferType::HttpRequestBody ? 0 : type == BufferType::HttpResponseBody ? 1 : -1;
+  const int dir = type == BufferType::HttpRequestBody    ? 0
+                  : type == BufferType::HttpResponseBody ? 1
+                                                         : -1;
   if (dir < 0) return nullptr;
   if (body_[dir] != nullptr) return body_[dir];
   no_body_.clear();

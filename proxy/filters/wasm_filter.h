@@ -15,7 +15,7 @@ namespace wasm_proxy {
 class WasmHttpFilter final : public StreamFilter, public proxy_wasm::host::StreamHost {
  public:
   WasmHttpFilter(StreamFilterCallbacks& callbacks, std::shared_ptr<proxy_wasm::host::Vm> vm,
-             uint32_t root_context_id);
+                 uint32_t root_context_id);
   ~WasmHttpFilter() override;
 
   // StreamFilter

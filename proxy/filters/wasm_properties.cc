@@ -68,18 +68,19 @@ WasmResult upstreamPort(const Scope& s) {
 
 // Sorted by key ("top.field", or "top" for single-segment names), for binary search.
 constexpr std::array<std::pair<std::string_view, Getter>, 34> kTable{{
-    {"cluster_name", [](const Scope& s) {
-       return s.route ? s.present(s.route->cluster) : WasmResult::NotFound;
-     }},
+    {"cluster_name",
+     [](const Scope& s) { return s.route ? s.present(s.route->cluster) : WasmResult::NotFound; }},
     {"connection.id", [](const Scope& s) { return s.i64(int64_t(s.connection().id)); }},
     {"connection.mtls", [](const Scope& s) { return s.ok(proxy_wasm::abi::encodeBool(false)); }},
     {"connection_id", [](const Scope& s) { return s.i64(int64_t(s.connection().id)); }},
-    {"destination.address", [](const Scope& s) {
+    {"destination.address",
+     [](const Scope& s) {
        return s.ok(s.connection().destination_address + ":" +
                    std::to_string(s.connection().destination_port));
      }},
     {"destination.port", [](const Scope& s) { return s.i64(s.connection().destination_port); }},
-    {"metadata.filter_metadata", [](const Scope& s) {
+    {"metadata.filter_metadata",
+     [](const Scope& s) {
        const auto& md = s.stream.info.dynamic_metadata;
        if (s.rest.empty()) return WasmResult::NotFound;
        auto ns = md.find(s.rest[0]);
@@ -90,72 +91,77 @@ constexpr std::array<std::pair<std::string_view, Getter>, 34> kTable{{
          return s.ok(proxy_wasm::abi::encodePairs(pairs));
        }
        auto it = ns->second.find(s.rest[1]);
-       return it == ns->second.end() || s.rest.size() > 2 ? WasmResult::NotFound
-                                                           : s.ok(it->second);
+       return it == ns->second.end() || s.rest.size() > 2 ? WasmResult::NotFound : s.ok(it->second);
      }},
-    {"request.duration", [](const Scope& s) {
-       return s.i64(int64_t(realtimeNs() - s.stream.info.start_ns));
-     }},
+    {"request.duration",
+     [](const Scope& s) { return s.i64(int64_t(realtimeNs() - s.stream.info.start_ns)); }},
     {"request.headers", [](const Scope& s) { return s.headers(s.request().headers); }},
-    {"request.host", [](const Scope& s) { return s.present(s.request().headers.get(":authority")); }},
-    {"request.id", [](const Scope& s) { return s.present(s.request().headers.get("x-request-id")); }},
-    {"request.method", [](const Scope& s) { return s.present(s.request().headers.get(":method")); }},
+    {"request.host",
+     [](const Scope& s) { return s.present(s.request().headers.get(":authority")); }},
+    {"request.id",
+     [](const Scope& s) { return s.present(s.request().headers.get("x-request-id")); }},
+    {"request.method",
+     [](const Scope& s) { return s.present(s.request().headers.get(":method")); }},
     {"request.path", [](const Scope& s) { return s.present(s.path()); }},
-    {"request.protocol", [](const Scope& s) {
-       return s.ok(s.request().version == 10 ? "HTTP/1.0" : "HTTP/1.1");
-     }},
-    {"request.query", [](const Scope& s) {
+    {"request.protocol",
+     [](const Scope& s) { return s.ok(s.request().version == 10 ? "HTTP/1.0" : "HTTP/1.1"); }},
+    {"request.query",
+     [](const Scope& s) {
        const size_t q = s.path().find('?');
        return s.ok(q == std::string_view::npos ? "" : s.path().substr(q + 1));
      }},
-    {"request.referer", [](const Scope& s) { return s.present(s.request().headers.get("referer")); }},
-    {"request.scheme", [](const Scope& s) { return s.present(s.request().headers.get(":scheme")); }},
+    {"request.referer",
+     [](const Scope& s) { return s.present(s.request().headers.get("referer")); }},
+    {"request.scheme",
+     [](const Scope& s) { return s.present(s.request().headers.get(":scheme")); }},
     {"request.size", [](const Scope& s) { return s.i64(int64_t(s.request().bodySize())); }},
     {"request.time", [](const Scope& s) { return s.i64(int64_t(s.stream.info.start_ns)); }},
-    {"request.total_size", [](const Scope& s) {
+    {"request.total_size",
+     [](const Scope& s) {
        int64_t n = int64_t(s.request().bodySize());
        for (const auto& [k, v] : s.request().headers.entries()) n += k.size() + v.size() + 4;
        return s.i64(n);
      }},
-    {"request.url_path", [](const Scope& s) { return s.ok(s.path().substr(0, s.path().find('?'))); }},
-    {"request.useragent", [](const Scope& s) {
-       return s.present(s.request().headers.get("user-agent"));
-     }},
-    {"response.code", [](const Scope& s) {
+    {"request.url_path",
+     [](const Scope& s) { return s.ok(s.path().substr(0, s.path().find('?'))); }},
+    {"request.useragent",
+     [](const Scope& s) { return s.present(s.request().headers.get("user-agent")); }},
+    {"response.code",
+     [](const Scope& s) {
        return responseOnly(s, [](const Scope& r) { return r.i64(r.stream.response.status()); });
      }},
-    {"response.code_details", [](const Scope& s) {
-       return responseOnly(s, [](const Scope& r) {
-         return r.present(r.stream.info.response_code_details);
-       });
+    {"response.code_details",
+     [](const Scope& s) {
+       return responseOnly(
+           s, [](const Scope& r) { return r.present(r.stream.info.response_code_details); });
      }},
-    {"response.headers", [](const Scope& s) {
+    {"response.headers",
+     [](const Scope& s) {
        return responseOnly(s, [](const Scope& r) { return r.headers(r.stream.response.headers); });
      }},
-    {"response.size", [](const Scope& s) {
-       return responseOnly(s, [](const Scope& r) {
-         return r.i64(int64_t(r.stream.response.bodySize()));
-       });
+    {"response.size",
+     [](const Scope& s) {
+       return responseOnly(
+           s, [](const Scope& r) { return r.i64(int64_t(r.stream.response.bodySize())); });
      }},
-    {"response.trailers", [](const Scope& s) {
+    {"response.trailers",
+     [](const Scope& s) {
        return responseOnly(s, [](const Scope& r) { return r.headers(r.stream.response.trailers); });
      }},
-    {"route_name", [](const Scope& s) {
-       return s.route ? s.present(s.route->name) : WasmResult::NotFound;
-     }},
-    {"source.address", [](const Scope& s) {
+    {"route_name",
+     [](const Scope& s) { return s.route ? s.present(s.route->name) : WasmResult::NotFound; }},
+    {"source.address",
+     [](const Scope& s) {
        return s.ok(s.connection().source_address + ":" +
                    std::to_string(s.connection().source_port));
      }},
     {"source.port", [](const Scope& s) { return s.i64(s.connection().source_port); }},
     {"upstream.address", [](const Scope& s) { return s.present(s.stream.info.upstream_address); }},
     {"upstream.port", upstreamPort},
-    {"xds.cluster_name", [](const Scope& s) {
-       return s.route ? s.present(s.route->cluster) : WasmResult::NotFound;
-     }},
-    {"xds.route_name", [](const Scope& s) {
-       return s.route ? s.present(s.route->name) : WasmResult::NotFound;
-     }},
+    {"xds.cluster_name",
+     [](const Scope& s) { return s.route ? s.present(s.route->cluster) : WasmResult::NotFound; }},
+    {"xds.route_name",
+     [](const Scope& s) { return s.route ? s.present(s.route->name) : WasmResult::NotFound; }},
 }};
 
 constexpr bool sorted() {

@@ -3,6 +3,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include <algorithm>
+#include <charconv>
 
 namespace wasm_proxy::http1 {
 
@@ -16,15 +17,15 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-using RawFields = std::vector<std::pair<http::field, std::pair<std::string, std::string>>>;
+constexpr size_t kAuthorityIndex = 2;  // :method, :path, :authority, :scheme
 
 // The lower-cased tokens of every Connection header other than close / keep-alive (which the
 // writer decides itself): names of headers that must not be forwarded.
-std::vector<std::string> connectionTokens(const RawFields& fields) {
+std::vector<std::string> connectionTokens(const VectorHeaderMap& headers) {
   std::vector<std::string> out;
-  for (const auto& [f, kv] : fields) {
-    if (f != http::field::connection) continue;
-    std::string_view v = kv.second;
+  for (const auto& [k, value] : headers.entries()) {
+    if (k != "connection") continue;
+    std::string_view v = value;
     while (!v.empty()) {
       const size_t comma = v.find(',');
       std::string token = proxy_wasm::host::lowerAscii(trim(v.substr(0, comma)));
@@ -36,43 +37,6 @@ std::vector<std::string> connectionTokens(const RawFields& fields) {
   return out;
 }
 
-void addEndToEnd(const RawFields& fields, VectorHeaderMap& out, bool skip_host) {
-  const auto hop = connectionTokens(fields);
-  for (const auto& [f, kv] : fields) {
-    if (skip_host && f == http::field::host) continue;
-    if (!hop.empty() && std::any_of(hop.begin(), hop.end(), [&](const std::string& t) {
-          return beast::iequals(t, kv.first);
-        })) {
-      continue;
-    }
-    out.add(kv.first, kv.second);
-  }
-}
-
-// RFC 9112 checks on a request head: one Host; a Transfer-Encoding of exactly "chunked" (any
-// other coding cannot be framed: 501, as Envoy and nginx); methods are case-sensitive, so a
-// lower-case spelling of a standard method ("get") is 400, as in nginx.
-std::optional<HeadError> checkRequestHead(const RawFields& fields, http::verb verb,
-                                          std::string_view method) {
-  size_t hosts = 0;
-  for (const auto& [f, kv] : fields) {
-    if (f == http::field::host) ++hosts;
-    if (f == http::field::transfer_encoding && !beast::iequals(trim(kv.second), "chunked")) {
-      return HeadError{501, "transfer coding not implemented\n"};
-    }
-  }
-  if (hosts > 1) return HeadError{400, "more than one Host header\n"};
-  if (verb == http::verb::unknown) {
-    std::string upper(method);
-    std::transform(upper.begin(), upper.end(), upper.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    if (http::string_to_verb(upper) != http::verb::unknown) {
-      return HeadError{400, "methods are case-sensitive: " + upper + "\n"};
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 template <bool isRequest>
@@ -81,8 +45,12 @@ void MessageParser<isRequest>::on_request_impl(http::verb verb, beast::string_vi
                                                boost::system::error_code&) {
   verb_ = verb;
   method_.assign(method_str.data(), method_str.size());
-  target_.assign(target.data(), target.size());
   version_ = static_cast<unsigned>(version);
+  headers_.reserve(16);
+  headers_.add(":method", method_);
+  headers_.add(":path", target);
+  headers_.add(":authority", "");  // the Host header's value, set when it comes
+  headers_.add(":scheme", scheme_);
 }
 
 template <bool isRequest>
@@ -90,43 +58,74 @@ void MessageParser<isRequest>::on_response_impl(int code, beast::string_view, in
                                                 boost::system::error_code&) {
   status_ = static_cast<unsigned>(code);
   version_ = static_cast<unsigned>(version);
+  headers_.reserve(12);
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof digits, code).ptr;
+  headers_.add(":status", std::string_view(digits, static_cast<size_t>(end - digits)));
 }
 
 template <bool isRequest>
 void MessageParser<isRequest>::on_field_impl(http::field name, beast::string_view name_string,
-                                             beast::string_view value,
-                                             boost::system::error_code&) {
+                                             beast::string_view value, boost::system::error_code&) {
   if (head_done_) {
     trailers_.add(name_string, value);
     return;
   }
-  if (name == http::field::expect && beast::iequals(trim(value), "100-continue")) {
-    expect_continue_ = true;
+  ++fields_;
+  switch (name) {
+    case http::field::host:
+      if (isRequest) {
+        if (++hosts_ == 1) headers_.setValue(kAuthorityIndex, value);
+        return;
+      }
+      break;
+    case http::field::connection:
+      connection_header_ = true;
+      break;
+    case http::field::transfer_encoding:
+      if (!beast::iequals(trim(value), "chunked")) unknown_coding_ = true;
+      break;
+    case http::field::expect:
+      if (beast::iequals(trim(value), "100-continue")) expect_continue_ = true;
+      break;
+    default:
+      break;
   }
-  raw_.emplace_back(name, std::make_pair(std::string(name_string), std::string(value)));
+  headers_.add(name_string, value);
 }
 
 template <bool isRequest>
 void MessageParser<isRequest>::on_header_impl(boost::system::error_code& ec) {
   head_done_ = true;
   if constexpr (isRequest) {
-    head_error_ = checkRequestHead(raw_, verb_, method_);
+    // RFC 9112: one Host; a Transfer-Encoding of exactly "chunked" (any other coding cannot be
+    // framed: 501, as Envoy and nginx); methods are case-sensitive, so a lower-case spelling of
+    // a standard method ("get") is 400, as in nginx.
+    if (unknown_coding_) {
+      head_error_ = HeadError{501, "transfer coding not implemented\n"};
+    } else if (hosts_ > 1) {
+      head_error_ = HeadError{400, "more than one Host header\n"};
+    } else if (verb_ == http::verb::unknown) {
+      std::string upper(method_);
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      if (http::string_to_verb(upper) != http::verb::unknown) {
+        head_error_ = HeadError{400, "methods are case-sensitive: " + upper + "\n"};
+      }
+    }
     if (head_error_) {
       ec = http::error::bad_field;
       return;
     }
-    std::string_view host;
-    for (const auto& [f, kv] : raw_) {
-      if (f == http::field::host) host = kv.second;
+  }
+  if (connection_header_) {
+    // Headers named by Connection are hop-by-hop (RFC 9110 §7.6.1): not forwarded.
+    const auto hop = connectionTokens(headers_);
+    if (!hop.empty()) {
+      headers_.removeIf([&](std::string_view key) {
+        return std::find(hop.begin(), hop.end(), key) != hop.end();
+      });
     }
-    headers_.add(":method", method_);
-    headers_.add(":path", target_);
-    headers_.add(":authority", host);
-    headers_.add(":scheme", scheme_);
-    addEndToEnd(raw_, headers_, true);
-  } else {
-    headers_.add(":status", std::to_string(status_));
-    addEndToEnd(raw_, headers_, false);
   }
 }
 

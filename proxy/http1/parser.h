@@ -46,7 +46,7 @@ class MessageParser final : public http::basic_parser<isRequest> {
   unsigned version() const { return version_; }
   unsigned status() const { return status_; }
   const std::optional<HeadError>& headError() const { return head_error_; }
-  size_t fieldCount() const { return raw_.size(); }
+  size_t fieldCount() const { return fields_; }
   bool expectsContinue() const { return expect_continue_; }
   uint64_t bodyBytes() const { return body_bytes_; }
 
@@ -87,7 +87,10 @@ class MessageParser final : public http::basic_parser<isRequest> {
   unsigned status_ = 0;
   bool head_done_ = false;
   bool expect_continue_ = false;
-  std::vector<std::pair<http::field, std::pair<std::string, std::string>>> raw_;
+  size_t fields_ = 0;
+  size_t hosts_ = 0;
+  bool connection_header_ = false;  // a Connection header may name hop-by-hop headers
+  bool unknown_coding_ = false;     // a Transfer-Encoding other than "chunked"
   VectorHeaderMap headers_, trailers_;
   std::optional<HeadError> head_error_;
   std::string* body_out_ = nullptr;
@@ -119,8 +122,8 @@ class BodyReader {
   boost::asio::awaitable<boost::system::error_code> read(std::string& out) {
     parser_.bodyInto(&out);
     parser_.piece_ = 0;
-    auto [ec, n] = co_await http::async_read_some(socket_, buffer_, parser_,
-                                                  boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] = co_await http::async_read_some(
+        socket_, buffer_, parser_, boost::asio::as_tuple(boost::asio::use_awaitable));
     parser_.bodyInto(nullptr);
     if (ec == http::error::need_buffer) ec = {};
     co_return ec;

@@ -26,11 +26,9 @@ ClusterPool::ClusterPool(asio::io_context& io, const Cluster& cluster)
     }
   }
   idle_.resize(endpoints_.size());
-}
-
-std::string ClusterPool::endpointAddress(size_t i) const {
-  const auto& ep = endpoints_[i];
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
+  for (const auto& ep : endpoints_) {
+    addresses_.push_back(ep.address().to_string() + ":" + std::to_string(ep.port()));
+  }
 }
 
 asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::acquire(
@@ -53,11 +51,10 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::acquire(
   const auto connect_deadline =
       std::min(deadline, std::chrono::steady_clock::now() + cluster_.connect_timeout);
   c->socket.open(endpoints_[i].protocol());
-  SocketDeadline timer(io_.get_executor());
-  timer.arm(c->socket, connect_deadline);
+  c->deadline.arm(c->socket, connect_deadline);
   auto [ec] = co_await c->socket.async_connect(endpoints_[i], asio::as_tuple(asio::use_awaitable));
-  const bool expired = timer.expired();
-  timer.disarm();
+  const bool expired = c->deadline.expired();
+  c->deadline.disarm();
   if (ec) {
     ProxyStats::instance().upstream_cx_connect_fail->add(1);
     *failure = expired && std::chrono::steady_clock::now() >= deadline
@@ -71,6 +68,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::acquire(
 }
 
 void ClusterPool::release(std::unique_ptr<UpstreamConnection> c) {
+  c->deadline.disarm();
   if (!c->reusable || c->buffer.size() != 0 || idle_[c->endpoint].size() >= kMaxIdlePerEndpoint) {
     return;
   }

@@ -16,13 +16,16 @@
 #include <vector>
 
 #include "config.h"
+#include "upstream/socket_deadline.h"
 
 namespace wasm_proxy {
 
 // A connection to one upstream endpoint, with the bytes read past the last response.
 struct UpstreamConnection {
-  explicit UpstreamConnection(boost::asio::io_context& io) : socket(io) {}
+  explicit UpstreamConnection(boost::asio::io_context& io)
+      : socket(io), deadline(io.get_executor()) {}
   boost::asio::ip::tcp::socket socket;
+  SocketDeadline deadline;  // the exchange's deadline (disarmed between exchanges)
   boost::beast::flat_buffer buffer;
   size_t endpoint = 0;
   bool reused = false;
@@ -36,13 +39,12 @@ class ClusterPool {
   ClusterPool(boost::asio::io_context& io, const Cluster& cluster);
 
   const Cluster& cluster() const { return cluster_; }
-  std::string endpointAddress(size_t i) const;
+  const std::string& endpointAddress(size_t i) const { return addresses_[i]; }
 
   // An idle connection of the next endpoint, or a new one (bounded by the connect timeout and
   // `deadline`). `fresh` skips the idle ones (a retry after a stale pooled connection).
   boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
-      std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure,
-      bool fresh = false);
+      std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure, bool fresh = false);
   // Takes a connection back if its exchange ended cleanly.
   void release(std::unique_ptr<UpstreamConnection> c);
 
@@ -51,6 +53,7 @@ class ClusterPool {
   boost::asio::io_context& io_;
   const Cluster& cluster_;
   std::vector<boost::asio::ip::tcp::endpoint> endpoints_;
+  std::vector<std::string> addresses_;  // "ip:port" of each endpoint
   std::vector<std::vector<std::unique_ptr<UpstreamConnection>>> idle_;
   size_t next_ = 0;
 };

@@ -40,7 +40,8 @@ class SocketDeadline {
 
   // Like arm(), for a wait whose clock starts with its first byte: each time `period` passes
   // while `idle()` is true the wait is extended, up to `idle_limit` in all.
-  void armAfterFirstByte(boost::asio::ip::tcp::socket& socket, std::chrono::steady_clock::duration period,
+  void armAfterFirstByte(boost::asio::ip::tcp::socket& socket,
+                         std::chrono::steady_clock::duration period,
                          std::chrono::steady_clock::duration idle_limit,
                          std::function<bool()> idle) {
     disarm();

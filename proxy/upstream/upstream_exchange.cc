@@ -68,7 +68,7 @@ asio::awaitable<CalloutResult> fetchWhole(ClusterPool& pool, const Message& requ
     auto conn = co_await pool.acquire(deadline, &out.failure, attempt > 0);
     if (!conn) co_return out;
     out.upstream_address = pool.endpointAddress(conn->endpoint);
-    SocketDeadline timer(conn->socket.get_executor());
+    SocketDeadline& timer = conn->deadline;
     timer.arm(conn->socket, deadline);
     auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(wire), nothrow);
     std::optional<http1::ResponseParser> parser;

@@ -16,8 +16,7 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
     conn_ = co_await pool_.acquire(deadline_, &failure, attempt > 0);
     if (!conn_) co_return failure;
     address_ = pool_.endpointAddress(conn_->endpoint);
-    timer_.emplace(conn_->socket.get_executor());
-    timer_->arm(conn_->socket, deadline_);
+    conn_->deadline.arm(conn_->socket, deadline_);
     auto [ec, n] = co_await asio::async_write(conn_->socket, asio::buffer(wire), nothrow);
     bool sending = !complete;
     while (!ec && sending) {
@@ -32,7 +31,7 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
     }
     bool got_some = false;
     if (!ec) ec = co_await readFinalResponseHead(*conn_, parser_, is_head_, &got_some);
-    const bool expired = timer_->expired();
+    const bool expired = conn_->deadline.expired();
     if (!ec) co_return UpstreamFailure::None;
     drop();
     if (expired) {
@@ -57,7 +56,7 @@ void UpstreamRequest::endFramingBroken() {
 asio::awaitable<boost::system::error_code> UpstreamRequest::readBody(std::string& out) {
   http1::BodyReader<false> reader(conn_->socket, conn_->buffer, *parser_);
   auto ec = co_await reader.read(out);
-  if (ec && timer_->expired()) {
+  if (ec && conn_->deadline.expired()) {
     timed_out_ = true;
     ProxyStats::instance().upstream_rq_timeout->add(1);
   }
@@ -65,7 +64,7 @@ asio::awaitable<boost::system::error_code> UpstreamRequest::readBody(std::string
 }
 
 void UpstreamRequest::finish() {
-  if (timer_) timer_->disarm();
+  if (conn_) conn_->deadline.disarm();
   if (conn_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
     pool_.release(std::move(conn_));
   }
@@ -73,7 +72,6 @@ void UpstreamRequest::finish() {
 }
 
 void UpstreamRequest::drop() {
-  if (timer_) timer_->disarm();
   conn_.reset();
 }
 

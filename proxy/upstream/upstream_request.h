@@ -58,7 +58,6 @@ class UpstreamRequest {
   bool is_head_;
   std::unique_ptr<UpstreamConnection> conn_;
   std::optional<http1::ResponseParser> parser_;
-  std::optional<SocketDeadline> timer_;
   std::string address_;
   bool timed_out_ = false;
 };

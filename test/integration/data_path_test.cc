@@ -95,8 +95,8 @@ TEST_F(DataPathTest, BodiesSentWhileAPluginWaitsOnACalloutArriveWhole) {
           c.send(head + wire);
         }
         c.readUntil(kUntilClosed, std::chrono::milliseconds(10000));
-        const bool ok = c.received.rfind("HTTP/1.1 200", 0) == 0 &&
-                        counted(c.received) == expected(body);
+        const bool ok =
+            c.received.rfind("HTTP/1.1 200", 0) == 0 && counted(c.received) == expected(body);
         if (ok) {
           ++passed;
         } else {

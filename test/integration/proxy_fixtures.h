@@ -19,8 +19,8 @@ namespace pwx_test {
 
 // An Envoy-style bootstrap: one listener, a wasm filter (plugin chosen per test) and the router.
 inline std::string config(const std::string& plugin, const std::string& plugin_config = "{}",
-                   const std::string& extra_filter_config = "",
-                   const std::string& extra_routes = "") {
+                          const std::string& extra_filter_config = "",
+                          const std::string& extra_routes = "") {
   return R"(
 node: { id: test-node, cluster: test-cluster, metadata: { team: edge } }
 admin:

@@ -54,6 +54,14 @@ class VectorHeaderMap final : public HeaderMap {
   size_t size() const override { return entries_.size(); }
   size_t byteSize() const override;
   const Entries& entries() const { return entries_; }
+  void reserve(size_t n) { entries_.reserve(n); }
+  // The value of the entry at `index` (for codecs that fill an entry after adding it).
+  void setValue(size_t index, std::string_view value) { entries_[index].second.assign(value); }
+  // Removes the entries whose keys `drop` (lower-cased) selects, keeping the order of the rest.
+  template <class Pred>
+  void removeIf(Pred drop) {
+    std::erase_if(entries_, [&](const auto& e) { return drop(std::string_view(e.first)); });
+  }
 
  private:
   Entries entries_;

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The proxy core against nginx, as a new user would measure it: one worker each, nginx (Debian)
+# as the upstream for both (a small static answer, keep-alive), `wrk -t1 -c32`, keep-alive,
+# rounds interleaved in one run. Targets: nginx proxying (proxy_pass, upstream keepalive),
+# wasm-proxy without a filter, wasm-proxy with scaffold.wasm.
+# Prints medians of requests/s, p99 and CPU time per request (the proxy's own processes, from
+# /proc, which stays comparable when other load moves requests/s) and the ratios.
+#   bench/run_core_bench.sh [build-dir]     env: ROUNDS (5), DURATION (5s), CONNECTIONS (32)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+rounds="${ROUNDS:-5}"; duration="${DURATION:-5s}"; conns="${CONNECTIONS:-32}"
+work="$build/bench/core"; rm -rf "$work"; mkdir -p "$work/logs"
+up=19300
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+nginx_conf() {  # name port body-of-server
+  cat >"$work/$1.conf" <<NGX
+worker_processes 1; daemon off; user root; pid $work/$1.pid; error_log $work/logs/$1.err;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$up; keepalive 64; }
+  server { listen 127.0.0.1:$2; $3 } }
+NGX
+  /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
+  pids+=($!)
+}
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
+nginx_conf nginx 19302 'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }'
+
+proxy() {  # name port plugin-or-empty
+  local filter=""
+  [ -n "$3" ] && filter="          - name: envoy.filters.http.wasm
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config: { name: $3, vm_config: { vm_id: $3, runtime: envoy.wasm.runtime.v8, code: { local: { filename: \"$build/plugins/$3.wasm\" } } } }"
+  cat >"$work/$1.yaml" <<YAML
+static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: $2 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: b
+          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
+          http_filters:
+$filter
+          - name: envoy.filters.http.router
+  clusters:
+  - name: up
+    connect_timeout: 1s
+    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $up } } } }] }] }
+YAML
+  "$build/proxy/wasm-proxy" -c "$work/$1.yaml" --concurrency 1 -l warn >"$work/logs/$1.log" 2>&1 &
+  pids+=($!)
+}
+proxy noflt 19304 ""
+proxy scaffold 19306 scaffold
+declare -A port=([nginx]=19302 [noflt]=19304 [scaffold]=19306)
+sleep 1
+for t in nginx noflt scaffold; do
+  curl -sf -o /dev/null "http://127.0.0.1:${port[$t]}/" || { echo "$t not up"; exit 1; }
+done
+
+# CPU clock ticks used so far by the process listening on a port, and its children.
+listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+cpu_ticks() {
+  local total=0 p
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+declare -A pid=()
+for t in nginx noflt scaffold; do pid[$t]=$(listener_pid "${port[$t]}"); done
+tck=$(getconf CLK_TCK)
+
+declare -A rps=() p99=() cpu=()
+for r in $(seq "$rounds"); do
+  for t in nginx noflt scaffold; do
+    before=$(cpu_ticks "${pid[$t]}")
+    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port[$t]}/")
+    after=$(cpu_ticks "${pid[$t]}")
+    rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+    p99[$t]+="$(echo "$out" | awk '$1=="99%" {print $2}') "
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
+echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream; medians of $rounds interleaved rounds"
+printf '%-28s %12s %10s %12s\n' target requests/s p99_ms cpu_us/req
+declare -A med=() mcpu=()
+for t in nginx noflt scaffold; do
+  med[$t]=$(echo "${rps[$t]}" | median); mcpu[$t]=$(echo "${cpu[$t]}" | median)
+  l=$(for v in ${p99[$t]}; do echo "$v" | to_ms; echo; done | median)
+  case $t in nginx) label="nginx proxy_pass";; noflt) label="wasm-proxy, no filter";; *) label="wasm-proxy + scaffold";; esac
+  printf '%-28s %12s %10s %12s\n' "$label" "${med[$t]}" "$l" "${mcpu[$t]}"
+done
+awk -v n="${med[noflt]}" -v s="${med[scaffold]}" -v x="${med[nginx]}" \
+  'BEGIN {printf "by requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", n/x, s/n}'
+awk -v n="${mcpu[noflt]}" -v s="${mcpu[scaffold]}" -v x="${mcpu[nginx]}" \
+  'BEGIN {printf "by CPU per request: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", x/n, n/s}'
