@@ -7,6 +7,7 @@
 
 #include "connection_manager.h"
 #include "filters/wasm_filter.h"
+#include "path_normalization.h"
 #include "proxy_stats.h"
 #include "router.h"
 #include "worker_state.h"
@@ -68,6 +69,9 @@ ActiveStream::ActiveStream(ConnectionManager& connection, http1::RequestParser& 
   stream_.request.version = parser.version();
   stream_.info.connection = &connection.info();
   stream_.info.start_ns = realtimeNs();
+  if (listener.request_timeout.count() > 0) {
+    request_deadline_ = std::chrono::steady_clock::now() + listener.request_timeout;
+  }
   is_head_ = stream_.request.header(":method") == "HEAD";
 }
 
@@ -85,14 +89,27 @@ asio::awaitable<bool> ActiveStream::run() {
   co_return ok&& keep_alive_;
 }
 
+// Envoy's HCM steps before the filters: path normalization, the trust given to the client's
+// own headers, the request id and x-forwarded-for.
 void ActiveStream::prepareRequestHeaders() {
   VectorHeaderMap& h = stream_.request.headers;
-  if (!h.get("x-request-id")) h.add("x-request-id", requestId());
-  const std::string& client = cm_.info().source_address;
-  if (auto xff = h.get("x-forwarded-for")) {
-    h.replace("x-forwarded-for", std::string(*xff) + ", " + client);
-  } else {
-    h.add("x-forwarded-for", client);
+  if (listener_.normalize_path || listener_.merge_slashes) {
+    h.replace(":path", normalizePath(stream_.request.header(":path"), listener_.normalize_path,
+                                     listener_.merge_slashes));
+  }
+  if (listener_.use_remote_address) {
+    // An external client: Envoy's internal headers are not its to set.
+    h.removeIf([](std::string_view k) { return k.substr(0, 8) == "x-envoy-"; });
+    if (!listener_.preserve_external_request_id) h.remove("x-request-id");
+  }
+  if (listener_.generate_request_id && !h.get("x-request-id")) h.add("x-request-id", requestId());
+  if (!listener_.skip_xff_append) {
+    const std::string& client = cm_.info().source_address;
+    if (auto xff = h.get("x-forwarded-for")) {
+      h.replace("x-forwarded-for", std::string(*xff) + ", " + client);
+    } else {
+      h.add("x-forwarded-for", client);
+    }
   }
 }
 
@@ -164,9 +181,8 @@ asio::awaitable<FilterResult> ActiveStream::decodeBody(std::string& data, bool e
 
 asio::awaitable<bool> ActiveStream::readRequestBody(
     std::string& data, std::chrono::steady_clock::time_point deadline) {
-  const auto idle = std::chrono::steady_clock::now() + cm_.worker().options().stream_idle_timeout;
   SocketDeadline& timer = cm_.readDeadline();
-  timer.arm(cm_.socket(), std::min(deadline, idle));
+  timer.arm(cm_.socket(), std::min({deadline, request_deadline_, cm_.idleDeadline()}));
   const auto ec = co_await body_.read(data);
   const bool expired = timer.expired();
   timer.disarm();

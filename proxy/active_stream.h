@@ -67,6 +67,8 @@ class ActiveStream {
   FilterManager filters_;
   std::optional<UpstreamRequest> upstream_;
   std::optional<http1::MessageWriter> writer_;
+  std::chrono::steady_clock::time_point request_deadline_ =
+      std::chrono::steady_clock::time_point::max();  // HCM request_timeout
   bool keep_alive_;
   bool is_head_;
   bool abort_connection_ = false;  // set when the client's side is broken

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <re2/re2.h>
+
 #include <curl/curl.h>
 #include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
@@ -151,8 +153,8 @@ void jsonString(const std::string& s, std::string* out) {
 
 bool plainJsonLiteral(const std::string& s) {
   if (s == "true" || s == "false" || s == "null") return true;
-  static const std::regex number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
-  return std::regex_match(s, number);
+  static const re2::RE2 number(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)");
+  return re2::RE2::FullMatch(s, number);
 }
 
 // A YAML value as JSON (the Struct of a google.protobuf.Any): unquoted numbers, booleans and
@@ -411,16 +413,46 @@ class Parser {
 
   void hcm(const YAML::Node& n, const std::string& path, Listener* l) {
     checkKeys(n, path,
-              {"@type", "stat_prefix", "route_config", "http_filters", "request_headers_timeout"},
-              {"codec_type", "access_log", "use_remote_address", "xff_num_trusted_hops",
-               "generate_request_id", "server_name", "normalize_path", "merge_slashes",
-               "common_http_protocol_options", "http_protocol_options", "stream_idle_timeout",
-               "request_timeout", "tracing", "upgrade_configs", "skip_xff_append",
-               "preserve_external_request_id", "always_set_request_id_in_response"});
+              {"@type", "stat_prefix", "route_config", "http_filters", "request_headers_timeout",
+               "stream_idle_timeout", "request_timeout", "normalize_path", "merge_slashes",
+               "use_remote_address", "preserve_external_request_id", "skip_xff_append",
+               "generate_request_id", "xff_num_trusted_hops", "upgrade_configs", "server_name",
+               "always_set_request_id_in_response"},
+              {"codec_type", "access_log", "common_http_protocol_options", "http_protocol_options",
+               "tracing"});
     if (n["stat_prefix"]) l->stat_prefix = str(n["stat_prefix"], child(path, "stat_prefix"));
-    if (n["request_headers_timeout"]) {
-      l->request_headers_timeout =
-          duration(n["request_headers_timeout"], child(path, "request_headers_timeout"));
+    auto time = [&](const char* key, std::chrono::milliseconds* out) {
+      if (n[key]) *out = duration(n[key], child(path, key));
+    };
+    auto flag = [&](const char* key, bool* out) {
+      if (n[key]) *out = boolean(n[key], child(path, key));
+    };
+    time("request_headers_timeout", &l->request_headers_timeout);
+    time("stream_idle_timeout", &l->stream_idle_timeout);
+    time("request_timeout", &l->request_timeout);
+    flag("normalize_path", &l->normalize_path);
+    flag("merge_slashes", &l->merge_slashes);
+    flag("use_remote_address", &l->use_remote_address);
+    flag("preserve_external_request_id", &l->preserve_external_request_id);
+    flag("skip_xff_append", &l->skip_xff_append);
+    flag("generate_request_id", &l->generate_request_id);
+    // Fields whose behaviour wasm-proxy does not have: refused rather than ignored.
+    if (n["xff_num_trusted_hops"] && n["xff_num_trusted_hops"].as<std::string>() != "0") {
+      fail(child(path, "xff_num_trusted_hops"),
+           "not supported (wasm-proxy trusts no hops of x-forwarded-for)");
+    }
+    if (n["upgrade_configs"] && n["upgrade_configs"].size() != 0) {
+      fail(child(path, "upgrade_configs"),
+           "upgrades (WebSocket, CONNECT) are not supported; requests asking for one are "
+           "forwarded without the Upgrade header");
+    }
+    if (n["server_name"]) {
+      fail(child(path, "server_name"), "not supported (wasm-proxy sends no Server header)");
+    }
+    if (n["always_set_request_id_in_response"] &&
+        boolean(n["always_set_request_id_in_response"],
+                child(path, "always_set_request_id_in_response"))) {
+      fail(child(path, "always_set_request_id_in_response"), "not supported");
     }
     if (!n["route_config"])
       fail(child(path, "route_config"), "missing required field (RDS is not supported)");
@@ -532,14 +564,22 @@ class Parser {
     return r;
   }
 
-  std::regex regex(const YAML::Node& n, const std::string& path, std::string* source) {
+  // RE2 as Envoy's safe_regex, with Envoy's default program size limit (100).
+  std::shared_ptr<const re2::RE2> regex(const YAML::Node& n, const std::string& path,
+                                        std::string* source) {
     checkKeys(n, path, {"regex", "google_re2"});
     *source = str(n["regex"], child(path, "regex"));
-    try {
-      return std::regex(*source, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      fail(child(path, "regex"), std::string("invalid regular expression: ") + e.what());
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    auto re = std::make_shared<const re2::RE2>(*source, options);
+    if (!re->ok()) fail(child(path, "regex"), "invalid regular expression: " + re->error());
+    constexpr int kMaxProgramSize = 100;
+    if (re->ProgramSize() > kMaxProgramSize) {
+      fail(child(path, "regex"), "regular expression too complex: program size " +
+                                     std::to_string(re->ProgramSize()) + " > " +
+                                     std::to_string(kMaxProgramSize) + " (Envoy's limit)");
     }
+    return re;
   }
 
   HeaderMatcher headerMatcher(const YAML::Node& n, const std::string& path) {

@@ -11,11 +11,14 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "proxy_wasm/host/plugin.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace wasm_proxy {
 
@@ -29,7 +32,8 @@ struct HeaderMatcher {
   std::string name;  // lower-cased
   enum class Kind { Present, Exact, Prefix, Suffix, Contains, Regex } kind = Kind::Present;
   std::string value;
-  std::regex regex;
+  // RE2, as Envoy's safe_regex: linear time, no recursion, whatever the input.
+  std::shared_ptr<const re2::RE2> regex;
   bool present = true;  // present_match value
   bool invert = false;
 };
@@ -38,7 +42,7 @@ struct Route {
   std::string name;
   enum class MatchKind { Prefix, Path, Regex } match_kind = MatchKind::Prefix;
   std::string match_value;
-  std::regex match_regex;
+  std::shared_ptr<const re2::RE2> match_regex;  // RE2 (see HeaderMatcher)
   bool case_sensitive = true;
   std::vector<HeaderMatcher> headers;
   // Action: a cluster, or a direct response.
@@ -82,6 +86,22 @@ struct Listener {
   std::vector<HttpFilter> filters;  // in order; the router is last
   // HCM request_headers_timeout: how long a request's headers may take (0: the proxy's default).
   std::chrono::milliseconds request_headers_timeout{0};
+  // HCM stream_idle_timeout (Envoy's default 5 min; 0 disables): no progress on a stream (a
+  // paused filter, a client sending no body bytes or reading no response bytes) for this long
+  // ends it, with 408 if no response has started.
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  // HCM request_timeout (0, Envoy's default: none): the whole request must arrive within it (408).
+  std::chrono::milliseconds request_timeout{0};
+  // HCM path handling before filters and routing: RFC 3986 dot-segment removal, "//" merged.
+  bool normalize_path = false;
+  bool merge_slashes = false;
+  // HCM client trust. use_remote_address: the client is the connection's peer, an external
+  // client: Envoy's internal headers (x-envoy-*) it sent are removed and its x-request-id is
+  // replaced unless preserve_external_request_id.
+  bool use_remote_address = false;
+  bool preserve_external_request_id = false;
+  bool skip_xff_append = false;
+  bool generate_request_id = true;
 };
 
 struct Cluster {

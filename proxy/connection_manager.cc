@@ -56,9 +56,13 @@ asio::awaitable<void> ConnectionManager::run() {
   ProxyStats::instance().downstream_cx_active->add(-1);
 }
 
+std::chrono::steady_clock::time_point ConnectionManager::idleDeadline() const {
+  return stream_idle_timeout_.count() > 0 ? std::chrono::steady_clock::now() + stream_idle_timeout_
+                                          : std::chrono::steady_clock::time_point::max();
+}
+
 asio::awaitable<bool> ConnectionManager::write(std::string_view bytes) {
-  write_deadline_.arm(socket_,
-                      std::chrono::steady_clock::now() + state_->options().stream_idle_timeout);
+  write_deadline_.arm(socket_, idleDeadline());
   auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes), nothrow);
   write_deadline_.disarm();
   co_return !ec;
@@ -78,7 +82,7 @@ asio::awaitable<bool> ConnectionManager::writeError(unsigned status, std::string
 
 asio::awaitable<bool> ConnectionManager::waitForWake(asio::steady_timer& wake) {
   // A pause is bounded by the stream idle timeout (Envoy's stream_idle_timeout).
-  wake.expires_after(state_->options().stream_idle_timeout);
+  wake.expires_at(idleDeadline());
   auto timedOut = [&](const boost::system::error_code& ec) {
     pause_timed_out_ = !ec;  // expired, rather than cancelled by a wake-up
     return !pause_timed_out_;
@@ -113,8 +117,10 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
   std::chrono::steady_clock::duration header_timeout = state_->options().header_timeout;
   auto cfg = state_->config();
   const Listener& listener = cfg->bootstrap->listeners[listener_index_];
-  if (listener.request_headers_timeout.count() > 0)
+  if (listener.request_headers_timeout.count() > 0) {
     header_timeout = listener.request_headers_timeout;
+  }
+  stream_idle_timeout_ = listener.stream_idle_timeout;
   header_deadline.armAfterFirstByte(socket_, header_timeout, state_->options().idle_timeout,
                                     [this] { return buffer_.size() == 0; });
   auto [ec, n] = co_await http::async_read_header(socket_, buffer_, *parser, nothrow);

@@ -42,6 +42,8 @@ class ConnectionManager : public PauseWaiter,
   SocketDeadline& readDeadline() { return read_deadline_; }
   // Writes all of `bytes` to the client, bounded by the stream idle timeout. False on failure.
   boost::asio::awaitable<bool> write(std::string_view bytes);
+  // Now + the listener's stream_idle_timeout (never, when it is 0).
+  std::chrono::steady_clock::time_point idleDeadline() const;
   // A pause ended by the stream idle timeout rather than the client going away.
   bool pauseTimedOut() const { return pause_timed_out_; }
   boost::asio::awaitable<bool> waitForWake(boost::asio::steady_timer& wake) override;
@@ -59,6 +61,7 @@ class ConnectionManager : public PauseWaiter,
   SocketDeadline read_deadline_;   // request heads and bodies
   SocketDeadline write_deadline_;  // responses
   bool pause_timed_out_ = false;
+  std::chrono::milliseconds stream_idle_timeout_{0};  // of the current request's listener
 };
 
 // Starts serving an accepted connection on its worker.

@@ -1,5 +1,7 @@
 #include "router.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 
 namespace wasm_proxy {
@@ -39,7 +41,7 @@ bool headerMatches(const HeaderMatcher& m, const proxy_wasm::host::HeaderMap& he
       match = v && v->find(m.value) != std::string_view::npos;
       break;
     case HeaderMatcher::Kind::Regex:
-      match = v && std::regex_match(v->begin(), v->end(), m.regex);
+      match = v && re2::RE2::FullMatch(re2::StringPiece(v->data(), v->size()), *m.regex);
       break;
   }
   return match != m.invert;
@@ -100,7 +102,8 @@ const Route* selectRoute(const VirtualHost& vh, std::string_view path,
         ok = r.case_sensitive ? url_path == r.match_value : lower(url_path) == lower(r.match_value);
         break;
       case Route::MatchKind::Regex:
-        ok = std::regex_match(url_path.begin(), url_path.end(), r.match_regex);
+        ok =
+            re2::RE2::FullMatch(re2::StringPiece(url_path.data(), url_path.size()), *r.match_regex);
         break;
     }
     if (!ok) continue;

@@ -26,9 +26,6 @@ struct WorkerOptions {
   size_t max_response_body_bytes = 64u << 20;
   std::chrono::seconds header_timeout{30};
   std::chrono::seconds idle_timeout{300};
-  // Envoy's stream_idle_timeout: a stream with no activity (a paused filter, a client that sends
-  // no body bytes or reads no response bytes) this long ends (408 before the response started).
-  std::chrono::milliseconds stream_idle_timeout{300000};
 };
 
 class Worker {

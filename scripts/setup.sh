@@ -25,7 +25,7 @@ packages=(
   libclang-rt-19-dev clang-format-19
   # host and proxy
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libcurl4-openssl-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libboost1.81-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libboost1.81-dev libre2-dev
   # libnode108 runtime dependencies (libnode itself is extracted below)
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
   # tests and benchmarks

@@ -104,7 +104,9 @@ struct Hostcalls {
       case BufferType::HttpResponseBody: {
         if (c == nullptr || c->stream == nullptr) return std::nullopt;
         std::string* body = c->stream->body(static_cast<BufferType>(type));
-        if (body == nullptr) return std::nullopt;
+        // As Envoy: a body the stream does not have here (the other direction's, say) reads as
+        // an empty buffer; it cannot be written.
+        if (body == nullptr) return std::string_view();
         *mutable_out = body;
         return std::string_view(*body);
       }
@@ -179,8 +181,8 @@ struct Hostcalls {
 
   static WasmResult getBufferBytes(Vm& vm, const uint64_t* a) {
     if (a[0] > abi::kMaxBufferType) return WasmResult::BadArgument;
+    // In 64 bits and clamped to the buffer, as cpp-host: (start, 0xffffffff) is "the rest".
     const uint32_t start = u32(a[1]), max = u32(a[2]);
-    if (uint64_t{start} + max > UINT32_MAX) return WasmResult::BadArgument;
     std::string* unused;
     auto buf = bufferOf(vm, u32(a[0]), &unused);
     if (!buf) return WasmResult::NotFound;

@@ -297,6 +297,20 @@ TEST_P(Conformance, RawAbiPluginWithoutTheSdk) {
   EXPECT_EQ(d->local_reply->details, "raw_denied");
 }
 
+// Where cpp-host and Envoy answer a plugin: header pairs in arrival order, the other direction's
+// body readable as an empty buffer, and "the rest of the buffer from N" (length 0xffffffff)
+// clamped to the buffer rather than refused.
+TEST_P(Conformance, AnswersAsEnvoyDoesForOrderBuffersAndRanges) {
+  auto h = load("conformance");
+  auto s = h->newStream();
+  s->sendRequestHeaders({{":path", "/fidelity"}, {"x-a", "1"}, {"x-b", "2"}, {"x-a", "3"}}, false);
+  EXPECT_EQ(header(*s, "x-got-order"), "x-a=1;x-b=2;x-a=3;");
+  EXPECT_EQ(header(*s, "x-got-other-body"), "ok:0");
+  s->sendRequestBody("hello", true);
+  EXPECT_TRUE(h->logged("rest=ello"));
+  s->end();
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, Conformance, ::testing::Values("v8", "wabt"),
                          [](const auto& info) { return info.param; });
 

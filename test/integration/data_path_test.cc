@@ -165,5 +165,31 @@ TEST_F(DataPathTest, ALocalReplyKeepsThePluginsContentType) {
   EXPECT_NE(r.find("{\"denied\":true}"), std::string::npos);
 }
 
+// What a plugin reads answers as in Envoy: repeated headers where they came, attributes the
+// request does not have NotFound (WasmResult 1) rather than empty, the response body an empty
+// buffer during the request, "the rest of the body from 1" clamped.
+TEST_F(DataPathTest, APluginReadsTheRequestAsEnvoyPresentsIt) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  const std::string r =
+      rawExchange(proxy.port(),
+                  "POST /fidelity HTTP/1.1\r\nHost: x\r\nx-a: 1\r\nx-b: 2\r\n"
+                  "x-a: 3\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  EXPECT_NE(r.find("\"x-got-order\":\"x-a=1;x-b=2;x-a=3;x-request-id="), std::string::npos) << r;
+  EXPECT_NE(r.find("\"x-got-referer\":\"error:1\""), std::string::npos) << r;
+  EXPECT_NE(r.find("\"x-got-useragent\":\"error:1\""), std::string::npos) << r;
+  EXPECT_NE(r.find("\"x-got-response-code\":\"error:1\""), std::string::npos) << r;
+  EXPECT_NE(r.find("\"x-got-other-body\":\"ok:0\""), std::string::npos) << r;
+  for (int i = 0; i < 50 && proxy.process().log().find("rest=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(proxy.process().log().find("rest=ello"), std::string::npos);
+  auto with = httpRequest(proxy.port(), "GET", "/fidelity",
+                          {{"referer", "https://r.example/"}, {"user-agent", "ua/1"}});
+  EXPECT_NE(with.body.find("\"x-got-referer\":\"ok:https://r.example/\""), std::string::npos)
+      << with.body;
+  EXPECT_NE(with.body.find("\"x-got-useragent\":\"ok:ua/1\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pwx_test

@@ -89,6 +89,29 @@ class Stream : public HttpContext {
       return pauseOnCallout(*delay) ? FilterHeadersStatus::StopIteration
                                     : FilterHeadersStatus::Continue;
     }
+    if (path == "/fidelity") {
+      // What Envoy answers: header pairs in arrival order, absent attributes NotFound, the other
+      // direction's body an empty buffer, "the rest from N" ranges clamped.
+      std::string order;
+      if (auto pairs = getHeaderMapPairs(MapType::HttpRequestHeaders)) {
+        for (const auto& [k, v] : pairs->pairs()) {
+          if (k.substr(0, 2) == "x-") order += strCat(k, "=", v, ";");
+        }
+      }
+      replaceRequestHeader("x-got-order", order);
+      auto found = [](PropertyPath p) {
+        auto v = getProperty(p);
+        return v ? strCat("ok:", v->view()) : strCat("error:", static_cast<uint32_t>(v.error()));
+      };
+      replaceRequestHeader("x-got-referer", found({"request", "referer"}));
+      replaceRequestHeader("x-got-useragent", found({"request", "useragent"}));
+      replaceRequestHeader("x-got-response-code", found({"response", "code"}));
+      auto other = getBufferBytes(BufferType::HttpResponseBody, 0, 10);
+      replaceRequestHeader("x-got-other-body",
+                           other ? strCat("ok:", other->size())
+                                 : strCat("error:", static_cast<uint32_t>(other.error())));
+      return FilterHeadersStatus::Continue;
+    }
     if (path == "/local-json") {
       sendLocalResponse(403, R"({"denied":true})", {{"content-type", "application/json"}});
       return FilterHeadersStatus::StopIteration;
@@ -244,6 +267,12 @@ class Stream : public HttpContext {
     if (path == "/count") {  // streamed: every piece passes at once
       ++body_calls_;
       body_bytes_ += size;
+      return FilterDataStatus::Continue;
+    }
+    if (path == "/fidelity") {  // "the rest of the buffer from 1"
+      auto rest = getBufferBytes(BufferType::HttpRequestBody, 1, 0xffffffffu);
+      logInfo("rest=",
+              rest ? rest->toString() : strCat("error:", static_cast<uint32_t>(rest.error())));
       return FilterDataStatus::Continue;
     }
     if (path == "/shrink") {  // halves every piece but leaves content-length as it was
