@@ -319,9 +319,10 @@ asio::awaitable<bool> ActiveStream::encode() {
   Message& res = stream_.response;
   if (upstream_) res.headers = std::move(upstream_->response().headers());
   keep_alive_ = keep_alive_ && !cm_.worker().draining();
-  const bool streamed = upstream_ && !upstream_->responseDone();
   std::string whole = std::move(res.body);
   res.body.clear();
+  const bool streamed =
+      upstream_ && !upstream_->responseDone() && !upstream_->takeWholeBuffered(whole);
   FilterResult r = filters_.encodeHeaders(!streamed && whole.empty());
   if (r == FilterResult::Paused) r = co_await filters_.resume();
   if (r == FilterResult::LocalReply) {

@@ -31,7 +31,7 @@ class FakeFilter : public StreamFilter {
   }
   DataStatus decodeData(std::string& data, bool eos) override {
     return run(eos ? "decodeData(eos)" : "decodeData", &data) ? DataStatus::StopIterationAndBuffer
-                                                               : DataStatus::Continue;
+                                                              : DataStatus::Continue;
   }
   TrailersStatus decodeTrailers() override {
     return run("decodeTrailers", nullptr) ? TrailersStatus::StopIteration
@@ -42,7 +42,7 @@ class FakeFilter : public StreamFilter {
   }
   DataStatus encodeData(std::string& data, bool eos) override {
     return run(eos ? "encodeData(eos)" : "encodeData", &data) ? DataStatus::StopIterationAndBuffer
-                                                               : DataStatus::Continue;
+                                                              : DataStatus::Continue;
   }
   TrailersStatus encodeTrailers() override {
     return run("encodeTrailers", nullptr) ? TrailersStatus::StopIteration
@@ -100,8 +100,8 @@ class FilterManagerTest : public ::testing::Test {
   FilterResult settle(FilterResult r) {
     if (r != FilterResult::Paused) return r;
     std::optional<FilterResult> out;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { out = co_await fm.resume(); },
-                   asio::detached);
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { out = co_await fm.resume(); }, asio::detached);
     io.restart();
     io.run();
     return out.value_or(FilterResult::Paused);
@@ -138,10 +138,10 @@ TEST_F(FilterManagerTest, ContinueRunsEveryFilterInOrderAndEncodesInReverse) {
   EXPECT_EQ(fm.encodeHeaders(true), FilterResult::Continue);
   EXPECT_TRUE(stream.response_started);
   fm.complete();
-  EXPECT_EQ(log, (std::vector<std::string>{"a.decodeHeaders", "b.decodeHeaders",
-                                           "a.decodeData(eos)[xy]", "b.decodeData(eos)[xy]",
-                                           "b.encodeHeaders", "a.encodeHeaders", "a.complete",
-                                           "b.complete"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"a.decodeHeaders", "b.decodeHeaders", "a.decodeData(eos)[xy]",
+                                      "b.decodeData(eos)[xy]", "b.encodeHeaders", "a.encodeHeaders",
+                                      "a.complete", "b.complete"}));
   EXPECT_EQ(waiter.waits, 0) << "nothing paused: no wait";
 }
 
@@ -160,9 +160,8 @@ TEST_F(FilterManagerTest, StopOnHeadersPausesUntilResumedFromATimer) {
 
 TEST_F(FilterManagerTest, AFilterThatResumesWithinItsCallbackDoesNotPause) {
   FakeFilter& a = add("a");
-  a.scripts["decodeHeaders"] = {true, [](StreamFilterCallbacks& cb, std::string*) {
-                                  cb.continueDecoding();
-                                }};
+  a.scripts["decodeHeaders"] = {
+      true, [](StreamFilterCallbacks& cb, std::string*) { cb.continueDecoding(); }};
   EXPECT_EQ(fm.decodeHeaders(true), FilterResult::Continue);
 }
 
@@ -177,12 +176,24 @@ TEST_F(FilterManagerTest, StopOnEveryPhaseOfBothDirectionsIsResumed) {
   for (int phase = 0; phase < 6; ++phase) {
     FilterResult r;
     switch (phase) {
-      case 0: r = fm.decodeHeaders(false); break;
-      case 1: r = fm.decodeData(data, true); break;
-      case 2: r = fm.decodeTrailers(); break;
-      case 3: r = fm.encodeHeaders(false); break;
-      case 4: r = fm.encodeData(data, true); break;
-      default: r = fm.encodeTrailers(); break;
+      case 0:
+        r = fm.decodeHeaders(false);
+        break;
+      case 1:
+        r = fm.decodeData(data, true);
+        break;
+      case 2:
+        r = fm.decodeTrailers();
+        break;
+      case 3:
+        r = fm.encodeHeaders(false);
+        break;
+      case 4:
+        r = fm.encodeData(data, true);
+        break;
+      default:
+        r = fm.encodeTrailers();
+        break;
     }
     ASSERT_EQ(r, FilterResult::Paused) << phase;
     resumeLater(a, decoding[phase]);
@@ -231,7 +242,8 @@ TEST_F(FilterManagerTest, ALocalReplyFromEachPhaseEndsTheIteration) {
       a = f.get();
       return f;
     });
-    m.addFilter([&](StreamFilterCallbacks& cb) { return std::make_unique<FakeFilter>(cb, "b", l); });
+    m.addFilter(
+        [&](StreamFilterCallbacks& cb) { return std::make_unique<FakeFilter>(cb, "b", l); });
     a->scripts[callbacks[phase]].action = [](StreamFilterCallbacks& cb, std::string*) {
       cb.sendLocalReply(LocalReply{403, "no", {}, "denied", -1});
     };
@@ -291,8 +303,7 @@ TEST_F(FilterManagerTest, TheWaiterGivingUpEndsThePause) {
   f->scripts["decodeHeaders"].stop = true;
   ASSERT_EQ(m.decodeHeaders(true), FilterResult::Paused);
   std::optional<FilterResult> out;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { out = co_await m.resume(); },
-                 asio::detached);
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { out = co_await m.resume(); }, asio::detached);
   io.run();
   EXPECT_EQ(out, FilterResult::GiveUp);
 }

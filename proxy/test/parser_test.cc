@@ -50,8 +50,8 @@ using Entries = std::vector<std::pair<std::string, std::string>>;
 
 TEST(Http1Parser, PseudoHeadersFirstThenFieldsInArrivalOrder) {
   for (size_t step : {1, 3, 1000}) {
-    auto r = parse("GET /p?q=1 HTTP/1.1\r\nX-A: 1\r\nHost: h.example\r\nx-b: 2\r\nX-A: 3\r\n\r\n",
-                   step);
+    auto r =
+        parse("GET /p?q=1 HTTP/1.1\r\nX-A: 1\r\nHost: h.example\r\nx-b: 2\r\nX-A: 3\r\n\r\n", step);
     ASSERT_FALSE(r.ec) << r.ec.message();
     EXPECT_EQ(r.headers, (Entries{{":method", "GET"},
                                   {":path", "/p?q=1"},
@@ -65,8 +65,9 @@ TEST(Http1Parser, PseudoHeadersFirstThenFieldsInArrivalOrder) {
 }
 
 TEST(Http1Parser, HeadersNamedByConnectionAreNotForwarded) {
-  auto r = parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\n"
-                 "x-secret: s\r\nx-kept: k\r\n\r\n");
+  auto r = parse(
+      "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Secret\r\n"
+      "x-secret: s\r\nx-kept: k\r\n\r\n");
   ASSERT_FALSE(r.ec);
   for (const auto& [k, v] : r.headers) EXPECT_NE(k, "x-secret");
   EXPECT_EQ(r.headers.back(), (std::pair<std::string, std::string>{"x-kept", "k"}));
@@ -74,8 +75,8 @@ TEST(Http1Parser, HeadersNamedByConnectionAreNotForwarded) {
 
 TEST(Http1Parser, RefusesWhatCannotBeFramedOrIsAmbiguous) {
   for (const char* te : {"xchunked", "chunked, identity", "gzip, chunked", "identity"}) {
-    auto r = parse(std::string("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ") + te +
-                   "\r\n\r\n");
+    auto r =
+        parse(std::string("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ") + te + "\r\n\r\n");
     ASSERT_TRUE(r.error) << te;
     EXPECT_EQ(r.error->status, 501u) << te;
   }
@@ -108,8 +109,9 @@ TEST(Http1Parser, BodyPiecesAreBoundedPerRead) {
   RequestParser p;
   p.body_limit(boost::none);
   const std::string body(RequestParser::kPiece * 2 + 10, 'b');
-  const std::string wire = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string wire =
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+      body;
   boost::system::error_code ec;
   size_t at = p.put(boost::asio::buffer(wire), ec);
   ASSERT_TRUE(p.is_header_done());

@@ -46,6 +46,20 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
   co_return failure;
 }
 
+bool UpstreamRequest::takeWholeBuffered(std::string& body) {
+  if (!conn_ || !parser_) return false;
+  const auto length = parser_->content_length();
+  if (!length || *length > http1::ResponseParser::kPiece || conn_->buffer.size() < *length) {
+    return false;
+  }
+  parser_->bodyInto(&body);
+  boost::system::error_code ec;
+  const size_t used = parser_->put(conn_->buffer.data(), ec);
+  parser_->bodyInto(nullptr);
+  conn_->buffer.consume(used);
+  return !ec && parser_->is_done();
+}
+
 void UpstreamRequest::endFramingBroken() {
   if (!conn_) return;
   conn_->reusable = false;

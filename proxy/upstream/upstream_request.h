@@ -42,6 +42,9 @@ class UpstreamRequest {
   const std::string& upstreamAddress() const { return address_; }
   bool responseDone() const { return parser_ && parser_->is_done(); }
   bool bodyBuffered() const { return conn_ && conn_->buffer.size() != 0; }
+  // The whole body, without I/O, when it is already received and its length known (the common
+  // small response): appended to `body`; false (nothing taken) otherwise.
+  bool takeWholeBuffered(std::string& body);
   // The next decoded body piece (appended to `out`), under the route deadline.
   boost::asio::awaitable<boost::system::error_code> readBody(std::string& out);
   bool timedOut() const { return timed_out_; }

@@ -22,7 +22,8 @@ std::string withHcm(std::string base, const std::string& fields) {
 
 size_t responses(const std::string& wire) {
   size_t n = 0;
-  for (size_t at = wire.find("HTTP/1."); at != std::string::npos; at = wire.find("HTTP/1.", at + 1)) {
+  for (size_t at = wire.find("HTTP/1."); at != std::string::npos;
+       at = wire.find("HTTP/1.", at + 1)) {
     ++n;
   }
   return n;
@@ -45,9 +46,9 @@ TEST_F(HardeningTest, LongInputsAgainstRegexRoutesCannotCrashTheProxy) {
   auto r = rawExchange(proxy.port(),
                        "GET " + long_path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 202") << r.substr(0, 100);
-  auto h = rawExchange(proxy.port(), "GET /hdr HTTP/1.1\r\nHost: x\r\nx-long: a" +
-                                         std::string(40000, 'z') +
-                                         "b\r\nConnection: close\r\n\r\n");
+  auto h =
+      rawExchange(proxy.port(), "GET /hdr HTTP/1.1\r\nHost: x\r\nx-long: a" +
+                                    std::string(40000, 'z') + "b\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(h.substr(0, 12), "HTTP/1.1 203") << h.substr(0, 100);
   EXPECT_TRUE(proxy.process().running());
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200);
@@ -57,9 +58,9 @@ TEST_F(HardeningTest, UnframeableTransferCodingsGet501AndNothingIsSmuggled) {
   ProxyProcess proxy(config("scaffold"), upstream.port());
   ASSERT_TRUE(proxy.ready());
   for (const char* te : {"xchunked", "chunked, identity", "identity"}) {
-    const std::string r = rawExchange(
-        proxy.port(), std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
-                          "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string r =
+        rawExchange(proxy.port(), std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") +
+                                      te + "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 501") << te << ": " << r.substr(0, 200);
     EXPECT_EQ(responses(r), 1u) << te << ": the request behind it is never read";
     EXPECT_EQ(r.find("smuggled"), std::string::npos);
@@ -71,12 +72,11 @@ TEST_F(HardeningTest, MethodsAreCaseSensitiveOneHostAndConnectionNamedHeadersSta
   ASSERT_TRUE(proxy.ready());
   EXPECT_EQ(rawExchange(proxy.port(), "get /admin HTTP/1.1\r\nHost: x\r\n\r\n").substr(0, 12),
             "HTTP/1.1 400");
-  EXPECT_EQ(
-      rawExchange(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").substr(0, 12),
-      "HTTP/1.1 400");
-  const std::string r = rawExchange(
-      proxy.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: x-secret, close\r\n"
-                    "x-secret: 1\r\nx-kept: 2\r\n\r\n");
+  EXPECT_EQ(rawExchange(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").substr(0, 12),
+            "HTTP/1.1 400");
+  const std::string r = rawExchange(proxy.port(),
+                                    "GET / HTTP/1.1\r\nHost: x\r\nConnection: x-secret, close\r\n"
+                                    "x-secret: 1\r\nx-kept: 2\r\n\r\n");
   EXPECT_EQ(r.find("x-secret\":"), std::string::npos) << r;
   EXPECT_NE(r.find("\"x-kept\":\"2\""), std::string::npos) << r;
 }
@@ -119,9 +119,9 @@ TEST_F(HardeningTest, PausedPluginsHoldNoMoreThanTheReadAheadLimit) {
   }
   for (auto& t : clients) t.join();
   const size_t after = peakRssKiB(proxy.process().pid());
-  EXPECT_LT(after - before, 64u * 1024) << "peak RSS grew by " << (after - before) / 1024
-                                         << " MiB; clients got " << (sent >> 20)
-                                         << " MiB into the socket";
+  EXPECT_LT(after - before, 64u * 1024)
+      << "peak RSS grew by " << (after - before) / 1024 << " MiB; clients got " << (sent >> 20)
+      << " MiB into the socket";
   EXPECT_TRUE(proxy.process().running());
 }
 
