@@ -410,14 +410,21 @@ bool Root::onConfigure(std::string_view configuration) {
 proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   Root& root = rootAs<Root>();
   const Config& config = root.config();
-  if (config.rules.empty()) return proxy_wasm::FilterHeadersStatus::Continue;
+  // The forwarded user is ours to set: a client's own copy never reaches the upstream.
+  const std::string& forward = config.forward_username_header;
+  if (config.rules.empty()) {
+    if (!forward.empty()) removeRequestHeader(forward);
+    return proxy_wasm::FilterHeadersStatus::Continue;
+  }
   // One hostcall for the four headers a check reads (each single lookup is a hostcall plus an
   // allocation in the plugin).
   auto all = proxy_wasm::getHeaderMapPairs(proxy_wasm::MapType::HttpRequestHeaders);
   std::string_view method, path, host;
   std::optional<std::string_view> authorization;
+  bool client_sent_forward = false;
   const proxy_wasm::HeaderViews headers = all ? all->pairs() : proxy_wasm::HeaderViews{};
   for (const auto& [key, value] : headers) {
+    if (!forward.empty() && equalsIgnoreCase(key, forward)) client_sent_forward = true;
     if (key == ":method") {
       method = value;
     } else if (key == ":path") {
@@ -433,10 +440,10 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
     case Decision::Kind::Allow:
       if (!d.user.empty()) {
         root.allowed_.increment();
-        if (!config.forward_username_header.empty()) {
-          replaceRequestHeader(config.forward_username_header, d.user);
-        }
+        if (!forward.empty()) replaceRequestHeader(forward, d.user);
         if (config.strip_authorization) removeRequestHeader("authorization");
+      } else if (client_sent_forward) {
+        removeRequestHeader(forward);  // no rule applied: nobody was authenticated
       }
       return proxy_wasm::FilterHeadersStatus::Continue;
     case Decision::Kind::NoCredentials:

@@ -303,6 +303,36 @@ TEST_P(BasicAuth, HtpasswdHashesOfEveryFormat) {
   EXPECT_EQ(send(*h, "GET", "/", basic("nobody:open sesame")), 401u);
 }
 
+TEST_P(BasicAuth, AClientCannotForwardItsOwnUserName) {
+  auto h = load(kHashed);
+  ASSERT_TRUE(h);
+  auto sendAs = [&](const std::string& method, std::optional<std::string> authorization) {
+    Headers headers = {{":method", method}, {":path", "/"}, {":authority", ""}, {"X-User", "alice"}};
+    if (authorization) headers.emplace_back("authorization", *authorization);
+    last_ = h->newStream();
+    last_->sendRequestHeaders(headers);
+    return last_->local_reply ? last_->local_reply->status : 0u;
+  };
+  // No rule applies to POST: the request goes on, without the client's claim.
+  EXPECT_EQ(sendAs("POST", std::nullopt), 0u);
+  EXPECT_FALSE(last_->request_headers.get("x-user")) << "removed when nobody was authenticated";
+  // Authenticated as bob: the header names bob, whatever the client said.
+  EXPECT_EQ(sendAs("GET", basic("bob:secret")), 0u);
+  EXPECT_EQ(last_->request_headers.get("x-user"), "bob");
+  // Rules are case-sensitive about methods (RFC 9110): "get" is not "GET" and is not checked
+  // here; wasm-proxy refuses lower-case standard methods with 400 before any plugin runs.
+  EXPECT_EQ(sendAs("get", std::nullopt), 0u);
+  EXPECT_FALSE(last_->request_headers.get("x-user"));
+}
+
+TEST_P(BasicAuth, WithoutRulesTheForwardedUserIsStillRemoved) {
+  auto h = load(R"({"forward_username_header": "x-user", "basic_auth_rules": []})");
+  if (!h) GTEST_SKIP() << "an empty rule list is refused";
+  auto s = h->newStream();
+  s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {"x-user", "mallory"}});
+  EXPECT_FALSE(s->request_headers.get("x-user"));
+}
+
 // Runs `command` and returns its first line of output, without the newline.
 std::string firstLine(const std::string& command) {
   std::string out;
