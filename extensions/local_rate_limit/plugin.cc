@@ -228,7 +228,6 @@ class Root : public RootContext {
     const uint64_t now = getCurrentTimeNanoseconds();
     std::string bucket_key = prefix_ + "bucket." + key;
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-      if (attempt > 0) v.contended = true;
       auto cur = getSharedData(bucket_key);
       if (!cur) {
         if (cur.error() != WasmResult::NotFound) return error(v, "read", cur.error());
@@ -256,6 +255,7 @@ class Root : public RootContext {
         return v;
       }
       if (r != WasmResult::CasMismatch) return error(v, "write", r);
+      v.contended = true;  // another worker took a token between our read and write
     }
     return error(v, "contention", WasmResult::CasMismatch);
   }
@@ -319,6 +319,22 @@ class Root : public RootContext {
   Config config_;
   std::string prefix_;
 };
+
+// Keys are client-controlled (headers, query parameters): one longer than kMaxKeyBytes is kept as
+// its first bytes and a 64-bit FNV-1a hash of the whole, so that a bucket's name costs at most
+// ~100 bytes of shared memory whatever a client sends.
+constexpr size_t kMaxKeyBytes = 64;
+
+std::string boundedKey(std::string key) {
+  if (key.size() <= kMaxKeyBytes) return key;
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = key.substr(0, kMaxKeyBytes - 18);
+  out += "#";
+  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(h >> shift) & 0xf];
+  return out;
+}
 
 std::string stripPort(std::string_view address) {
   size_t colon = address.rfind(':');
@@ -415,7 +431,7 @@ class Stream : public HttpContext {
         }
       }
     }
-    return k;
+    return boundedKey(std::move(k));
   }
 
   HeaderList headers_;

@@ -307,7 +307,8 @@ TEST_P(BasicAuth, AClientCannotForwardItsOwnUserName) {
   auto h = load(kHashed);
   ASSERT_TRUE(h);
   auto sendAs = [&](const std::string& method, std::optional<std::string> authorization) {
-    Headers headers = {{":method", method}, {":path", "/"}, {":authority", ""}, {"X-User", "alice"}};
+    Headers headers = {
+        {":method", method}, {":path", "/"}, {":authority", ""}, {"X-User", "alice"}};
     if (authorization) headers.emplace_back("authorization", *authorization);
     last_ = h->newStream();
     last_->sendRequestHeaders(headers);

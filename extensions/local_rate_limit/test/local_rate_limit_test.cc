@@ -51,6 +51,26 @@ TEST_P(RateLimit, UpstreamScenario) {
   EXPECT_EQ(allowed(*h, 10), 0);
 }
 
+TEST_P(RateLimit, LongClientKeysGetDistinctBoundedBuckets) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}})");
+  ASSERT_TRUE(h) << error_;
+  const std::string a(50000, 'a'), b = std::string(49999, 'a') + "b";
+  EXPECT_EQ(send(*h, {{"x-k", a}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", a}}), 429u) << "the same long key is the same bucket";
+  EXPECT_EQ(send(*h, {{"x-k", b}}), 0u) << "keys that differ only past the bound stay apart";
+  EXPECT_EQ(send(*h, {{"x-k", b}}), 429u);
+}
+
+TEST_P(RateLimit, CreatingABucketIsNotCountedAsContention) {
+  auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}})");
+  ASSERT_TRUE(h) << error_;
+  for (int i = 0; i < 5; ++i) send(*h, {{"x-k", "client-" + std::to_string(i)}});
+  EXPECT_EQ(PluginHarness::metric("local_rate_limit.allowed_after_cas_contention").value_or(0), 0)
+      << "one harness, no concurrent writer";
+}
+
 TEST_P(RateLimit, NumericStringsAreAccepted) {
   EXPECT_TRUE(load(R"({"max_tokens": "5", "tokens_per_refill": "1", "refill_interval_sec": "1"})"));
 }
