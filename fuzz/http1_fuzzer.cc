@@ -28,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   p.bodyInto(&body);
   boost::system::error_code ec;
   std::string pending;
-  for (std::string_view piece : {bytes.substr(0, split), bytes.substr(std::min(split, bytes.size()))}) {
+  for (std::string_view piece :
+       {bytes.substr(0, split), bytes.substr(std::min(split, bytes.size()))}) {
     pending.append(piece);
     // (Beast's parser must see neither an empty, null buffer nor bytes after the message.)
     while (!pending.empty() && !p.is_done()) {

@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -274,6 +275,17 @@ int main(int argc, char** argv) {
   auto guard = asio::make_work_guard(server.main_io);
   server.main_io.run();
   for (auto& w : server.workers) w->join();
+  size_t cut = 0;
+  for (auto& w : server.workers) cut += w->activeRequests();
+  if (cut > 0) {
+    // The drain deadline passed with requests in flight. Their streams are suspended on loops
+    // that have stopped, with plugin contexts in VMs that only their own (now finished) threads
+    // may enter: tearing them down here would run plugin code on the wrong thread. Exit as Envoy
+    // does at its drain deadline, without unwinding them.
+    spdlog::warn("drain deadline passed: {} request(s) cut", cut);
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
   spdlog::info("wasm-proxy stopped");
   return 0;
 }

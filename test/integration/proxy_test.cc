@@ -207,6 +207,18 @@ TEST_F(ProxyTest, SigtermDrainsInFlightRequests) {
   EXPECT_EQ(proxy.process().wait(std::chrono::seconds(10)), 0);
 }
 
+TEST_F(ProxyTest, SigtermCutsWhatOutlivesTheDrainDeadlineAndExitsCleanly) {
+  ProxyProcess proxy(config("conformance"), upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  // Parked by the plugin until a tick that never comes: still in flight at the deadline (5 s).
+  std::thread client([&] { httpRequest(proxy.port(), "GET", "/pause-tick"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  proxy.process().signal(SIGTERM);
+  EXPECT_EQ(proxy.process().wait(std::chrono::seconds(15)), 0);
+  client.join();
+  EXPECT_NE(proxy.process().log().find("1 request(s) cut"), std::string::npos);
+}
+
 TEST_F(ProxyTest, SighupReloadsAndRejectsABadConfig) {
   ProxyProcess proxy(config("conformance", "first"), upstream.port());
   ASSERT_TRUE(proxy.ready());
