@@ -108,7 +108,7 @@ constexpr std::array<std::pair<std::string_view, Getter>, 34> kTable{{
     {"request.query",
      [](const Scope& s) {
        const size_t q = s.path().find('?');
-       return s.ok(q == std::string_view::npos ? "" : s.path().substr(q + 1));
+       return q == std::string_view::npos ? WasmResult::NotFound : s.ok(s.path().substr(q + 1));
      }},
     {"request.referer",
      [](const Scope& s) { return s.present(s.request().headers.get("referer")); }},
