@@ -121,8 +121,12 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
     header_timeout = listener.request_headers_timeout;
   }
   stream_idle_timeout_ = listener.stream_idle_timeout;
-  header_deadline.armAfterFirstByte(socket_, header_timeout, state_->options().idle_timeout,
-                                    [this] { return buffer_.size() == 0; });
+  // Idle: no byte of a request yet, neither buffered nor taken by the parser (which consumes a
+  // complete request line before the rest of the head arrives).
+  http1::RequestParser* head = parser.get();
+  header_deadline.armAfterFirstByte(
+      socket_, header_timeout, state_->options().idle_timeout,
+      [this, head] { return buffer_.size() == 0 && !head->got_some(); });
   auto [ec, n] = co_await http::async_read_header(socket_, buffer_, *parser, nothrow);
   const bool timed_out = header_deadline.expired();
   header_deadline.disarm();

@@ -81,6 +81,16 @@ TEST_F(HardeningTest, MethodsAreCaseSensitiveOneHostAndConnectionNamedHeadersSta
   EXPECT_NE(r.find("\"x-kept\":\"2\""), std::string::npos) << r;
 }
 
+TEST_F(HardeningTest, ARequestLineFollowedBySilenceIsASlowRequestNotAnIdleOne) {
+  ProxyProcess proxy(withHcm(config("scaffold"), "          request_headers_timeout: 0.3s\n"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  RawClient c(proxy.port());
+  c.send("GET / HTTP/1.1\r\n");  // the parser takes a complete request line at once
+  EXPECT_TRUE(c.readUntil("\r\n\r\n", std::chrono::seconds(3)));
+  EXPECT_EQ(c.received.substr(0, 12), "HTTP/1.1 408") << c.received;
+}
+
 TEST_F(HardeningTest, AClientThatStopsSendingItsBodyTimesOut) {
   ProxyProcess proxy(withHcm(config("scaffold"), "          stream_idle_timeout: 0.3s\n"),
                      upstream.port());
