@@ -69,8 +69,19 @@ class DataPathTest : public ::testing::Test {
   EchoUpstream upstream;
 };
 
-TEST_F(DataPathTest, BodiesSentWhileAPluginWaitsOnACalloutArriveWhole) {
-  ProxyProcess proxy(config("conformance"), upstream.port());
+// On every engine: the conformance plugin on V8, then on the wabt interpreter.
+class DataPathEngines : public DataPathTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string engineConfig() {
+    std::string c = config("conformance");
+    const std::string v8 = "runtime: envoy.wasm.runtime.v8";
+    c.replace(c.find(v8), v8.size(), "runtime: envoy.wasm.runtime." + GetParam());
+    return c;
+  }
+};
+
+TEST_P(DataPathEngines, BodiesSentWhileAPluginWaitsOnACalloutArriveWhole) {
+  ProxyProcess proxy(engineConfig(), upstream.port());
   ASSERT_TRUE(proxy.ready());
   const size_t sizes[] = {0, 1, 4095, 4096, 4097, 64 * 1024, 1 << 20};
   std::atomic<int> passed{0};
@@ -113,8 +124,8 @@ TEST_F(DataPathTest, BodiesSentWhileAPluginWaitsOnACalloutArriveWhole) {
   EXPECT_EQ(passed.load(), kClients * kEach);
 }
 
-TEST_F(DataPathTest, PipelinedRequestsBehindAPausedOneAreAnsweredWholeAndInOrder) {
-  ProxyProcess proxy(config("conformance"), upstream.port());
+TEST_P(DataPathEngines, PipelinedRequestsBehindAPausedOneAreAnsweredWholeAndInOrder) {
+  ProxyProcess proxy(engineConfig(), upstream.port());
   ASSERT_TRUE(proxy.ready());
   for (int round = 0; round < 10; ++round) {
     const std::string a = bodyOf(70000, round), b = bodyOf(5000, round + 100);
@@ -129,6 +140,9 @@ TEST_F(DataPathTest, PipelinedRequestsBehindAPausedOneAreAnsweredWholeAndInOrder
     EXPECT_EQ(counted(c.received, second), expected(b)) << "second, round " << round;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, DataPathEngines, ::testing::Values("v8", "wabt"),
+                         [](const auto& info) { return info.param; });
 
 TEST_F(DataPathTest, APluginsHeaderChangesChooseTheRouteAgain) {
   const std::string routes = R"(

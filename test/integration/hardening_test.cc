@@ -169,6 +169,20 @@ TEST_F(HardeningTest, AnExternalClientCannotSetInternalHeadersOrItsRequestId) {
   EXPECT_NE(t.body.find("\"x-request-id\":\"mine\""), std::string::npos) << t.body;
 }
 
+TEST_F(HardeningTest, AnUnaskedUpgradeIsRefusedAndItsConnectionNeverReused) {
+  ProxyProcess proxy(config("scaffold"), upstream.port(), 1);
+  ASSERT_TRUE(proxy.ready());
+  // Upgrade and Connection are hop-by-hop: the upstream is never asked to switch. One that does
+  // gets the request failed, and its connection (now speaking something else) is dropped.
+  auto r = httpRequest(proxy.port(), "GET", "/switch", {{"upgrade", "websocket"}});
+  EXPECT_EQ(r.status, 503) << r.body;
+  for (int i = 0; i < 5; ++i) {
+    auto next = httpRequest(proxy.port(), "GET", "/after-" + std::to_string(i));
+    EXPECT_EQ(next.status, 200) << "request " << i << " got " << next.body.substr(0, 80);
+    EXPECT_NE(next.body.find("/after-" + std::to_string(i)), std::string::npos);
+  }
+}
+
 TEST(HardeningConfig, HcmFieldsWithoutAnImplementationAreRefusedByName) {
   for (const char* field : {"upgrade_configs: [{ upgrade_type: websocket }]",
                             "xff_num_trusted_hops: 1", "server_name: edge"}) {

@@ -13,7 +13,9 @@
 //   /count           reads a body of any size as it arrives and answers {"bytes":N,"fnv1a":"…",
 //                    "trailers":{…}} (FNV-1a 64 of the body; the request's chunked trailers)
 //   /truncate/<n>    announces 2n bytes, sends n, then closes the connection (reset mid-body)
-//   /stream/<n>/<ms> a chunked body: n bytes of 'a', then after ms milliseconds n of 'b', then
+//   /switch          answers 101 Switching Protocols unasked, then raw bytes, keeping the
+//   connection /stream/<n>/<ms> a chunked body: n bytes of 'a', then after ms milliseconds n of
+//   'b', then
 //                    the trailer x-upstream-trailer: done
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
@@ -128,6 +130,13 @@ asio::awaitable<void> session(tcp::socket socket) {
                         std::string(n, 't');
       co_await asio::async_write(socket, asio::buffer(out), nothrow);
       co_return;  // closes the connection
+    }
+    if (target == "/switch") {  // switches protocols although nobody asked, then talks raw
+      static constexpr std::string_view kSwitch =
+          "HTTP/1.1 101 Switching Protocols\r\nupgrade: raw\r\nconnection: upgrade\r\n\r\n"
+          "raw bytes of another protocol";
+      co_await asio::async_write(socket, asio::buffer(kSwitch), nothrow);
+      continue;
     }
     if (target.rfind("/stream/", 0) == 0 && head_parser.is_done()) {
       if (!co_await stream(socket, target, head_parser.get().keep_alive())) co_return;
