@@ -2,7 +2,7 @@
 # A bounded soak of wasm-proxy: the conformance plugin (pausing POSTs on callouts) in front of
 # the echo upstream, 2 workers, mixed good/slow/malformed traffic from bench/soak.py and a SIGHUP
 # reload every 10 s. Reports RSS over time and lost requests.
-#   bench/soak.sh [build-dir] [seconds]      (default 600)
+#   bench/soak.sh [build-dir] [seconds]      (default 600; env SOAK_RELOAD_SECONDS, default 10)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"; seconds="${2:-600}"
@@ -46,4 +46,4 @@ YAML
 proxy=$!
 pids+=($proxy)
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$admin/ready" && break; sleep 0.1; done
-python3 "$root/bench/soak.py" $port $proxy "$seconds" 10
+python3 "$root/bench/soak.py" $port $proxy "$seconds" "${SOAK_RELOAD_SECONDS:-10}"
