@@ -64,15 +64,36 @@ fi
 # fetch_source <package> <file that must exist>: the upstream tarball, unpacked into
 # $deps/<package>/src. nanopb: the protobuf runtime for gRPC messages; nettle: SHA-1, MD5 and
 # bcrypt for hashed credentials; pcre2: regular expressions.
+# deb_src_lines <dir>: the machine's own apt sources (its mirror, suites and keys) as deb-src
+# entries in <dir>/sources.list and <dir>/sources.list.d/, so that source packages come from
+# wherever this machine gets its binary packages.
+deb_src_lines() {
+  local out="$1" f
+  : > "$out/sources.list"
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] && sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' "$f" >> "$out/sources.list"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # deb822 stanzas: keep those that list binary packages, as source stanzas.
+    awk 'BEGIN { RS = ""; ORS = "\n\n" }
+         /(^|\n)Types:[^\n]*(^|[ \t])deb([ \t]|\n|$)/ {
+           sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' \
+      "$f" > "$out/sources.list.d/$(basename "$f")"
+  done
+}
+
 fetch_source() {
   local pkg="$1" check="$2" dir="$deps/$1"
   [ -f "$dir/.complete" ] && return 0
   say "fetching $pkg sources (apt-get source $pkg) into $dir"
   rm -rf "$dir"; mkdir -p "$dir/apt/lists/partial" "$dir/src"
-  printf 'deb-src http://deb.debian.org/debian bookworm main\n' > "$dir/apt/sources.list"
-  local aptopts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  mkdir -p "$dir/apt/sources.list.d"
+  deb_src_lines "$dir/apt"
+  local aptopts=(-o "Dir::Etc::SourceList=$dir/apt/sources.list"
+                 -o "Dir::Etc::SourceParts=$dir/apt/sources.list.d"
                  -o "Dir::State::Lists=$dir/apt/lists" -o Debug::NoLocking=1)
-  apt-get "${aptopts[@]}" update -qq
+  apt-get "${aptopts[@]}" update -qq || say "apt-get update (sources) reported errors; trying anyway"
   (cd "$dir" && apt-get "${aptopts[@]}" source --download-only -q "$pkg")
   tar -xf "$(ls "$dir/${pkg}"_*.orig.tar.* | grep -v "\.asc$" | head -n1)" -C "$dir/src" --strip-components=1
   test -f "$dir/src/$check"
