@@ -8,6 +8,7 @@
 #   bench/run_core_bench.sh [build-dir]     env: ROUNDS (5), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/bench/lib.sh"
 build="${1:-$root/build}"
 rounds="${ROUNDS:-5}"; duration="${DURATION:-5s}"; conns="${CONNECTIONS:-32}"
 work="$build/bench/core"; rm -rf "$work"; mkdir -p "$work/logs"
@@ -68,18 +69,10 @@ for t in nginx noflt scaffold; do
   curl -sf -o /dev/null "http://127.0.0.1:${port[$t]}/" || { echo "$t not up"; exit 1; }
 done
 
-# CPU clock ticks used so far by the process listening on a port, and its children.
+# The process listening on a port (nginx's master; its workers count as its children).
 listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
-cpu_ticks() {
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
 declare -A pid=()
 for t in nginx noflt scaffold; do pid[$t]=$(listener_pid "${port[$t]}"); done
-tck=$(getconf CLK_TCK)
 
 declare -A rps=() p99=() cpu=()
 for r in $(seq "$rounds"); do
@@ -94,8 +87,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
 echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream; medians of $rounds interleaved rounds"
 printf '%-28s %12s %10s %12s\n' target requests/s p99_ms cpu_us/req
 declare -A med=() mcpu=()

@@ -12,6 +12,7 @@
 #   bench/run_proxy_bench.sh [build-dir]     env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/bench/lib.sh"
 build="${1:-$root/build}"
 rounds="${ROUNDS:-3}"; duration="${DURATION:-5s}"; conns="${CONNECTIONS:-32}"
 work="$build/bench/proxy"; rm -rf "$work"; mkdir -p "$work/nginx/logs"
@@ -126,15 +127,6 @@ for name in "${!port[@]}"; do
   curl -sf -o /dev/null -H "$auth" "http://127.0.0.1:${port[$name]}$target" || { echo "$name not up"; exit 1; }
 done
 
-# CPU clock ticks used so far by a process and its children (nginx's workers).
-cpu_ticks() {
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
-tck=$(getconf CLK_TCK)
 
 declare -A rps=() p99=() cpu=()
 for r in $(seq "$rounds"); do
@@ -154,8 +146,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo "wrk -t2 -c$conns -d$duration, medians of $rounds rounds (all processes on the same $(nproc) cores)"
 printf '%-34s %12s %10s %12s %12s\n' target requests/s p99_ms cpu_us/req rss
