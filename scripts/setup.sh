@@ -94,7 +94,13 @@ fetch_source() {
                  -o "Dir::Etc::SourceParts=$dir/apt/sources.list.d"
                  -o "Dir::State::Lists=$dir/apt/lists" -o Debug::NoLocking=1)
   apt-get "${aptopts[@]}" update -qq || say "apt-get update (sources) reported errors; trying anyway"
-  (cd "$dir" && apt-get "${aptopts[@]}" source --download-only -q "$pkg")
+  # Only the upstream tarball is used, so only it is fetched (--tar-only): some mirrors serve a
+  # security update's tarball but not its .dsc or .diff. If the newest version still cannot be
+  # fetched, fall back to the release's own version.
+  local codename; codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+  (cd "$dir" && { apt-get "${aptopts[@]}" source --download-only --tar-only -q "$pkg" ||
+    { [ -n "$codename" ] && say "retrying $pkg from $codename" &&
+      apt-get "${aptopts[@]}" source --download-only --tar-only -q "$pkg/$codename"; }; })
   tar -xf "$(ls "$dir/${pkg}"_*.orig.tar.* | grep -v "\.asc$" | head -n1)" -C "$dir/src" --strip-components=1
   test -f "$dir/src/$check"
   rm -rf "$dir/apt" "$dir"/*.tar.* "$dir"/*.dsc "$dir"/*.diff.gz
