@@ -6,6 +6,7 @@
 #include <random>
 
 #include "connection_manager.h"
+#include "filters/native_filter.h"
 #include "filters/wasm_filter.h"
 #include "path_normalization.h"
 #include "proxy_stats.h"
@@ -116,6 +117,12 @@ void ActiveStream::prepareRequestHeaders() {
 void ActiveStream::createFilters() {
   const uint64_t now = cm_.worker().monotonicNanos();
   for (const auto& f : listener_.filters) {
+    if (f.native) {
+      filters_.addFilter([&](StreamFilterCallbacks& callbacks) {
+        return f.native->create(callbacks, FilterContext{cm_.socket().get_executor(), config_});
+      });
+      continue;
+    }
     if (!f.wasm) break;  // the router
     auto& plugin = *config_->plugins.at(f.wasm.get());
     auto vm = plugin.vmForNewStream(now);

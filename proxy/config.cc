@@ -1,5 +1,6 @@
 #include "config.h"
 #include "config_yaml.h"
+#include "filters/native_filter.h"
 
 #include <re2/re2.h>
 
@@ -57,14 +58,6 @@ std::string fetchRemote(const std::string& uri, std::chrono::milliseconds timeou
   return body;
 }
 
-std::optional<std::string> readFile(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class Parser {
  public:
   Parser(std::string base_dir) : base_dir_(std::move(base_dir)) {}
@@ -106,6 +99,15 @@ class Parser {
           if (!r.direct_status && b->clusters.count(r.cluster) == 0) {
             fail(index("static_resources.listeners", li) + " virtual host " + vh.name,
                  "route to unknown cluster '" + r.cluster + "'");
+          }
+        }
+      }
+      for (const auto& f : b->listeners[li].filters) {
+        if (!f.native) continue;
+        for (const auto& c : f.native->clusters()) {
+          if (b->clusters.count(c) == 0) {
+            fail(index("static_resources.listeners", li) + " HTTP filter " + f.name,
+                 "unknown cluster '" + c + "'");
           }
         }
       }
@@ -277,19 +279,26 @@ class Parser {
       if (name == "envoy.filters.http.router" || name == "envoy.router" ||
           endsWith(type, "router.v3.Router")) {
         if (i + 1 != fs.size()) fail(fp, "the router must be the last HTTP filter");
-        l->filters.push_back(HttpFilter{name, nullptr});
+        l->filters.push_back(HttpFilter{name, nullptr, nullptr});
         continue;
       }
       if (name == "envoy.filters.http.wasm" || endsWith(type, "wasm.v3.Wasm") ||
           endsWith(type, "udpa.type.v1.TypedStruct") || endsWith(type, "xds.type.v3.TypedStruct")) {
-        l->filters.push_back(
-            HttpFilter{name, wasmFilter(fs[i]["typed_config"], child(fp, "typed_config"))});
+        l->filters.push_back(HttpFilter{
+            name, wasmFilter(fs[i]["typed_config"], child(fp, "typed_config")), nullptr});
         continue;
       }
-      fail(fp, "unsupported HTTP filter '" + name +
-                   "' (envoy.filters.http.wasm, envoy.filters.http.router)");
+      if (const NativeFilterType* t = findNativeFilter(name, type)) {
+        const std::string tp = child(fp, "typed_config");
+        if (!fs[i]["typed_config"]) fail(tp, "missing required field");
+        l->filters.push_back(
+            HttpFilter{name, nullptr, t->parse(fs[i]["typed_config"], tp, base_dir_)});
+        continue;
+      }
+      fail(fp, "unsupported HTTP filter '" + name + "' (envoy.filters.http.wasm, " +
+                   nativeFilterNames() + ", envoy.filters.http.router)");
     }
-    if (l->filters.empty() || l->filters.back().wasm) {
+    if (l->filters.empty() || l->filters.back().wasm || l->filters.back().native) {
       fail(child(path, "http_filters"), "the last HTTP filter must be envoy.filters.http.router");
     }
   }
@@ -518,25 +527,7 @@ class Parser {
   std::string code(const YAML::Node& n, const std::string& path) {
     if (!n) fail(path, "missing required field");
     checkKeys(n, path, {"local", "remote"});
-    if (n["local"]) {
-      std::string lp = child(path, "local");
-      const YAML::Node l = n["local"];
-      checkKeys(l, lp, {"filename", "inline_string", "inline_bytes"});
-      if (l["inline_string"]) return str(l["inline_string"], child(lp, "inline_string"));
-      if (l["inline_bytes"]) {
-        // base64 in YAML (protobuf bytes)
-        std::string b64 = str(l["inline_bytes"], child(lp, "inline_bytes"));
-        return decodeBase64(b64, child(lp, "inline_bytes"));
-      }
-      if (!l["filename"]) fail(lp, "one of filename, inline_string or inline_bytes is required");
-      std::string file = str(l["filename"], child(lp, "filename"));
-      auto bytes = readFile(file);
-      if (!bytes && !std::filesystem::path(file).is_absolute()) {
-        bytes = readFile((std::filesystem::path(base_dir_) / file).string());
-      }
-      if (!bytes) fail(child(lp, "filename"), "cannot read " + file);
-      return *bytes;
-    }
+    if (n["local"]) return dataSource(n["local"], child(path, "local"), base_dir_);
     std::string rp = child(path, "remote");
     const YAML::Node r = n["remote"];
     checkKeys(r, rp, {"http_uri", "sha256"}, {"retry_policy"});
@@ -552,26 +543,6 @@ class Parser {
     if (got != want)
       fail(child(rp, "sha256"), "checksum mismatch: the module at " + uri + " has sha256 " + got);
     return bytes;
-  }
-
-  static std::string decodeBase64(const std::string& in, const std::string& path) {
-    static const std::string chars =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-      if (c == '=' || c == '\n' || c == '\r') continue;
-      size_t v = chars.find(c);
-      if (v == std::string::npos) fail(path, "invalid base64");
-      acc = (acc << 6) | static_cast<uint32_t>(v);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out.push_back(static_cast<char>((acc >> bits) & 0xff));
-      }
-    }
-    return out;
   }
 
   std::string base_dir_;

@@ -73,9 +73,12 @@ struct WasmFilter {
   proxy_wasm::host::VmConfig vm;
 };
 
+class NativeFilterConfig;  // filters/native_filter.h
+
 struct HttpFilter {
   std::string name;
-  std::shared_ptr<WasmFilter> wasm;  // null for the router
+  std::shared_ptr<WasmFilter> wasm;                  // an envoy.filters.http.wasm, or
+  std::shared_ptr<const NativeFilterConfig> native;  // a native filter; both null: the router
 };
 
 struct Listener {

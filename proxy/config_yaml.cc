@@ -3,6 +3,10 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 namespace wasm_proxy::config_yaml {
 
@@ -182,6 +186,55 @@ void yamlToJson(const YAML::Node& n, std::string* out) {
 
 // google.protobuf.Any holding StringValue/BytesValue (raw) or Struct (JSON), as Envoy passes
 // configuration to plugins.
+std::optional<std::string> readFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+namespace {
+
+std::string decodeBase64(const std::string& in, const std::string& path) {
+  static constexpr std::string_view chars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r') continue;
+    size_t v = chars.find(c);
+    if (v == std::string::npos) fail(path, "invalid base64");
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir) {
+  checkKeys(n, path, {"filename", "inline_string", "inline_bytes"});
+  if (n["inline_string"]) return str(n["inline_string"], child(path, "inline_string"));
+  if (n["inline_bytes"]) {
+    return decodeBase64(str(n["inline_bytes"], child(path, "inline_bytes")),
+                        child(path, "inline_bytes"));
+  }
+  if (!n["filename"]) fail(path, "one of filename, inline_string or inline_bytes is required");
+  std::string file = str(n["filename"], child(path, "filename"));
+  auto bytes = readFile(file);
+  if (!bytes && !std::filesystem::path(file).is_absolute()) {
+    bytes = readFile((std::filesystem::path(base_dir) / file).string());
+  }
+  if (!bytes) fail(child(path, "filename"), "cannot read " + file);
+  return *bytes;
+}
+
 std::string anyConfiguration(const YAML::Node& n, const std::string& path) {
   if (n.IsScalar()) return n.Scalar();  // a plain string (tolerated)
   std::string type = typeOf(n);

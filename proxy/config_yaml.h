@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 
 #include "config.h"
@@ -37,6 +38,10 @@ SocketAddress socketAddress(const YAML::Node& n, const std::string& path);
 std::string lower(std::string s);
 std::string typeOf(const YAML::Node& typed_config);
 bool endsWith(const std::string& s, const std::string& suffix);
+std::optional<std::string> readFile(const std::string& file);
+// Envoy's DataSource (`filename`, `inline_string` or `inline_bytes` in base64). A relative file
+// name is tried as given, then relative to `base_dir` (the config file's directory).
+std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir);
 // A plugin's `configuration` (google.protobuf.Any): the string, the bytes, or a Struct as JSON.
 std::string anyConfiguration(const YAML::Node& n, const std::string& path);
 

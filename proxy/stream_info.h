@@ -2,6 +2,8 @@
 // the facts properties, access logs and stats read, filled in as the request goes through.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -25,9 +27,9 @@ struct StreamInfo {
   std::string response_code_details = "via_upstream";
   // Values filters share by name (proxy_set_property writes here), as Envoy's filter state.
   std::map<std::string, std::string, std::less<>> filter_state;
-  // Envoy's dynamic metadata: filter_metadata[namespace][key] (e.g. jwt_authn's payload).
-  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>>
-      dynamic_metadata;
+  // Envoy's dynamic metadata: filter_metadata[namespace], each a JSON object (protobuf Struct),
+  // e.g. jwt_authn's {"payload": {...claims}}.
+  std::map<std::string, nlohmann::json, std::less<>> dynamic_metadata;
 };
 
 // One request/response exchange as the filters see it.

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <span>
 #include <vector>
 
 #include "proxy_wasm/abi/pairs.h"
@@ -66,6 +67,44 @@ WasmResult upstreamPort(const Scope& s) {
   return s.i64(port);
 }
 
+// A Struct value as Envoy's CEL layer hands it to plugins: strings raw, numbers as 8-byte
+// doubles, bools as one byte, objects as pairs of encoded values, lists as pairs whose keys are
+// the encoded elements.
+std::string encodeJson(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return proxy_wasm::abi::encodeBool(v.get<bool>());
+  if (v.is_number()) return proxy_wasm::abi::encodeDouble(v.get<double>());
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (v.is_object()) {
+    for (const auto& [k, e] : v.items()) pairs.emplace_back(k, encodeJson(e));
+  } else if (v.is_array()) {
+    for (const auto& e : v) pairs.emplace_back(encodeJson(e), "");
+  } else {
+    return "";
+  }
+  return proxy_wasm::abi::encodePairs(pairs);
+}
+
+// The value at `path` (object keys, list indexes) inside `v`, or null.
+const nlohmann::json* jsonAt(const nlohmann::json& v, std::span<const std::string_view> path) {
+  const nlohmann::json* cur = &v;
+  for (std::string_view seg : path) {
+    if (cur->is_object()) {
+      auto it = cur->find(seg);
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    } else if (cur->is_array()) {
+      size_t i = 0;
+      auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), i);
+      if (ec != std::errc() || end != seg.data() + seg.size() || i >= cur->size()) return nullptr;
+      cur = &(*cur)[i];
+    } else {
+      return nullptr;
+    }
+  }
+  return cur;
+}
+
 // Sorted by key ("top.field", or "top" for single-segment names), for binary search.
 constexpr std::array<std::pair<std::string_view, Getter>, 34> kTable{{
     {"cluster_name",
@@ -85,13 +124,8 @@ constexpr std::array<std::pair<std::string_view, Getter>, 34> kTable{{
        if (s.rest.empty()) return WasmResult::NotFound;
        auto ns = md.find(s.rest[0]);
        if (ns == md.end()) return WasmResult::NotFound;
-       if (s.rest.size() == 1) {
-         std::vector<std::pair<std::string, std::string>> pairs(ns->second.begin(),
-                                                                ns->second.end());
-         return s.ok(proxy_wasm::abi::encodePairs(pairs));
-       }
-       auto it = ns->second.find(s.rest[1]);
-       return it == ns->second.end() || s.rest.size() > 2 ? WasmResult::NotFound : s.ok(it->second);
+       const nlohmann::json* v = jsonAt(ns->second, {s.rest.begin() + 1, s.rest.end()});
+       return v == nullptr ? WasmResult::NotFound : s.ok(encodeJson(*v));
      }},
     {"request.duration",
      [](const Scope& s) { return s.i64(int64_t(realtimeNs() - s.stream.info.start_ns)); }},

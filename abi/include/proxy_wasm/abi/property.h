@@ -65,6 +65,12 @@ inline std::optional<double> decodeDouble(std::string_view bytes) {
   return d;
 }
 
+inline std::string encodeDouble(double d) {
+  int64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  return encodeInt64(bits);
+}
+
 inline std::string encodeBool(bool b) {
   return std::string(1, b ? '\1' : '\0');
 }
