@@ -27,11 +27,12 @@ Status verifyToken(const std::string& token, const Jwks& jwks) {
   return s == Status::Ok ? jwks.verify(jwt) : s;
 }
 
-std::string payload() { return pwx_test::claims("https://issuer.example", "alice", "api"); }
+std::string payload() {
+  return pwx_test::claims("https://issuer.example", "alice", "api");
+}
 
 TEST(JwtAuthnTest, EveryAlgorithmVerifiesWithItsKeyAndOnlyThere) {
-  for (const char* alg :
-       {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256"}) {
+  for (const char* alg : {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256"}) {
     SCOPED_TRACE(alg);
     JwtKey key(alg, "k1");
     JwtKey other(alg, "k1");
@@ -41,7 +42,8 @@ TEST(JwtAuthnTest, EveryAlgorithmVerifiesWithItsKeyAndOnlyThere) {
     // Any change to the signed part breaks the signature.
     std::string token = key.sign(payload());
     std::string forged = key.sign(pwx_test::claims("https://issuer.example", "mallory", "api"));
-    const std::string tampered = forged.substr(0, forged.rfind('.')) + token.substr(token.rfind('.'));
+    const std::string tampered =
+        forged.substr(0, forged.rfind('.')) + token.substr(token.rfind('.'));
     EXPECT_EQ(verifyToken(tampered, *jwks), Status::JwtVerificationFail);
   }
 }
@@ -101,7 +103,8 @@ TEST(JwtAuthnTest, UnusableKeysAreDroppedWithAReason) {
   enc.replace(enc.find("\"use\":\"sig\""), 11, "\"use\":\"enc\"");
   std::string error;
   std::vector<std::string> skipped;
-  auto jwks = Jwks::parse("{\"keys\":[" + weak + "," + enc + ",{\"kty\":\"EC\",\"crv\":\"P-256\","
+  auto jwks = Jwks::parse("{\"keys\":[" + weak + "," + enc +
+                              ",{\"kty\":\"EC\",\"crv\":\"P-256\","
                               "\"x\":\"AAAA\",\"y\":\"AAAA\"}]}",
                           &error, &skipped);
   ASSERT_TRUE(jwks);
@@ -182,11 +185,12 @@ TEST(JwtAuthnTest, ConfigErrorsNameTheField) {
                         "cluster: idp}, async_fetch: {}}}}}"),
             "jwt.providers.p.remote_jwks.async_fetch: not supported (keys are fetched on first "
             "use)");
-  EXPECT_EQ(configError("{providers: {p: {" + local +
-                        "}}, rules: [{match: {safe_regex: {regex: x}}}]}"),
-            "jwt.rules[0].match: prefix or path is required (safe_regex is not supported)");
-  EXPECT_EQ(configError("{providers: {p: {" + local + ", audience: [a]}}}"),
-            "jwt.providers.p.audience: unsupported field (wasm-proxy runs a subset of Envoy's API)");
+  EXPECT_EQ(
+      configError("{providers: {p: {" + local + "}}, rules: [{match: {safe_regex: {regex: x}}}]}"),
+      "jwt.rules[0].match: prefix or path is required (safe_regex is not supported)");
+  EXPECT_EQ(
+      configError("{providers: {p: {" + local + ", audience: [a]}}}"),
+      "jwt.providers.p.audience: unsupported field (wasm-proxy runs a subset of Envoy's API)");
 }
 
 TEST(JwtAuthnTest, FirstMatchingRuleWins) {

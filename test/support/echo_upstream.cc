@@ -22,7 +22,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -111,6 +113,8 @@ asio::awaitable<bool> stream(tcp::socket& socket, std::string_view path, bool ke
   co_return !ec2 && keep_alive;
 }
 
+std::string g_files_dir;  // --files
+
 asio::awaitable<void> session(tcp::socket socket) {
   beast::flat_buffer buf;
   socket.set_option(tcp::no_delay(true));
@@ -161,7 +165,20 @@ asio::awaitable<void> session(tcp::socket socket) {
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     if (path.rfind("/status/", 0) == 0) res.result(std::atoi(path.c_str() + 8));
-    if (path == "/plain") {
+    if (path.rfind("/files/", 0) == 0) {
+      // A file of --files DIR (a plain name: no '/' or ".."), as JSON; 404 when absent.
+      const std::string name = path.substr(7);
+      std::ifstream in(g_files_dir + "/" + name, std::ios::binary);
+      if (g_files_dir.empty() || name.find('/') != std::string::npos ||
+          name.find("..") != std::string::npos || !in) {
+        res.result(http::status::not_found);
+      } else {
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        res.set(http::field::content_type, "application/json");
+        res.body() = ss.str();
+      }
+    } else if (path == "/plain") {
       res.set(http::field::content_type, "text/plain");
       res.body() = "ok";
     } else if (path.rfind("/bytes/", 0) == 0) {
@@ -205,6 +222,7 @@ int main(int argc, char** argv) {
   app.add_option("--address", address);
   app.add_option("--port", port);
   app.add_option("--threads", threads);
+  app.add_option("--files", g_files_dir, "answer GET /files/NAME with the file DIR/NAME");
   CLI11_PARSE(app, argc, argv);
   asio::io_context io;
   tcp::acceptor acceptor(io);

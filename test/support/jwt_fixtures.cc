@@ -37,7 +37,9 @@ const EVP_MD* digestOf(const std::string& alg) {
   return bits == "384" ? EVP_sha384() : bits == "512" ? EVP_sha512() : EVP_sha256();
 }
 
-size_t ecSize(const std::string& alg) { return alg == "ES256" ? 32 : alg == "ES384" ? 48 : 66; }
+size_t ecSize(const std::string& alg) {
+  return alg == "ES256" ? 32 : alg == "ES384" ? 48 : 66;
+}
 
 }  // namespace
 
@@ -122,7 +124,9 @@ std::string JwtKey::jwk() const {
   return out + "}";
 }
 
-std::string JwtKey::jwks() const { return "{\"keys\":[" + jwk() + "]}"; }
+std::string JwtKey::jwks() const {
+  return "{\"keys\":[" + jwk() + "]}";
+}
 
 std::string JwtKey::sign(const std::string& payload_json) const {
   std::string header = "{\"alg\":\"" + alg_ + "\",\"typ\":\"JWT\"";

@@ -196,10 +196,20 @@ std::string rawExchange(uint16_t port, const std::string& bytes,
   return got;
 }
 
-EchoUpstream::EchoUpstream()
+namespace {
+std::vector<std::string> echoArgs(uint16_t port, const std::string& files_dir) {
+  std::vector<std::string> args{PWX_ECHO_UPSTREAM_BIN, "--port", std::to_string(port)};
+  if (!files_dir.empty()) {
+    args.push_back("--files");
+    args.push_back(files_dir);
+  }
+  return args;
+}
+}  // namespace
+
+EchoUpstream::EchoUpstream(const std::string& files_dir)
     : port_(freePort()),
-      process_({PWX_ECHO_UPSTREAM_BIN, "--port", std::to_string(port_)},
-               tempDir() + "/echo-" + std::to_string(port_) + ".log") {
+      process_(echoArgs(port_, files_dir), tempDir() + "/echo-" + std::to_string(port_) + ".log") {
   waitForPort(port_, std::chrono::seconds(10));
 }
 

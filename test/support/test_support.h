@@ -63,7 +63,8 @@ std::string rawExchange(uint16_t port, const std::string& bytes,
 
 class EchoUpstream {
  public:
-  EchoUpstream();
+  // `files_dir`: GET /files/NAME answers with that folder's file NAME (e.g. a JWKS).
+  explicit EchoUpstream(const std::string& files_dir = "");
   uint16_t port() const { return port_; }
 
  private:

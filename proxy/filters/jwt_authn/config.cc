@@ -92,7 +92,8 @@ void locations(const YAML::Node& n, const std::string& path, JwtProvider* p) {
            h["value_prefix"] ? str(h["value_prefix"], child(ip, "value_prefix")) : ""});
     }
   }
-  if (n["from_params"]) p->from_params = strings(n["from_params"], child(path, "from_params"), false);
+  if (n["from_params"])
+    p->from_params = strings(n["from_params"], child(path, "from_params"), false);
 }
 
 void claimToHeaders(const YAML::Node& n, const std::string& path, JwtProvider* p) {
@@ -111,11 +112,26 @@ void claimToHeaders(const YAML::Node& n, const std::string& path, JwtProvider* p
 JwtProvider provider(const std::string& name, const YAML::Node& n, const std::string& path,
                      const std::string& base_dir) {
   checkKeys(n, path,
-            {"issuer", "audiences", "local_jwks", "remote_jwks", "from_headers", "from_params",
-             "forward", "forward_payload_header", "pad_forward_payload_header",
-             "payload_in_metadata", "claim_to_headers", "clear_route_cache", "clock_skew_seconds",
-             "require_expiration", "subjects", "max_lifetime", "from_cookies",
-             "header_in_metadata", "failed_status_in_metadata", "normalize_payload_in_metadata"},
+            {"issuer",
+             "audiences",
+             "local_jwks",
+             "remote_jwks",
+             "from_headers",
+             "from_params",
+             "forward",
+             "forward_payload_header",
+             "pad_forward_payload_header",
+             "payload_in_metadata",
+             "claim_to_headers",
+             "clear_route_cache",
+             "clock_skew_seconds",
+             "require_expiration",
+             "subjects",
+             "max_lifetime",
+             "from_cookies",
+             "header_in_metadata",
+             "failed_status_in_metadata",
+             "normalize_payload_in_metadata"},
             {"jwt_cache_config"});
   for (const char* refused : {"subjects", "max_lifetime", "from_cookies", "header_in_metadata",
                               "failed_status_in_metadata", "normalize_payload_in_metadata"}) {
@@ -175,10 +191,10 @@ Requirement requirementList(Requirement::Kind kind, const YAML::Node& n, const s
 }
 
 Requirement requirement(const YAML::Node& n, const std::string& path, const JwtAuthnConfig& c) {
-  checkKeys(n, path,
-            {"provider_name", "requires_any", "requires_all", "allow_missing",
-             "allow_missing_or_failed", "provider_and_audiences",
-             "extract_only_without_validation"});
+  checkKeys(
+      n, path,
+      {"provider_name", "requires_any", "requires_all", "allow_missing", "allow_missing_or_failed",
+       "provider_and_audiences", "extract_only_without_validation"});
   if (n.size() != 1) fail(path, "expected exactly one requirement");
   if (n["provider_name"]) {
     const std::string name = str(n["provider_name"], child(path, "provider_name"));
@@ -187,17 +203,20 @@ Requirement requirement(const YAML::Node& n, const std::string& path, const JwtA
     return Requirement{Requirement::Kind::Provider, &it->second, {}};
   }
   if (n["requires_any"]) {
-    return requirementList(Requirement::Kind::Any, n["requires_any"], child(path, "requires_any"), c);
+    return requirementList(Requirement::Kind::Any, n["requires_any"], child(path, "requires_any"),
+                           c);
   }
   if (n["requires_all"]) {
-    return requirementList(Requirement::Kind::All, n["requires_all"], child(path, "requires_all"), c);
+    return requirementList(Requirement::Kind::All, n["requires_all"], child(path, "requires_all"),
+                           c);
   }
   if (n["allow_missing"]) return Requirement{Requirement::Kind::AllowMissing, nullptr, {}};
   if (n["allow_missing_or_failed"]) {
     return Requirement{Requirement::Kind::AllowMissingOrFailed, nullptr, {}};
   }
-  fail(path, "not supported by wasm-proxy's jwt_authn (provider_name, requires_any, "
-             "requires_all, allow_missing, allow_missing_or_failed)");
+  fail(path,
+       "not supported by wasm-proxy's jwt_authn (provider_name, requires_any, "
+       "requires_all, allow_missing, allow_missing_or_failed)");
 }
 
 JwtRule rule(const YAML::Node& n, const std::string& path, const JwtAuthnConfig& c) {
@@ -206,8 +225,8 @@ JwtRule rule(const YAML::Node& n, const std::string& path, const JwtAuthnConfig&
   const std::string mp = child(path, "match");
   if (!n["match"]) fail(mp, "missing required field");
   const YAML::Node m = n["match"];
-  checkKeys(m, mp, {"prefix", "path", "safe_regex", "headers", "query_parameters",
-                    "case_sensitive"});
+  checkKeys(m, mp,
+            {"prefix", "path", "safe_regex", "headers", "query_parameters", "case_sensitive"});
   JwtRule r;
   if (m["prefix"]) {
     r.value = str(m["prefix"], child(mp, "prefix"));

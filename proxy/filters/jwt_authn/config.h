@@ -85,7 +85,7 @@ struct JwtRule {
 
 struct JwtAuthnConfig {
   std::map<std::string, JwtProvider, std::less<>> providers;
-  std::vector<JwtRule> rules;  // first match wins
+  std::vector<JwtRule> rules;                // first match wins
   std::vector<std::string> managed_headers;  // claim/payload headers no client may send
   const JwtRule* ruleFor(std::string_view path) const;
 };

@@ -169,9 +169,8 @@ bool digestVerify(EVP_PKEY* key, const EVP_MD* md, std::string_view data, std::s
               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) {
     return false;
   }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                          sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
-                          data.size()) == 1;
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
 }
 
 }  // namespace
@@ -180,12 +179,15 @@ bool Jwk::allows(std::string_view a) const {
   if (!alg.empty() && alg != a) return false;
   const std::string_view family = a.substr(0, 2);
   switch (type) {
-    case Type::Rsa: return family == "RS" || family == "PS";
+    case Type::Rsa:
+      return family == "RS" || family == "PS";
     case Type::Ec:
       return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384") ||
              (a == "ES512" && curve == "P-521");
-    case Type::Okp: return a == "EdDSA";
-    case Type::Oct: return family == "HS";
+    case Type::Okp:
+      return a == "EdDSA";
+    case Type::Oct:
+      return family == "HS";
   }
   return false;
 }
@@ -197,10 +199,9 @@ bool verifySignature(const Jwk& key, std::string_view alg, std::string_view sign
     const EVP_MD* md = digestOf(alg);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (md == nullptr ||
-        HMAC(md, key.secret.data(), int(key.secret.size()),
-             reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(), mac,
-             &len) == nullptr) {
+    if (md == nullptr || HMAC(md, key.secret.data(), int(key.secret.size()),
+                              reinterpret_cast<const unsigned char*>(signed_part.data()),
+                              signed_part.size(), mac, &len) == nullptr) {
       return false;
     }
     return signature.size() == len && CRYPTO_memcmp(mac, signature.data(), len) == 0;

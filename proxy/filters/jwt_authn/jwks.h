@@ -21,8 +21,8 @@ namespace wasm_proxy::jwt_authn {
 struct Jwk {
   enum class Type { Rsa, Ec, Okp, Oct } type = Type::Rsa;
   std::string kid;
-  std::string alg;    // "" when the JWK does not name one
-  std::string curve;  // EC: "P-256" / "P-384" / "P-521"; OKP: "Ed25519"
+  std::string alg;                // "" when the JWK does not name one
+  std::string curve;              // EC: "P-256" / "P-384" / "P-521"; OKP: "Ed25519"
   std::shared_ptr<EVP_PKEY> key;  // public key (not for oct)
   std::string secret;             // oct
   bool allows(std::string_view alg) const;
@@ -33,7 +33,7 @@ class Jwks {
   // Parses a JWKS document ({"keys": [...]}) or a single JWK. Keys that cannot be used are
   // skipped (reason in `skipped`); an error when the text is not a key set at all.
   static std::shared_ptr<const Jwks> parse(std::string_view text, std::string* error,
-                                          std::vector<std::string>* skipped = nullptr);
+                                           std::vector<std::string>* skipped = nullptr);
   const std::vector<Jwk>& keys() const { return keys_; }
   // Ok when a key that matches the token's kid (both set) and allows its alg verifies it;
   // JwksKidAlgMismatch when no key is eligible; JwtVerificationFail when none verifies.

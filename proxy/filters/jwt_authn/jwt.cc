@@ -6,24 +6,40 @@ namespace wasm_proxy::jwt_authn {
 
 std::string_view statusText(Status s) {
   switch (s) {
-    case Status::Ok: return "OK";
-    case Status::JwtMissed: return "Jwt is missing";
+    case Status::Ok:
+      return "OK";
+    case Status::JwtMissed:
+      return "Jwt is missing";
     case Status::JwtBadFormat:
       return "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
-    case Status::JwtHeaderParseError: return "Jwt header is an invalid JSON";
-    case Status::JwtHeaderBadAlg: return "Jwt header [alg] is not supported";
-    case Status::JwtPayloadParseError: return "Jwt payload is an invalid JSON";
-    case Status::JwtSignatureParseError: return "Jwt signature is an invalid Base64url encoded";
-    case Status::JwtExpired: return "Jwt is expired";
-    case Status::JwtNotYetValid: return "Jwt not yet valid";
-    case Status::JwtMissingExpiration: return "Jwt doesn't have an expiration time";
-    case Status::JwtUnknownIssuer: return "Jwt issuer is not configured";
-    case Status::JwtAudienceNotAllowed: return "Audiences in Jwt are not allowed";
-    case Status::JwtVerificationFail: return "Jwt verification fails";
-    case Status::JwtTooLarge: return "Jwt size exceeds the limit";
-    case Status::JwksKidAlgMismatch: return "Jwks doesn't have key to match kid or alg from Jwt";
-    case Status::JwksFetchFail: return "Jwks remote fetch is failed";
-    case Status::JwksNoValidKeys: return "Jwks doesn't have any valid public key";
+    case Status::JwtHeaderParseError:
+      return "Jwt header is an invalid JSON";
+    case Status::JwtHeaderBadAlg:
+      return "Jwt header [alg] is not supported";
+    case Status::JwtPayloadParseError:
+      return "Jwt payload is an invalid JSON";
+    case Status::JwtSignatureParseError:
+      return "Jwt signature is an invalid Base64url encoded";
+    case Status::JwtExpired:
+      return "Jwt is expired";
+    case Status::JwtNotYetValid:
+      return "Jwt not yet valid";
+    case Status::JwtMissingExpiration:
+      return "Jwt doesn't have an expiration time";
+    case Status::JwtUnknownIssuer:
+      return "Jwt issuer is not configured";
+    case Status::JwtAudienceNotAllowed:
+      return "Audiences in Jwt are not allowed";
+    case Status::JwtVerificationFail:
+      return "Jwt verification fails";
+    case Status::JwtTooLarge:
+      return "Jwt size exceeds the limit";
+    case Status::JwksKidAlgMismatch:
+      return "Jwks doesn't have key to match kid or alg from Jwt";
+    case Status::JwksFetchFail:
+      return "Jwks remote fetch is failed";
+    case Status::JwksNoValidKeys:
+      return "Jwks doesn't have any valid public key";
   }
   return "unknown";
 }
@@ -55,7 +71,8 @@ std::optional<int64_t> timeClaim(const nlohmann::json& obj, const char* key, boo
   auto it = obj.find(key);
   if (it == obj.end()) return std::nullopt;
   if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_number_unsigned()) return static_cast<int64_t>(std::min<uint64_t>(it->get<uint64_t>(), INT64_MAX));
+  if (it->is_number_unsigned())
+    return static_cast<int64_t>(std::min<uint64_t>(it->get<uint64_t>(), INT64_MAX));
   if (it->is_number_float()) return static_cast<int64_t>(it->get<double>());
   *bad = true;
   return std::nullopt;

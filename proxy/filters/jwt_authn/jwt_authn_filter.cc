@@ -137,7 +137,9 @@ JwtAuthnFilter::JwtAuthnFilter(StreamFilterCallbacks& callbacks, FilterContext c
                                std::shared_ptr<const JwtAuthnConfig> config)
     : callbacks_(callbacks), context_(std::move(context)), config_(std::move(config)) {}
 
-JwtAuthnFilter::~JwtAuthnFilter() { *alive_ = false; }
+JwtAuthnFilter::~JwtAuthnFilter() {
+  *alive_ = false;
+}
 
 HeadersStatus JwtAuthnFilter::decodeHeaders(bool) {
   // Headers this filter writes are the verified tokens' word only.
@@ -169,7 +171,8 @@ JwtAuthnFilter::Decision JwtAuthnFilter::decide() {
 JwtAuthnFilter::Outcome JwtAuthnFilter::evaluate(const Requirement& r, Status* status) {
   using Kind = Requirement::Kind;
   switch (r.kind) {
-    case Kind::Provider: return checkProvider(*r.provider, status);
+    case Kind::Provider:
+      return checkProvider(*r.provider, status);
     case Kind::All:
       for (const auto& c : r.children) {
         if (evaluate(c, status) == Outcome::NeedsKeys) return Outcome::NeedsKeys;

@@ -20,7 +20,8 @@ inline constexpr std::string_view kMetadataNamespace = "envoy.filters.http.jwt_a
 
 class FilterConfig final : public NativeFilterConfig {
  public:
-  explicit FilterConfig(std::shared_ptr<const JwtAuthnConfig> config) : config_(std::move(config)) {}
+  explicit FilterConfig(std::shared_ptr<const JwtAuthnConfig> config)
+      : config_(std::move(config)) {}
   std::unique_ptr<StreamFilter> create(StreamFilterCallbacks& callbacks,
                                        const FilterContext& context) const override;
   std::vector<std::string> clusters() const override;
