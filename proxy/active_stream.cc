@@ -128,8 +128,10 @@ void ActiveStream::createFilters() {
     auto vm = plugin.vmForNewStream(now);
     if (!vm) continue;
     const uint32_t root = plugin.rootId();
+    const bool fail_open =
+        f.wasm->plugin->failure_policy == proxy_wasm::host::FailurePolicy::FailOpen;
     filters_.addFilter([&](StreamFilterCallbacks& callbacks) {
-      return std::make_unique<WasmHttpFilter>(callbacks, vm, root);
+      return std::make_unique<WasmHttpFilter>(callbacks, vm, root, fail_open);
     });
   }
 }

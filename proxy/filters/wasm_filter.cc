@@ -39,8 +39,9 @@ struct BodyScope {
 }  // namespace
 
 WasmHttpFilter::WasmHttpFilter(StreamFilterCallbacks& callbacks,
-                               std::shared_ptr<proxy_wasm::host::Vm> vm, uint32_t root_context_id)
-    : callbacks_(callbacks), vm_(std::move(vm)) {
+                               std::shared_ptr<proxy_wasm::host::Vm> vm, uint32_t root_context_id,
+                               bool fail_open)
+    : callbacks_(callbacks), vm_(std::move(vm)), fail_open_(fail_open) {
   id_ = vm_->createStream(root_context_id, this);
 }
 
@@ -54,6 +55,13 @@ void WasmHttpFilter::onStreamComplete() {
 }
 
 HeadersStatus WasmHttpFilter::decodeHeaders(bool end_stream) {
+  if (vm_->failed() && !fail_open_) {  // failed before this stream: fail it closed
+    LocalReply reply;
+    reply.status = 503;
+    reply.details = "wasm_fail_stream";
+    sendLocalReply(std::move(reply));
+    return HeadersStatus::StopIteration;
+  }
   const auto n = static_cast<uint32_t>(callbacks_.stream().request.headers.size());
   const auto status = fromHost(vm_->onRequestHeaders(id_, n, end_stream));
   // ABI 0.2.1 in Envoy: header changes by a plugin choose the route again.
@@ -113,6 +121,7 @@ std::string* WasmHttpFilter::body(BufferType type) {
 }
 
 void WasmHttpFilter::sendLocalReply(proxy_wasm::host::LocalReply reply) {
+  if (vm_->failed()) failure_replied_ = true;
   callbacks_.sendLocalReply(std::move(reply));
 }
 

@@ -14,8 +14,10 @@ namespace wasm_proxy {
 
 class WasmHttpFilter final : public StreamFilter, public proxy_wasm::host::StreamHost {
  public:
+  // `fail_open`: the plugin's failure policy lets streams through a failed VM (FAIL_OPEN);
+  // otherwise a stream that meets a failed VM gets a 503.
   WasmHttpFilter(StreamFilterCallbacks& callbacks, std::shared_ptr<proxy_wasm::host::Vm> vm,
-                 uint32_t root_context_id);
+                 uint32_t root_context_id, bool fail_open);
   ~WasmHttpFilter() override;
 
   // StreamFilter
@@ -25,7 +27,9 @@ class WasmHttpFilter final : public StreamFilter, public proxy_wasm::host::Strea
   HeadersStatus encodeHeaders(bool end_stream) override;
   DataStatus encodeData(std::string& data, bool end_stream) override;
   TrailersStatus encodeTrailers() override;
-  bool bypassed() const override { return vm_->failed(); }
+  // A failed VM is out of the chain when it fails open, or once it has answered this stream's
+  // request with its failure (the 503 then goes out without it).
+  bool bypassed() const override { return vm_->failed() && (fail_open_ || failure_replied_); }
   void onStreamComplete() override;
 
   // StreamHost
@@ -41,6 +45,8 @@ class WasmHttpFilter final : public StreamFilter, public proxy_wasm::host::Strea
   StreamFilterCallbacks& callbacks_;
   std::shared_ptr<proxy_wasm::host::Vm> vm_;
   uint32_t id_ = 0;
+  bool fail_open_;
+  bool failure_replied_ = false;
   // The body a data callback is looking at, per direction; an empty one outside data callbacks
   // (Envoy answers a read of the other direction's body with an empty buffer).
   std::string* body_[2] = {nullptr, nullptr};

@@ -6,7 +6,7 @@
 #include "config_yaml.h"
 #include "filters/jwt_authn/config.h"
 #include "filters/jwt_authn/jwks.h"
-#include "filters/jwt_authn/jwt.h"
+#include "jwt/jwt.h"
 #include "jwt_fixtures.h"
 
 namespace wasm_proxy::jwt_authn {

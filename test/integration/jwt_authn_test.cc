@@ -43,9 +43,11 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
               providers:
-)" + providers + R"(
+)" + providers +
+         R"(
               rules:
-)" + rules + R"(
+)" + rules +
+         R"(
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -169,8 +171,8 @@ TEST_F(JwtAuthnProxyTest, ForwardsWhatTheTokenSaysAndNothingAClientForged) {
   EXPECT_NE(ok.body.find("\"x-jwt-sub\":\"alice\""), std::string::npos) << ok.body;
   EXPECT_EQ(ok.body.find("mallory"), std::string::npos) << ok.body;
   EXPECT_NE(ok.body.find("\"x-tier\":\"silver\""), std::string::npos) << "nested claim";
-  const std::string payload_b64 = token.substr(token.find('.') + 1,
-                                               token.rfind('.') - token.find('.') - 1);
+  const std::string payload_b64 =
+      token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
   EXPECT_NE(ok.body.find("\"x-jwt-payload\":\"" + payload_b64 + "\""), std::string::npos);
 
   // The token as a query parameter (Envoy's default location) is accepted and not forwarded.
@@ -201,8 +203,8 @@ TEST_F(JwtAuthnProxyTest, TheSamePathGoesToAnotherClusterByClaim) {
   ASSERT_EQ(silver.status, 200) << silver.body;
   EXPECT_EQ(silver.body.find("gold.internal"), std::string::npos) << silver.body;
   // A client that claims the tier itself is routed by what its token says.
-  Response forged =
-      get(proxy.port(), "/api/orders", key_.sign(goodClaims("bob", "silver")), {{"x-tier", "gold"}});
+  Response forged = get(proxy.port(), "/api/orders", key_.sign(goodClaims("bob", "silver")),
+                        {{"x-tier", "gold"}});
   EXPECT_EQ(forged.body.find("gold.internal"), std::string::npos) << forged.body;
 }
 
@@ -212,8 +214,7 @@ TEST_F(JwtAuthnProxyTest, RequirementsCombineProviders) {
       localProvider("main", key_, "") +
       "                partner:\n                  issuer: https://partner.example\n"
       "                  local_jwks: { inline_string: '" +
-      rsa.jwks() +
-      "' }\n                  from_headers: [{ name: x-partner-token }]\n";
+      rsa.jwks() + "' }\n                  from_headers: [{ name: x-partner-token }]\n";
   const std::string rules = R"(
               - match: { prefix: /any }
                 requires: { requires_any: { requirements: [{ provider_name: main }, { provider_name: partner }] } }
@@ -238,7 +239,8 @@ TEST(JwtAuthnRemoteTest, FetchesKeysCachesThemAndFollowsRotation) {
   writeFile(dir + "/jwks.json", first.jwks());
   EchoUpstream upstream(dir);
   const std::string providers = std::string(R"(                main:
-                  issuer: )") + kIssuer + R"(
+                  issuer: )") + kIssuer +
+                                R"(
                   remote_jwks:
                     http_uri: { uri: "http://idp.example/files/jwks.json", cluster: idp, timeout: 1s }
                     cache_duration: 300s
@@ -281,8 +283,8 @@ TEST(JwtAuthnConfigTest, ARemoteKeySetNeedsAKnownCluster) {
   const std::string providers = R"(                main:
                   remote_jwks: { http_uri: { uri: "http://idp/keys", cluster: missing } }
 )";
-  auto [code, log] = runProxyExpectingExit(
-      jwtConfig(providers, "\n              - match: { prefix: / }"));
+  auto [code, log] =
+      runProxyExpectingExit(jwtConfig(providers, "\n              - match: { prefix: / }"));
   EXPECT_NE(code, 0);
   EXPECT_NE(log.find("HTTP filter envoy.filters.http.jwt_authn: unknown cluster 'missing'"),
             std::string::npos)

@@ -176,6 +176,19 @@ TEST_F(ProxyTest, TrappingPluginUnderLoadFailsClosedThenReloads) {
             std::string::npos);
 }
 
+// Found while building jwt_routing: after a VM failed, new streams skipped the filter, so a
+// failed-closed auth plugin let every later request through to the upstream.
+TEST_F(ProxyTest, AFailedPluginKeepsFailingClosedForLaterRequests) {
+  ProxyProcess proxy(config("hostile", "x"), upstream.port(), 1);
+  ASSERT_TRUE(proxy.ready());
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/", {{"x-hostile", "trap"}}).status, 503);
+  for (int i = 0; i < 3; ++i) {
+    auto r = httpRequest(proxy.port(), "GET", "/", {{"x-hostile", "no"}});
+    EXPECT_EQ(r.status, 503) << "request " << i << " reached the upstream: " << r.body;
+    EXPECT_EQ(r.header("x-echo-upstream"), "");
+  }
+}
+
 TEST_F(ProxyTest, AdminEndpoints) {
   ProxyProcess proxy(config("conformance"), upstream.port());
   ASSERT_TRUE(proxy.ready());

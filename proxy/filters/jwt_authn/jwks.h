@@ -12,11 +12,13 @@
 #include <string_view>
 #include <vector>
 
-#include "jwt.h"
+#include "jwt/jwt.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace wasm_proxy::jwt_authn {
+
+using namespace pwx::jwt;
 
 struct Jwk {
   enum class Type { Rsa, Ec, Okp, Oct } type = Type::Rsa;

@@ -2,7 +2,7 @@
 
 #include <array>
 
-namespace wasm_proxy::jwt_authn {
+namespace pwx::jwt {
 
 std::string_view statusText(Status s) {
   switch (s) {
@@ -202,4 +202,4 @@ bool audienceAllowed(const Jwt& jwt, const std::vector<std::string>& allowed) {
   return false;
 }
 
-}  // namespace wasm_proxy::jwt_authn
+}  // namespace pwx::jwt

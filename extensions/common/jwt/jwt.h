@@ -1,7 +1,10 @@
 // A JSON Web Token as read off a request (RFC 7519): its three base64url sections decoded, the
-// header and payload parsed, and the checks that need no key (format, algorithm, time, issuer,
+// header and payload parsed, and the checks that need no key (format, algorithm, time,
 // audience). Statuses and their texts are Envoy's (jwt_verify_lib), which clients see as the
 // body of a 401/403.
+//
+// Shared by wasm-proxy's native jwt_authn filter and the jwt_routing plugin (compiled to wasm,
+// where nlohmann::json runs without exceptions: only non-throwing calls are used here).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace wasm_proxy::jwt_authn {
+namespace pwx::jwt {
 
 enum class Status {
   Ok,
@@ -63,4 +66,4 @@ Status checkTime(const Jwt& jwt, int64_t now, int64_t skew, bool require_expirat
 // Any of the token's audiences in `allowed` (nothing configured: any audience).
 bool audienceAllowed(const Jwt& jwt, const std::vector<std::string>& allowed);
 
-}  // namespace wasm_proxy::jwt_authn
+}  // namespace pwx::jwt

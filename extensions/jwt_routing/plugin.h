@@ -1,0 +1,134 @@
+// jwt_routing: routes requests by the claims of their JWT. Claims come from jwt_authn's dynamic
+// metadata (Envoy, Istio's RequestAuthentication, wasm-proxy), or, when `providers` is given,
+// from a token the plugin verifies itself (nettle in wasm; local or remote JWKS; a cache of
+// verified tokens). Configured claims become request headers, the first matching rule sets
+// headers and the authority, and the route is chosen again. Headers it manages are removed from
+// every request first, so a client cannot forge them. The configuration reference is README.md.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "claims.h"
+#include "jwks.h"
+#include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/lru_cache.h"
+
+namespace jwt_routing {
+
+struct HeaderLocation {
+  std::string name;  // lower-cased
+  std::string value_prefix;
+};
+
+struct RemoteJwks {
+  std::string cluster, authority, path;
+  std::chrono::milliseconds timeout{5000};
+  uint64_t cache_duration_ms = 600000;  // Envoy's default: 10 min
+};
+
+struct Provider {
+  std::string name;
+  std::string issuer;  // "" = any
+  std::vector<std::string> audiences;
+  std::shared_ptr<const Jwks> local_jwks;
+  std::optional<RemoteJwks> remote_jwks;
+  std::vector<HeaderLocation> from_headers;  // none and no from_params: Authorization: Bearer,
+  std::vector<std::string> from_params;      // then ?access_token=
+  bool forward = false;
+  int64_t clock_skew_seconds = 60;
+  bool require_expiration = false;
+};
+
+struct ClaimToHeader {
+  std::string claim;   // dotted path
+  std::string header;  // lower-cased
+};
+
+struct Rule {
+  std::string name;  // for counters; "rule<N>" when not given
+  std::string claim;
+  std::vector<std::string> values;  // matches when any of the claim's values is one of these
+  std::vector<std::pair<std::string, std::string>> set_headers;
+  std::string set_authority;  // "" = unchanged
+};
+
+struct Config {
+  std::string metadata_namespace = "envoy.filters.http.jwt_authn";
+  std::string payload_key = "payload";
+  std::vector<Provider> providers;  // empty: claims from dynamic metadata
+  bool require_token = false;       // with providers: a request without a token gets 401
+  size_t cache_size = 1024;         // verified tokens remembered (0: no cache)
+  std::vector<ClaimToHeader> claim_to_headers;
+  std::vector<Rule> rules;
+  std::vector<std::string> managed_headers;  // every header name this plugin sets
+};
+
+// Parses the plugin configuration; the error names the field path.
+proxy_wasm::Expected<Config, std::string> parseConfig(std::string_view json);
+
+// The first rule whose claim has one of its values, or null.
+const Rule* matchRule(const Config& config, const Claims& claims);
+
+// A token the plugin verified, remembered by the SHA-256 of its text.
+struct VerifiedToken {
+  const Provider* provider = nullptr;
+  std::shared_ptr<const nlohmann::json> payload;
+  std::optional<int64_t> exp, nbf;
+};
+
+class Root : public proxy_wasm::RootContext {
+ public:
+  using RootContext::RootContext;
+  bool onConfigure(std::string_view configuration) override;
+  const Config& config() const { return config_; }
+
+  // A remote provider's keys when fresh enough for a token with `kid`, else null.
+  const Jwks* remoteKeys(const Provider& p, std::string_view kid) const;
+  void storeRemoteKeys(const Provider& p, std::shared_ptr<const Jwks> jwks);
+  bool fetchedRecently(const Provider& p) const;
+  proxy_wasm::LruCache<VerifiedToken>& verified() { return verified_; }
+
+  // jwt_routing.rule.<name>.routed, one per rule.
+  proxy_wasm::Counter& routed(const Rule& rule) { return *routed_[&rule - config_.rules.data()]; }
+  proxy_wasm::Counter unmatched_{"jwt_routing.unmatched"};
+  proxy_wasm::Counter no_claims_{"jwt_routing.no_claims"};
+  proxy_wasm::Counter denied_{"jwt_routing.denied"};
+  proxy_wasm::Counter cache_hits_{"jwt_routing.verify_cache_hits"};
+  proxy_wasm::Counter jwks_fetched_{"jwt_routing.jwks_fetch_success"};
+  proxy_wasm::Counter jwks_failed_{"jwt_routing.jwks_fetch_failed"};
+
+ private:
+  struct CachedKeys {
+    std::shared_ptr<const Jwks> jwks;
+    uint64_t fetched_ms = 0;
+  };
+  Config config_;
+  std::vector<std::unique_ptr<proxy_wasm::Counter>> routed_;
+  std::map<const Provider*, CachedKeys> remote_;
+  proxy_wasm::LruCache<VerifiedToken> verified_;
+};
+
+class Stream : public proxy_wasm::HttpContext {
+ public:
+  using HttpContext::HttpContext;
+  proxy_wasm::FilterHeadersStatus onRequestHeaders(uint32_t headers, bool end_of_stream) override;
+
+ private:
+  enum class Step { Done, Waiting };
+  // Verifies the first token found in a provider's locations and routes; Waiting while a key
+  // set is fetched.
+  Step verifyAndRoute();
+  void route(const Claims* claims);
+  void reject(Status status);
+  void fetchKeys(const Provider& p);
+
+  bool fetched_ = false;  // one key fetch per stream
+};
+
+}  // namespace jwt_routing
