@@ -14,7 +14,10 @@
 #include <fstream>
 #include <string>
 
+#include "jwt_fixtures.h"
 #include "plugin_harness.h"
+#include "proxy_wasm/abi/pairs.h"
+#include "proxy_wasm/abi/property.h"
 
 using namespace proxy_wasm::host;
 using namespace proxy_wasm::host::testing;
@@ -139,6 +142,63 @@ const char* kRateLimitConfig =
 const char* kOpaConfig =
     R"({"opa_cluster_name": "opa", "opa_service_host": "opa", "check_result_cache_valid_sec": 3600})";
 
+// jwt_routing: claims from jwt_authn's metadata (`alg` empty), or a token of `alg` verified in the
+// plugin, with the verification cache (`cached`) or without (every request verifies).
+void JwtRoutingCycle(benchmark::State& state, std::string runtime, std::string alg, bool cached) {
+  const std::string routing =
+      R"("claim_to_headers": [{"claim": "sub", "header": "x-user"}],
+         "rules": [{"claim": "tier", "values": ["gold"], "set_authority": "gold.internal"}]})";
+  std::optional<pwx_test::JwtKey> key;
+  std::string config = "{" + routing;
+  if (!alg.empty()) {
+    key.emplace(alg, "k1");
+    std::string jwks;
+    for (char c : key->jwks()) jwks += c == '"' ? std::string("\\\"") : std::string(1, c);
+    config = R"({"cache_size": )" + std::string(cached ? "1024" : "0") +
+             R"(, "providers": {"p": {"local_jwks": {"inline_string": ")" + jwks + "\"}}}," +
+             routing;
+  }
+  HarnessOptions o;
+  o.runtime = runtime;
+  o.plugin.name = "jwt_routing_bench";
+  o.plugin.configuration = config;
+  o.vm.vm_id = "jwt_routing_bench";
+  o.vm.callback_deadline = std::chrono::milliseconds(10000);
+  std::string error;
+  auto h = PluginHarness::create(pluginPath("jwt_routing"), o, &error);
+  if (!h) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  h->shiftRealtime(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
+                   static_cast<int64_t>(h->realtimeNanos()));
+  Headers headers = kRequestHeaders;
+  if (key) {
+    headers.emplace_back("authorization",
+                         "Bearer " + key->sign(pwx_test::claims("https://issuer.example", "alice",
+                                                                "", 3600, "\"tier\":\"gold\"")));
+  }
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  const std::string payload =
+      proxy_wasm::abi::encodePairs(Pairs{{"sub", "alice"}, {"tier", "gold"}});
+  const std::string path = proxy_wasm::abi::encodePropertyPath(
+      {"metadata", "filter_metadata", "envoy.filters.http.jwt_authn", "payload"});
+  {  // warm-up: with the cache on, the first request verifies and the rest hit
+    auto s = h->newStream();
+    s->sendRequestHeaders(headers, true);
+  }
+  for (auto _ : state) {
+    auto s = h->newStream();
+    if (!key) s->properties[path] = payload;
+    benchmark::DoNotOptimize(s->sendRequestHeaders(headers, true));
+    if (s->local_reply || s->request_headers.get(":authority") != "gold.internal") {
+      state.SkipWithError("jwt_routing did not route the request");
+    }
+    s->end();
+  }
+}
+
 // ---- native baselines: the same logic compiled into the host --------------------------------
 
 __attribute__((noinline)) int32_t nativeNoop(int32_t x) {
@@ -256,6 +316,28 @@ BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_v8, std::string("v8"),
                   std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_wabt, std::string("wabt"),
                   std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(JwtRoutingCycle, metadata_v8, std::string("v8"), std::string(), false);
+BENCHMARK_CAPTURE(JwtRoutingCycle, metadata_wabt, std::string("wabt"), std::string(), false);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_cached_v8, std::string("v8"), std::string("RS256"), true);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_cached_wabt, std::string("wabt"), std::string("RS256"),
+                  true);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_v8, std::string("v8"), std::string("RS256"),
+                  false)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_wabt, std::string("wabt"), std::string("RS256"),
+                  false)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, es256_uncached_v8, std::string("v8"), std::string("ES256"),
+                  false)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, es256_uncached_wabt, std::string("wabt"), std::string("ES256"),
+                  false)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, eddsa_uncached_v8, std::string("v8"), std::string("EdDSA"),
+                  false)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, hs256_uncached_v8, std::string("v8"), std::string("HS256"),
+                  false);
 BENCHMARK_CAPTURE(VmMemory, v8, std::string("v8"))->Iterations(1);
 BENCHMARK_CAPTURE(VmMemory, wabt, std::string("wabt"))->Iterations(1);
 

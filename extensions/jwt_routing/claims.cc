@@ -64,7 +64,9 @@ std::string metadataScalar(std::string_view bytes) {
 
 }  // namespace
 
-bool isScopeClaim(std::string_view path) { return path == "scope" || path == "scp"; }
+bool isScopeClaim(std::string_view path) {
+  return path == "scope" || path == "scp";
+}
 
 std::optional<std::string> Claims::headerValue(std::string_view path) const {
   auto v = values(path);

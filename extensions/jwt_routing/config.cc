@@ -29,8 +29,8 @@ std::optional<std::string> unknownKey(const json::Value& v,
   return std::nullopt;
 }
 
-#define PWX_TRY(var, expr)                                 \
-  auto var = (expr);                                       \
+#define PWX_TRY(var, expr) \
+  auto var = (expr);       \
   if (!var) return unexpected(var.error().toString())
 
 Expected<RemoteJwks, std::string> remoteJwks(const json::Value& v) {
@@ -62,9 +62,9 @@ Expected<RemoteJwks, std::string> remoteJwks(const json::Value& v) {
 }
 
 Expected<Provider, std::string> provider(const std::string& name, const json::Value& v) {
-  if (auto bad = unknownKey(v, {"issuer", "audiences", "local_jwks", "remote_jwks", "from_headers",
-                              "from_params", "forward", "clock_skew_seconds",
-                              "require_expiration"});
+  if (auto bad =
+          unknownKey(v, {"issuer", "audiences", "local_jwks", "remote_jwks", "from_headers",
+                         "from_params", "forward", "clock_skew_seconds", "require_expiration"});
       bad) {
     return unexpected(*bad);
   }
@@ -153,8 +153,8 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto doc = json::parseObject(text, true);
   if (!doc) return unexpected(doc.error().toString());
   const json::Value root = doc->root();
-  if (auto bad = unknownKey(root, {"metadata_namespace", "payload_key", "providers", "require_token",
-                                 "cache_size", "claim_to_headers", "rules"});
+  if (auto bad = unknownKey(root, {"metadata_namespace", "payload_key", "providers",
+                                   "require_token", "cache_size", "claim_to_headers", "rules"});
       bad) {
     return unexpected(*bad);
   }

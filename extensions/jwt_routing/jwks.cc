@@ -33,7 +33,9 @@ struct Mpz {
   Mpz& operator=(const Mpz&) = delete;
 };
 
-const uint8_t* u8(std::string_view s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+const uint8_t* u8(std::string_view s) {
+  return reinterpret_cast<const uint8_t*>(s.data());
+}
 
 // The digest of `data` for the SHA-2 size in `alg` ("..256", "..384", "..512").
 std::string sha2(std::string_view alg, std::string_view data) {
@@ -236,10 +238,14 @@ bool Jwk::allows(std::string_view a) const {
   if (!alg.empty() && alg != a) return false;
   const std::string_view family = a.substr(0, 2);
   switch (type) {
-    case Type::Rsa: return family == "RS" || family == "PS";
-    case Type::Ec: return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384");
-    case Type::Okp: return a == "EdDSA";
-    case Type::Oct: return family == "HS";
+    case Type::Rsa:
+      return family == "RS" || family == "PS";
+    case Type::Ec:
+      return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384");
+    case Type::Okp:
+      return a == "EdDSA";
+    case Type::Oct:
+      return family == "HS";
   }
   return false;
 }
@@ -248,13 +254,16 @@ bool verifySignature(const Jwk& key, std::string_view alg, std::string_view sign
                      std::string_view signature) {
   if (!key.allows(alg)) return false;
   switch (key.type) {
-    case Jwk::Type::Rsa: return verifyRsa(key, alg, signed_part, signature);
-    case Jwk::Type::Ec: return verifyEc(key, alg, signed_part, signature);
+    case Jwk::Type::Rsa:
+      return verifyRsa(key, alg, signed_part, signature);
+    case Jwk::Type::Ec:
+      return verifyEc(key, alg, signed_part, signature);
     case Jwk::Type::Okp:
       return signature.size() == ED25519_SIGNATURE_SIZE &&
-             ed25519_sha512_verify(u8(key.x), signed_part.size(), u8(signed_part),
-                                   u8(signature)) == 1;
-    case Jwk::Type::Oct: return verifyHmac(key, alg, signed_part, signature);
+             ed25519_sha512_verify(u8(key.x), signed_part.size(), u8(signed_part), u8(signature)) ==
+                 1;
+    case Jwk::Type::Oct:
+      return verifyHmac(key, alg, signed_part, signature);
   }
   return false;
 }

@@ -20,11 +20,11 @@ using pwx::jwt::Status;
 struct Jwk {
   enum class Type { Rsa, Ec, Okp, Oct } type = Type::Rsa;
   std::string kid;
-  std::string alg;    // "" when the JWK does not name one
-  std::string curve;  // "P-256", "P-384", "Ed25519"
-  std::string n, e;   // RSA, big-endian bytes
-  std::string x, y;   // EC coordinates / Ed25519 public key
-  std::string secret; // oct
+  std::string alg;     // "" when the JWK does not name one
+  std::string curve;   // "P-256", "P-384", "Ed25519"
+  std::string n, e;    // RSA, big-endian bytes
+  std::string x, y;    // EC coordinates / Ed25519 public key
+  std::string secret;  // oct
   bool allows(std::string_view alg) const;
 };
 
@@ -33,7 +33,7 @@ class Jwks {
   // A JWKS document ({"keys": [...]}) or one JWK; unusable keys are skipped (the reasons in
   // `skipped`). nullptr with `error` when the text is not a key set.
   static std::shared_ptr<const Jwks> parse(std::string_view text, std::string* error,
-                                          std::vector<std::string>* skipped = nullptr);
+                                           std::vector<std::string>* skipped = nullptr);
   const std::vector<Jwk>& keys() const { return keys_; }
   bool hasKid(std::string_view kid) const;
   // Ok, JwtVerificationFail (an eligible key, no valid signature) or JwksKidAlgMismatch.

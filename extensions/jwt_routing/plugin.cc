@@ -10,8 +10,12 @@ using pwx::jwt::statusText;
 
 namespace {
 
-uint64_t nowMs() { return proxy_wasm::getCurrentTimeNanoseconds() / 1000000; }
-int64_t nowSeconds() { return static_cast<int64_t>(nowMs() / 1000); }
+uint64_t nowMs() {
+  return proxy_wasm::getCurrentTimeNanoseconds() / 1000000;
+}
+int64_t nowSeconds() {
+  return static_cast<int64_t>(nowMs() / 1000);
+}
 
 // A header value's token after `prefix` (case-insensitive for the default "Bearer "), up to the
 // next ',' or whitespace.
@@ -126,7 +130,8 @@ bool Root::onConfigure(std::string_view configuration) {
   config_ = std::move(*parsed);
   routed_.clear();
   for (const auto& r : config_.rules) {
-    routed_.push_back(std::make_unique<proxy_wasm::Counter>("jwt_routing.rule." + r.name + ".routed"));
+    routed_.push_back(
+        std::make_unique<proxy_wasm::Counter>("jwt_routing.rule." + r.name + ".routed"));
   }
   remote_.clear();  // keyed by the old providers
   verified_.reset(config_.cache_size);
@@ -212,8 +217,7 @@ Stream::Step Stream::verifyAndRoute() {
       pwx::jwt::Jwt times;
       times.exp = v.exp;
       times.nbf = v.nbf;
-      status = pwx::jwt::checkTime(times, nowSeconds(), p.clock_skew_seconds,
-                                   p.require_expiration);
+      status = pwx::jwt::checkTime(times, nowSeconds(), p.clock_skew_seconds, p.require_expiration);
     }
     if (status != Status::Ok) {
       reject(status);
@@ -244,8 +248,12 @@ void Stream::fetchKeys(const Provider& p) {
   const RemoteJwks& r = *p.remote_jwks;
   auto sent = httpCall(
       r.cluster,
-      {{":method", "GET"}, {":path", r.path}, {":authority", r.authority}, {"accept", "application/json"}},
-      "", {}, r.timeout, [&p](proxy_wasm::HttpContext& ctx, const proxy_wasm::HttpCallResponse& resp) {
+      {{":method", "GET"},
+       {":path", r.path},
+       {":authority", r.authority},
+       {"accept", "application/json"}},
+      "", {}, r.timeout,
+      [&p](proxy_wasm::HttpContext& ctx, const proxy_wasm::HttpCallResponse& resp) {
         auto& self = static_cast<Stream&>(ctx);
         Root& root = self.rootAs<Root>();
         std::string error;

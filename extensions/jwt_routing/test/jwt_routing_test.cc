@@ -43,8 +43,8 @@ std::string localProviders(const JwtKey& key, const std::string& extra = "") {
     escaped += c;
   }
   return R"("providers": {"main": {"issuer": ")" + std::string(kIssuer) +
-         R"(", "audiences": ["api"], "local_jwks": {"inline_string": ")" + escaped + "\"}" +
-         extra + "}},";
+         R"(", "audiences": ["api"], "local_jwks": {"inline_string": ")" + escaped + "\"}" + extra +
+         "}},";
 }
 
 std::string tokenClaims(const std::string& tier, const std::string& extra = "") {
@@ -154,8 +154,9 @@ TEST_P(JwtRouting, VerifiesTokensItselfWithEveryAlgorithm) {
     EXPECT_EQ(header(":authority"), "gold.internal");
     EXPECT_EQ(header("authorization"), "<none>") << "not forwarded by default";
     // Signed by another key of the same kind.
-    EXPECT_EQ(send(*h, {{"authorization", "Bearer " + JwtKey(alg, "k1").sign(tokenClaims("gold"))}}),
-              401u);
+    EXPECT_EQ(
+        send(*h, {{"authorization", "Bearer " + JwtKey(alg, "k1").sign(tokenClaims("gold"))}}),
+        401u);
     EXPECT_EQ(last_->local_reply->body, "Jwt verification fails");
   }
 }
@@ -221,7 +222,9 @@ TEST_P(JwtRouting, FetchesRemoteKeysByCalloutAndReportsAFailedFetch) {
   ASSERT_TRUE(h);
   const std::string token = key.sign(tokenClaims("gold"));
   last_ = h->newStream();
-  EXPECT_NE(last_->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {":authority", "a"},
+  EXPECT_NE(last_->sendRequestHeaders({{":method", "GET"},
+                                       {":path", "/"},
+                                       {":authority", "a"},
                                        {"authorization", "Bearer " + token}}),
             FilterHeadersStatus::Continue);
   ASSERT_EQ(h->httpCalls().size(), 1u);
@@ -238,7 +241,9 @@ TEST_P(JwtRouting, FetchesRemoteKeysByCalloutAndReportsAFailedFetch) {
       "remote_jwks": {"http_uri": {"uri": "http://idp.example/jwks", "cluster": "idp"}}}},)"));
   ASSERT_TRUE(down);
   last_ = down->newStream();
-  last_->sendRequestHeaders({{":method", "GET"}, {":path", "/"}, {":authority", "a"},
+  last_->sendRequestHeaders({{":method", "GET"},
+                             {":path", "/"},
+                             {":authority", "a"},
                              {"authorization", "Bearer " + token}});
   ASSERT_EQ(down->httpCalls().size(), 1u);
   down->respondHttpCall(down->httpCalls()[0].token, {{":status", "503"}}, "");
