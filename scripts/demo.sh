@@ -9,7 +9,20 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 listen="${DEMO_PORT:-10000}"; admin="${DEMO_ADMIN_PORT:-10001}"; upstream="${DEMO_UPSTREAM_PORT:-10002}"
 work="$build/demo"; mkdir -p "$work"
-sed -e "s|{{PLUGIN_DIR}}|$build/plugins|g" -e "s|{{LISTEN_PORT}}|$listen|g" \
+# An RS256 key for the demo's tokens, made here with openssl: its public half as a JWKS.
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+openssl genrsa -out "$work/jwt-key.pem" 2048 2>/dev/null
+modulus=$(openssl rsa -in "$work/jwt-key.pem" -noout -modulus | cut -d= -f2 | xxd -r -p | b64url)
+printf '{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"demo","n":"%s","e":"AQAB"}]}' \
+  "$modulus" > "$work/jwks.json"
+token() {  # subject, plan
+  local head body exp=$(( $(date +%s) + 3600 ))
+  head=$(printf '{"alg":"RS256","typ":"JWT","kid":"demo"}' | b64url)
+  body=$(printf '{"iss":"https://issuer.demo","sub":"%s","plan":"%s","exp":%s}' "$1" "$2" "$exp" | b64url)
+  printf '%s.%s.%s' "$head" "$body" \
+    "$(printf '%s.%s' "$head" "$body" | openssl dgst -sha256 -sign "$work/jwt-key.pem" -binary | b64url)"
+}
+sed -e "s|{{PLUGIN_DIR}}|$build/plugins|g" -e "s|{{LISTEN_PORT}}|$listen|g" -e "s|{{WORK_DIR}}|$work|g" \
     -e "s|{{ADMIN_PORT}}|$admin|g" -e "s|{{UPSTREAM_PORT}}|$upstream|g" \
     "$root/examples/demo/envoy.yaml" > "$work/envoy.yaml"
 
@@ -44,7 +57,7 @@ show() {  # expected status, description, curl arguments...
     mismatches=$((mismatches + 1))
   fi
 }
-echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin): basic_auth, then local_rate_limit, in front of the echo upstream."
+echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin): jwt_authn, jwt_routing, basic_auth, then local_rate_limit, in front of the echo upstream."
 show 200 "GET /public (no rule applies)" "http://127.0.0.1:$listen/public"
 show 401 "GET /api without credentials" "http://127.0.0.1:$listen/api/items"
 show 401 "GET /api as bob:wrong" -u bob:wrong "http://127.0.0.1:$listen/api/items"
@@ -55,9 +68,25 @@ for i in 1 2 3 4; do
   show "$([ "$i" = 4 ] && echo 429 || echo 200)" "GET /public with x-api-key: demo (request $i; 3 per 10 s)" -H "x-api-key: demo" "http://127.0.0.1:$listen/public"
 done
 show 200 "GET /public with x-api-key: other (its own bucket)" -H "x-api-key: other" "http://127.0.0.1:$listen/public"
+routed() {  # expected upstream path, description, curl arguments...
+  local want="$1" what="$2"; shift 2
+  local got
+  got=$(curl -s -H "x-api-key: jwt-demo" "$@" | sed -n 's/.*"path":"\([^"]*\)".*/\1/p')
+  if [ "$got" = "$want" ]; then
+    printf '  %-58s -> %s\n' "$what" "upstream $got"
+  else
+    printf '  %-58s -> upstream %s (expected %s)\n' "$what" "${got:-none}" "$want"
+    mismatches=$((mismatches + 1))
+  fi
+}
+show 401 "GET /orders without a token (jwt_authn)" "http://127.0.0.1:$listen/orders"
+show 401 "GET /orders with a forged token" -H "authorization: Bearer $(token carol gold | tr 'A-M' 'N-Z')" "http://127.0.0.1:$listen/orders"
+routed /orders "GET /orders as alice, plan silver (jwt_routing)" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
+routed /gold/orders "GET /orders as bob, plan gold: the gold cluster" -H "authorization: Bearer $(token bob gold)" "http://127.0.0.1:$listen/orders"
+routed /orders "GET /orders as alice claiming x-plan: gold herself" -H "x-plan: gold" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
 echo
 echo "Counters (from /stats/prometheus):"
-curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_downstream_rq_[245]xx)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_jwt_authn_(allowed|denied) |jwt_routing_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
 echo
 if [ "$mismatches" != 0 ]; then echo "demo: $mismatches unexpected answer(s); logs in $work"; exit 1; fi
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi
