@@ -14,3 +14,30 @@ tck=$(getconf CLK_TCK)
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # wrk's latency ("850.00us", "1.20ms", "2s") in milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }
+
+# A wasm-proxy bootstrap on stdout: one listener on port $1 whose HTTP filters are $3 (YAML list
+# items, indented for http_filters, or empty) before the router, every route to 127.0.0.1:$2;
+# an admin listener on port $4 when given.
+bench_bootstrap() {
+  [ -n "${4:-}" ] && echo "admin: { address: { socket_address: { address: 127.0.0.1, port_value: $4 } } }"
+  cat <<YAML
+static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: $1 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: b
+          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
+          http_filters:
+$3
+          - name: envoy.filters.http.router
+  clusters:
+  - name: up
+    connect_timeout: 1s
+    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } } }] }] }
+YAML
+}

@@ -38,26 +38,7 @@ proxy() {  # name port plugin-or-empty
             typed_config:
               \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config: { name: $3, vm_config: { vm_id: $3, runtime: envoy.wasm.runtime.v8, code: { local: { filename: \"$build/plugins/$3.wasm\" } } } }"
-  cat >"$work/$1.yaml" <<YAML
-static_resources:
-  listeners:
-  - name: l
-    address: { socket_address: { address: 127.0.0.1, port_value: $2 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: b
-          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
-          http_filters:
-$filter
-          - name: envoy.filters.http.router
-  clusters:
-  - name: up
-    connect_timeout: 1s
-    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $up } } } }] }] }
-YAML
+  bench_bootstrap "$2" "$up" "$filter" >"$work/$1.yaml"
   "$build/proxy/wasm-proxy" -c "$work/$1.yaml" --concurrency 1 -l warn >"$work/logs/$1.log" 2>&1 &
   pids+=($!)
 }

@@ -10,18 +10,9 @@ build="${BUILD_DIR:-$root/build}"
 listen="${DEMO_PORT:-10000}"; admin="${DEMO_ADMIN_PORT:-10001}"; upstream="${DEMO_UPSTREAM_PORT:-10002}"
 work="$build/demo"; mkdir -p "$work"
 # An RS256 key for the demo's tokens, made here with openssl: its public half as a JWKS.
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
-openssl genrsa -out "$work/jwt-key.pem" 2048 2>/dev/null
-modulus=$(openssl rsa -in "$work/jwt-key.pem" -noout -modulus | cut -d= -f2 | xxd -r -p | b64url)
-printf '{"keys":[{"kty":"RSA","alg":"RS256","use":"sig","kid":"demo","n":"%s","e":"AQAB"}]}' \
-  "$modulus" > "$work/jwks.json"
-token() {  # subject, plan
-  local head body exp=$(( $(date +%s) + 3600 ))
-  head=$(printf '{"alg":"RS256","typ":"JWT","kid":"demo"}' | b64url)
-  body=$(printf '{"iss":"https://issuer.demo","sub":"%s","plan":"%s","exp":%s}' "$1" "$2" "$exp" | b64url)
-  printf '%s.%s.%s' "$head" "$body" \
-    "$(printf '%s.%s' "$head" "$body" | openssl dgst -sha256 -sign "$work/jwt-key.pem" -binary | b64url)"
-}
+. "$root/scripts/jwt_helpers.sh"
+jwt_rsa_key "$work"
+token() { jwt_token "$work" "$1" "$2"; }
 sed -e "s|{{PLUGIN_DIR}}|$build/plugins|g" -e "s|{{LISTEN_PORT}}|$listen|g" -e "s|{{WORK_DIR}}|$work|g" \
     -e "s|{{ADMIN_PORT}}|$admin|g" -e "s|{{UPSTREAM_PORT}}|$upstream|g" \
     "$root/examples/demo/envoy.yaml" > "$work/envoy.yaml"

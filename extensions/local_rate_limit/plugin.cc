@@ -217,6 +217,9 @@ class Root : public RootContext {
       logWarn("local_rate_limit: cannot initialise shared data");
       return false;
     }
+    // Every counter is listed from the start, at 0 (a scraper sees no gap before the first use).
+    for (Counter* c : {&allowed_, &limited_, &contended_, &overflow_, &errors_})
+      (void)c->resolve({});
     return true;
   }
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# wrk on loopback, in one run, each target with one worker and the same echo upstream, every
+# request carrying the same RS256 token: wasm-proxy without a filter; with the native jwt_authn;
+# with jwt_authn then jwt_routing (claims from metadata); with jwt_routing verifying the token
+# itself, with its cache of verified tokens and without it (cache_size 0: every request runs an
+# RSA check in wasm). Prints medians over ROUNDS interleaved rounds, ratios to no filter, and the
+# proxy's CPU time per request (from /proc, comparable when other load moves requests/s).
+#   bench/run_jwt_bench.sh [build-dir]     env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/bench/lib.sh"
+. "$root/scripts/jwt_helpers.sh"
+build="${1:-$root/build}"
+rounds="${ROUNDS:-3}"; duration="${DURATION:-5s}"; conns="${CONNECTIONS:-32}"
+work="$build/bench/jwt"; rm -rf "$work"; mkdir -p "$work"
+up=19400
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+"$build/test/support/echo-upstream" --port $up --threads 1 >"$work/echo.log" 2>&1 &
+pids+=($!)
+jwt_rsa_key "$work"
+token=$(jwt_token "$work" alice gold)
+jwks_json=$(sed 's/"/\\"/g' "$work/jwks.json")
+
+authn='          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers: { demo: { issuer: https://issuer.demo, local_jwks: { filename: "'"$work"'/jwks.json" }, payload_in_metadata: payload } }
+              rules: [{ match: { prefix: / }, requires: { provider_name: demo } }]'
+routing() {  # plugin configuration (JSON)
+  printf '          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: jwt_routing
+                vm_config: { vm_id: jwt_routing, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/jwt_routing.wasm" } } }
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$1"
+}
+rules='"claim_to_headers": [{"claim": "sub", "header": "x-user"}], "rules": [{"claim": "plan", "values": ["gold"], "set_headers": {"x-route": "gold"}}]}'
+providers='"providers": {"demo": {"issuer": "https://issuer.demo", "local_jwks": {"inline_string": "'"$jwks_json"'"}}}'
+
+
+
+targets="noflt jwt_authn authn_routing routing_cached routing_uncached"
+declare -A port=()
+p=19410
+for t in $targets; do
+  case $t in
+    noflt) filters="" ;;
+    jwt_authn) filters="$authn" ;;
+    authn_routing) filters="$authn
+$(routing "{$rules")" ;;
+    routing_cached) filters="$(routing "{$providers, $rules")" ;;
+    routing_uncached) filters="$(routing "{\"cache_size\": 0, $providers, $rules")" ;;
+  esac
+  bench_bootstrap $p $up "$filters" $((p + 1)) >"$work/$t.yaml"
+  "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
+  pids+=($!); eval "pid_$t=$!"; port[$t]=$p; p=$((p + 2))
+done
+sleep 1
+for t in $targets; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $token" "http://127.0.0.1:${port[$t]}/")
+  [ "$code" = 200 ] || { echo "$t answered $code; see $work/$t.log"; exit 1; }
+done
+
+declare -A rps=() cpu=()
+for r in $(seq "$rounds"); do
+  for t in $targets; do
+    pidvar="pid_$t"
+    before=$(cpu_ticks "${!pidvar}")
+    out=$(wrk -t1 -c"$conns" -d"$duration" -H "authorization: Bearer $token" "http://127.0.0.1:${port[$t]}/")
+    after=$(cpu_ticks "${!pidvar}")
+    rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
+  done
+done
+echo "wrk -t1 -c$conns -d$duration, one worker each, medians of $rounds rounds"
+printf '%-44s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
+base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
+for t in $targets; do
+  m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
+  case $t in
+    noflt) label="wasm-proxy, no filter" ;;
+    jwt_authn) label="jwt_authn (native, RS256)" ;;
+    authn_routing) label="jwt_authn + jwt_routing (metadata)" ;;
+    routing_cached) label="jwt_routing verifying, cached" ;;
+    routing_uncached) label="jwt_routing verifying every request" ;;
+  esac
+  awk -v l="$label" -v m="$m" -v u="$u" -v b="$base" -v bc="$base_cpu" \
+    'BEGIN {printf "%-44s %12s %12s %9.2fx %9.2fx\n", l, m, u, m / b, bc / u}'
+done
