@@ -207,3 +207,26 @@ TEST(JwtAuthnTest, FirstMatchingRuleWins) {
 
 }  // namespace
 }  // namespace wasm_proxy::jwt_authn
+
+namespace wasm_proxy::jwt_authn {
+namespace {
+
+TEST(JwtAuthnTest, TheVerifiedTokenCacheKeepsTheMostRecentlyUsed) {
+  JwtCache cache(2, 16);
+  auto jwt = std::make_shared<const Jwt>();
+  cache.insert("a", jwt);
+  cache.insert("b", jwt);
+  EXPECT_EQ(cache.find("a"), jwt);  // a is now the most recent
+  cache.insert("c", jwt);           // evicts b
+  EXPECT_EQ(cache.find("b"), nullptr);
+  EXPECT_EQ(cache.find("a"), jwt);
+  EXPECT_EQ(cache.find("c"), jwt);
+  cache.insert(std::string(17, 't'), jwt);  // over jwt_max_token_size: not kept
+  EXPECT_EQ(cache.find(std::string(17, 't')), nullptr);
+  JwtCache off(0, 4096);
+  off.insert("a", jwt);
+  EXPECT_EQ(off.find("a"), nullptr);
+}
+
+}  // namespace
+}  // namespace wasm_proxy::jwt_authn

@@ -18,6 +18,26 @@ void JwksCache::put(std::shared_ptr<const Jwks> jwks, std::chrono::steady_clock:
   entry_ = Entry{std::move(jwks), now};
 }
 
+std::shared_ptr<const Jwt> JwtCache::find(std::string_view token) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(token);
+  if (it == entries_.end()) return nullptr;
+  order_.splice(order_.begin(), order_, it->second.second);
+  return it->second.first;
+}
+
+void JwtCache::insert(std::string_view token, std::shared_ptr<const Jwt> jwt) {
+  if (capacity_ == 0 || token.size() > max_token_size_) return;
+  std::lock_guard lock(mu_);
+  if (entries_.count(token) != 0) return;
+  if (entries_.size() >= capacity_) {
+    entries_.erase(order_.back());
+    order_.pop_back();
+  }
+  order_.emplace_front(token);
+  entries_.emplace(order_.front(), std::make_pair(std::move(jwt), order_.begin()));
+}
+
 const JwtRule* JwtAuthnConfig::ruleFor(std::string_view path) const {
   const std::string_view no_query = path.substr(0, path.find('?'));
   for (const auto& r : rules) {
@@ -167,6 +187,17 @@ JwtProvider provider(const std::string& name, const YAML::Node& n, const std::st
   }
   flag("clear_route_cache", &p.clear_route_cache);
   flag("require_expiration", &p.require_expiration);
+  if (n["jwt_cache_config"]) {
+    const std::string cp = child(path, "jwt_cache_config");
+    const YAML::Node c = n["jwt_cache_config"];
+    checkKeys(c, cp, {"jwt_cache_size", "jwt_max_token_size"});
+    const size_t size =
+        c["jwt_cache_size"] ? num(c["jwt_cache_size"], child(cp, "jwt_cache_size"), 1000000) : 100;
+    const size_t max_token = c["jwt_max_token_size"]
+                                 ? num(c["jwt_max_token_size"], child(cp, "jwt_max_token_size"))
+                                 : 4096;
+    p.cache = std::make_shared<JwtCache>(size, max_token);
+  }
   if (n["clock_skew_seconds"]) {
     p.clock_skew_seconds = int64_t(num(n["clock_skew_seconds"], child(path, "clock_skew_seconds")));
   }

@@ -6,11 +6,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "jwks.h"
@@ -42,6 +45,25 @@ class JwksCache {
   Entry entry_;
 };
 
+// Tokens a provider verified (Envoy's jwt_cache_config), by their text, least recently used
+// first out; shared by the workers. A hit skips parsing and the signature check, not the time
+// check.
+class JwtCache {
+ public:
+  JwtCache(size_t capacity, size_t max_token_size)
+      : capacity_(capacity), max_token_size_(max_token_size) {}
+  std::shared_ptr<const Jwt> find(std::string_view token);
+  void insert(std::string_view token, std::shared_ptr<const Jwt> jwt);
+
+ private:
+  using Order = std::list<std::string>;
+  std::mutex mu_;
+  size_t capacity_, max_token_size_;
+  Order order_;  // most recent first
+  std::unordered_map<std::string_view, std::pair<std::shared_ptr<const Jwt>, Order::iterator>>
+      entries_;  // keys view into order_
+};
+
 struct RemoteJwks {
   std::string uri;
   std::string cluster;
@@ -69,6 +91,8 @@ struct JwtProvider {
   bool clear_route_cache = false;
   int64_t clock_skew_seconds = 60;
   bool require_expiration = false;
+  // jwt_cache_config: jwt_cache_size (Envoy's default 100; 0 disables), jwt_max_token_size (4096).
+  std::shared_ptr<JwtCache> cache = std::make_shared<JwtCache>(100, 4096);
 };
 
 struct Requirement {

@@ -253,20 +253,30 @@ JwtAuthnFilter::Outcome JwtAuthnFilter::checkProvider(const JwtProvider& p, Stat
     return Outcome::Done;
   }
   Verified v = extract(p);
-  *status = v.token.empty() ? Status::JwtMissed : parseJwt(v.token, &v.jwt);
-  if (*status == Status::Ok && !p.issuer.empty() && v.jwt.iss != p.issuer) {
-    *status = Status::JwtUnknownIssuer;
-  }
-  if (*status == Status::Ok) {
-    *status = checkTime(v.jwt, nowSeconds(), p.clock_skew_seconds, p.require_expiration);
-  }
-  if (*status == Status::Ok && !audienceAllowed(v.jwt, p.audiences)) {
-    *status = Status::JwtAudienceNotAllowed;
-  }
-  if (*status == Status::Ok) {
-    const Jwks* keys = nullptr;
-    if (!keysFor(p, v.jwt, &keys, status)) return Outcome::NeedsKeys;
-    if (keys != nullptr) *status = keys->verify(v.jwt);
+  if (v.token.empty()) {
+    *status = Status::JwtMissed;
+  } else if (auto known = p.cache->find(v.token)) {  // verified before: only time can change
+    v.jwt = known;
+    *status = checkTime(*known, nowSeconds(), p.clock_skew_seconds, p.require_expiration);
+  } else {
+    auto jwt = std::make_shared<Jwt>();
+    *status = parseJwt(v.token, jwt.get());
+    if (*status == Status::Ok && !p.issuer.empty() && jwt->iss != p.issuer) {
+      *status = Status::JwtUnknownIssuer;
+    }
+    if (*status == Status::Ok) {
+      *status = checkTime(*jwt, nowSeconds(), p.clock_skew_seconds, p.require_expiration);
+    }
+    if (*status == Status::Ok && !audienceAllowed(*jwt, p.audiences)) {
+      *status = Status::JwtAudienceNotAllowed;
+    }
+    if (*status == Status::Ok) {
+      const Jwks* keys = nullptr;
+      if (!keysFor(p, *jwt, &keys, status)) return Outcome::NeedsKeys;
+      if (keys != nullptr) *status = keys->verify(*jwt);
+    }
+    if (*status == Status::Ok) p.cache->insert(v.token, jwt);
+    v.jwt = std::move(jwt);
   }
   v.status = *status;
   results_.emplace(&p, std::move(v));
@@ -363,17 +373,17 @@ void JwtAuthnFilter::accept() {
       }
     }
     if (!p->forward_payload_header.empty()) {
-      std::string b64 = base64UrlEncode(v.jwt.payload_json);
+      std::string b64 = base64UrlEncode(v.jwt->payload_json);
       if (p->pad_forward_payload_header) b64.append((4 - b64.size() % 4) % 4, '=');
       headers.replace(p->forward_payload_header, b64);
     }
     if (!p->payload_in_metadata.empty()) {
       stream.info.dynamic_metadata[std::string(kMetadataNamespace)][p->payload_in_metadata] =
-          v.jwt.payload;
+          v.jwt->payload;
       changed = true;
     }
     for (const auto& c : p->claim_to_headers) {
-      if (auto value = claimValue(v.jwt.payload, c.claim_name)) {
+      if (auto value = claimValue(v.jwt->payload, c.claim_name)) {
         headers.replace(c.header_name, *value);
         changed = true;
       }

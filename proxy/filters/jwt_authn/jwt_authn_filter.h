@@ -54,7 +54,7 @@ class JwtAuthnFilter final : public StreamFilter {
     std::string header;  // the header it came from, or
     std::string param;   // the query parameter
     std::string token;
-    Jwt jwt;
+    std::shared_ptr<const Jwt> jwt;  // parsed (verified when status is Ok)
   };
   enum class Outcome { Done, NeedsKeys };
   enum class Decision { Accepted, Rejected, Pending };
