@@ -41,3 +41,19 @@ $3
     load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } } }] }] }
 YAML
 }
+
+# nginx (Debian), one worker, serving `location` blocks $3 on port $2 with an upstream "up" at
+# 127.0.0.1:$up; config and logs under $work ($1 names them); its pid is added to $pids.
+nginx_conf() {  # name port body-of-server
+  mkdir -p "$work/logs"
+  cat >"$work/$1.conf" <<NGX
+worker_processes 1; daemon off; user root; pid $work/$1.pid; error_log $work/logs/$1.err;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
+  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$up; keepalive 64; }
+  server { listen 127.0.0.1:$2; $3 } }
+NGX
+  /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
+  pids+=($!)
+}

@@ -17,18 +17,6 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-nginx_conf() {  # name port body-of-server
-  cat >"$work/$1.conf" <<NGX
-worker_processes 1; daemon off; user root; pid $work/$1.pid; error_log $work/logs/$1.err;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
-  uwsgi_temp_path $work; scgi_temp_path $work; keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:$up; keepalive 64; }
-  server { listen 127.0.0.1:$2; $3 } }
-NGX
-  /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
-  pids+=($!)
-}
 nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
 nginx_conf nginx 19302 'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 

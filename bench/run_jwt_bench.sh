@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# wrk on loopback, in one run, each target with one worker and the same echo upstream, every
+# wrk on loopback, in one run, each target with one worker and the same nginx upstream, every
 # request carrying the same RS256 token: wasm-proxy without a filter; with the native jwt_authn;
 # with jwt_authn then jwt_routing (claims from metadata); with jwt_routing verifying the token
 # itself, with its cache of verified tokens and without it (cache_size 0: every request runs an
@@ -17,8 +17,9 @@ up=19400
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-"$build/test/support/echo-upstream" --port $up --threads 1 >"$work/echo.log" 2>&1 &
-pids+=($!)
+# The upstream: nginx with a small fixed answer (an echo would answer longer for a request that
+# still carries its token, which skews the comparison).
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
 jwt_rsa_key "$work"
 token=$(jwt_token "$work" alice gold)
 jwks_json=$(sed 's/"/\\"/g' "$work/jwks.json")
