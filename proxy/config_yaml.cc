@@ -184,6 +184,12 @@ void yamlToJson(const YAML::Node& n, std::string* out) {
 
 }  // namespace
 
+std::string yamlAsJson(const YAML::Node& n) {
+  std::string out;
+  yamlToJson(n, &out);
+  return out;
+}
+
 // google.protobuf.Any holding StringValue/BytesValue (raw) or Struct (JSON), as Envoy passes
 // configuration to plugins.
 std::optional<std::string> readFile(const std::string& file) {

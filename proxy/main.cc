@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "config.h"
+#include "istio/wasm_plugin.h"
 #include "proxy_wasm/host/shared_state.h"
 #include "worker.h"
 
@@ -33,6 +34,15 @@ namespace {
 
 struct Server {
   std::string config_path;
+  std::vector<std::string> wasm_plugins;  // Istio WasmPlugin manifests (--wasm-plugin)
+  istio::WasmPluginOptions wasm_plugin_options;
+
+  // The bootstrap with the WasmPlugins inserted, or null with `error`.
+  std::shared_ptr<Bootstrap> load(std::string* error) {
+    auto b = loadBootstrap(config_path, error);
+    if (b && !istio::applyWasmPlugins(*b, wasm_plugins, wasm_plugin_options, error)) return nullptr;
+    return b;
+  }
   std::shared_ptr<const Bootstrap> config;
   std::vector<std::unique_ptr<Worker>> workers;
   asio::io_context main_io;
@@ -51,7 +61,7 @@ struct Server {
   // rejected before any worker switches. Returns an error or "".
   std::string reload() {
     std::string error;
-    auto next = loadBootstrap(config_path, &error);
+    auto next = load(&error);
     if (!next) return error;
     if (!sameListeners(*config, *next)) {
       return config_path + ": listener addresses cannot change on reload; restart instead";
@@ -191,6 +201,10 @@ int main(int argc, char** argv) {
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error, critical, off");
   app.add_option("--drain-time-s", server.drain_time_s,
                  "seconds to finish in-flight requests on shutdown");
+  app.add_option("--wasm-plugin", server.wasm_plugins,
+                 "an Istio WasmPlugin manifest to apply (repeatable; see proxy/README.md)");
+  app.add_option("--wasm-cache-dir", server.wasm_plugin_options.cache_dir,
+                 "where modules pulled for WasmPlugins are kept (default: none)");
   app.add_option("--mode", mode, "serve (default) or validate (load config and plugins, then exit)")
       ->check(CLI::IsMember({"serve", "validate"}));
   CLI11_PARSE(app, argc, argv);
@@ -201,7 +215,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   std::string error;
-  server.config = loadBootstrap(server.config_path, &error);
+  server.config = server.load(&error);
   if (!server.config) {
     std::cerr << "wasm-proxy: invalid configuration: " << error << "\n";
     return 1;

@@ -25,13 +25,16 @@ packages=(
   libclang-rt-19-dev clang-format-19
   # host and proxy
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev libcurl4-openssl-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libboost1.81-dev libre2-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libboost1.81-dev libre2-dev zlib1g-dev
   # libnode108 runtime dependencies (libnode itself is extracted below)
   libbrotli1 libc-ares2 libicu72 libnghttp2-14 libuv1 zlib1g
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev curl wrk nginx-light
-  # htpasswd and openssl generate hashed credentials in tests and in the nginx benchmark
-  apache2-utils openssl
+  # htpasswd and openssl generate hashed credentials in tests, the demo and the benchmarks (xxd
+  # turns an RSA modulus into bytes for a JWKS)
+  apache2-utils openssl xxd
+  # release: a real OCI registry in tests, skopeo to push and inspect images, minisign signatures
+  docker-registry skopeo minisign
   # source packages need dpkg-dev for apt-get source
   dpkg-dev
 )

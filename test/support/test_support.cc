@@ -214,17 +214,19 @@ EchoUpstream::EchoUpstream(const std::string& files_dir)
 }
 
 ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency,
-                           std::map<std::string, std::string> vars)
+                           std::map<std::string, std::string> vars,
+                           const std::vector<std::string>& extra_args)
     : port_(freePort()),
       admin_port_(freePort()),
       upstream_port_(upstream_port),
       vars_(std::move(vars)) {
   config_path_ = tempDir() + "/envoy-" + std::to_string(port_) + ".yaml";
   writeFile(config_path_, render(config));
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{PWX_WASM_PROXY_BIN, "-c", config_path_, "--concurrency",
-                               std::to_string(concurrency), "-l", "info"},
-      tempDir() + "/proxy-" + std::to_string(port_) + ".log");
+  std::vector<std::string> argv{PWX_WASM_PROXY_BIN,          "-c", config_path_, "--concurrency",
+                                std::to_string(concurrency), "-l", "info"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ =
+      std::make_unique<Process>(argv, tempDir() + "/proxy-" + std::to_string(port_) + ".log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline && process_->running()) {
     if (httpRequest(admin_port_, "GET", "/ready", {}, "", std::chrono::milliseconds(500)).status ==

@@ -76,8 +76,10 @@ class ProxyProcess {
  public:
   // `config` may contain {{LISTEN_PORT}}, {{ADMIN_PORT}}, {{UPSTREAM_PORT}}, {{PLUGIN_DIR}} and
   // any extra {{KEY}} from `vars`.
+  // `extra_args` go after the proxy's usual arguments (e.g. --wasm-plugin FILE).
   ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency = 2,
-               std::map<std::string, std::string> vars = {});
+               std::map<std::string, std::string> vars = {},
+               const std::vector<std::string>& extra_args = {});
   ~ProxyProcess();
   bool ready() const { return ready_; }
   uint16_t port() const { return port_; }

@@ -1,0 +1,179 @@
+// Istio's WasmPlugin in wasm-proxy (--wasm-plugin) against a real OCI registry (Debian's
+// docker-registry on loopback, its own storage), images pushed by scripts/release/oci_image.py:
+// both image variants serve an extension, digests pin them, a wrong digest or an unreachable
+// registry fails closed (403) or open (allowed) as the WasmPlugin says, and http:// and file://
+// modules load with their sha256 checked.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace pwx_test {
+namespace {
+
+// docker-registry serving plain HTTP on a free loopback port, storage in a temp folder.
+class Registry {
+ public:
+  Registry() : port_(freePort()), dir_(tempDir() + "/registry-" + std::to_string(port_)) {
+    writeFile(dir_ + ".yml", "version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { "
+                             "rootdirectory: " + dir_ + " } }\nhttp: { addr: 127.0.0.1:" +
+                                 std::to_string(port_) + " }\n");
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/docker-registry", "serve", dir_ + ".yml"}, dir_ + ".log");
+    waitForPort(port_, std::chrono::seconds(10));
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Pushes `plugin`.wasm as `repo:tag` in `variant`; returns the manifest digest.
+  std::string push(const std::string& plugin, const std::string& repo, const std::string& tag,
+                   const std::string& variant) {
+    const std::string out = tempDir() + "/push-" + repo + tag + ".out";
+    const std::string cmd = std::string("python3 ") + PWX_SOURCE_DIR +
+                            "/scripts/release/oci_image.py push " + pluginDir() + "/" + plugin +
+                            ".wasm " + host() + "/" + repo + ":" + tag + " --variant " + variant +
+                            " --insecure > " + out + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << readFile(out);
+    std::string digest = readFile(out);
+    while (!digest.empty() && digest.back() == '\n') digest.pop_back();
+    return digest;
+  }
+
+ private:
+  uint16_t port_;
+  std::string dir_;
+  std::unique_ptr<Process> process_;
+};
+
+// A listener whose only route answers directly: what the plugins let through gets 200 "ok".
+constexpr const char* kBootstrap = R"(
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: {{ADMIN_PORT}} } } }
+static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: {{LISTEN_PORT}} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: b
+          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: upstream } }] }] }
+          http_filters:
+          - name: envoy.filters.http.router
+  clusters:
+  - name: upstream
+    load_assignment: { cluster_name: upstream, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{UPSTREAM_PORT}} } } } }] }] }
+)";
+
+std::string basicAuthPlugin(const std::string& url, const std::string& extra = "") {
+  return R"(apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: basic-auth, namespace: shop }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  url: )" + url + R"(
+  phase: AUTHN
+)" + extra + R"(
+  pluginConfig:
+    basic_auth_rules:
+    - { prefix: /, request_methods: [GET], credentials: ["alice:wonderland"] }
+)";
+}
+
+class WasmPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("WASM_INSECURE_REGISTRIES", registry_.host().c_str(), 1); }
+  std::unique_ptr<ProxyProcess> proxy(const std::string& manifest) {
+    const std::string file = tempDir() + "/wasmplugin-" + std::to_string(++n_) + ".yaml";
+    writeFile(file, manifest);
+    return std::make_unique<ProxyProcess>(kBootstrap, upstream_.port(), 1,
+                                          std::map<std::string, std::string>{},
+                                          std::vector<std::string>{"--wasm-plugin", file});
+  }
+  // 401 without credentials and 200 with them: basic_auth is in the chain.
+  void expectBasicAuth(ProxyProcess& p) {
+    ASSERT_TRUE(p.ready()) << p.process().log();
+    EXPECT_EQ(httpRequest(p.port(), "GET", "/").status, 401);
+    EXPECT_EQ(httpRequest(p.port(), "GET", "/", {{"authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="}})
+                  .status,
+              200);
+  }
+  Registry registry_;
+  EchoUpstream upstream_;
+  int n_ = 0;
+};
+
+TEST_F(WasmPluginTest, BothImageVariantsServeAnExtensionPinnedByDigest) {
+  for (const char* variant : {"compat", "oci"}) {
+    SCOPED_TRACE(variant);
+    const std::string digest = registry_.push("basic_auth", "basic_auth", variant, variant);
+    ASSERT_EQ(digest.substr(0, 7), "sha256:");
+    auto p = proxy(basicAuthPlugin("oci://" + registry_.host() + "/basic_auth:" + variant,
+                                   "  sha256: " + digest.substr(7)));
+    expectBasicAuth(*p);
+    EXPECT_NE(p->process().log().find(digest), std::string::npos) << p->process().log();
+  }
+}
+
+TEST_F(WasmPluginTest, AWrongDigestOrAnUnreachableRegistryFailsAsTheWasmPluginSays) {
+  registry_.push("basic_auth", "basic_auth", "1.0", "compat");
+  const std::string wrong(64, '0');
+  auto closed = proxy(basicAuthPlugin("oci://" + registry_.host() + "/basic_auth:1.0",
+                                      "  sha256: " + wrong));
+  ASSERT_TRUE(closed->ready());
+  Response denied = httpRequest(closed->port(), "GET", "/");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body, "RBAC: access denied");
+  EXPECT_NE(closed->process().log().find("sha256 asks for sha256:" + wrong), std::string::npos)
+      << closed->process().log();
+
+  const std::string nowhere = "oci://127.0.0.1:" + std::to_string(freePort()) + "/basic_auth:1.0";
+  setenv("WASM_HTTP_REQUEST_MAX_RETRIES", "0", 1);
+  auto fail_close = proxy(basicAuthPlugin(nowhere, "  failStrategy: FAIL_CLOSE"));
+  ASSERT_TRUE(fail_close->ready());
+  EXPECT_EQ(httpRequest(fail_close->port(), "GET", "/").status, 403);
+  auto fail_open = proxy(basicAuthPlugin(nowhere, "  failStrategy: FAIL_OPEN"));
+  ASSERT_TRUE(fail_open->ready());
+  EXPECT_EQ(httpRequest(fail_open->port(), "GET", "/").status, 200) << "the plugin is left out";
+  unsetenv("WASM_HTTP_REQUEST_MAX_RETRIES");
+
+  // A plain-HTTP registry that WASM_INSECURE_REGISTRIES does not list is not used.
+  unsetenv("WASM_INSECURE_REGISTRIES");
+  auto https_only = proxy(basicAuthPlugin("oci://" + registry_.host() + "/basic_auth:1.0"));
+  ASSERT_TRUE(https_only->ready());
+  EXPECT_EQ(httpRequest(https_only->port(), "GET", "/").status, 403);
+}
+
+TEST_F(WasmPluginTest, HttpAndFileModulesAreCheckedAgainstTheirSha256) {
+  const std::string dir = tempDir() + "/modules";
+  std::system(("mkdir -p " + dir + " && cp " + pluginDir() + "/basic_auth.wasm " + dir).c_str());
+  const std::string sum_file = dir + "/sum";
+  std::system(("sha256sum " + dir + "/basic_auth.wasm | cut -c1-64 > " + sum_file).c_str());
+  std::string sum = readFile(sum_file);
+  sum.resize(64);
+  EchoUpstream files(dir);
+  auto http = proxy(basicAuthPlugin(
+      "http://127.0.0.1:" + std::to_string(files.port()) + "/files/basic_auth.wasm",
+      "  sha256: " + sum));
+  expectBasicAuth(*http);
+  auto file = proxy(basicAuthPlugin("file://" + dir + "/basic_auth.wasm", "  sha256: " + sum));
+  expectBasicAuth(*file);
+  auto bad = proxy(basicAuthPlugin("file://" + dir + "/basic_auth.wasm",
+                                   "  sha256: " + std::string(64, 'f')));
+  ASSERT_TRUE(bad->ready());
+  EXPECT_EQ(httpRequest(bad->port(), "GET", "/").status, 403);
+  EXPECT_NE(bad->process().log().find("the module has digest sha256:" + sum), std::string::npos);
+}
+
+TEST_F(WasmPluginTest, FieldsWithoutAnImplementationAreRefusedByName) {
+  const std::string file = tempDir() + "/refused.yaml";
+  writeFile(file, basicAuthPlugin("file:///nowhere.wasm", "  imagePullSecret: pull-secret"));
+  auto [code, log] = runProxyExpectingExit(kBootstrap, {"--wasm-plugin", file});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(log.find("spec.imagePullSecret: not supported by wasm-proxy"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace pwx_test
