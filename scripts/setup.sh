@@ -104,7 +104,9 @@ fetch_source() {
   (cd "$dir" && { apt-get "${aptopts[@]}" source --download-only --tar-only -q "$pkg" ||
     { [ -n "$codename" ] && say "retrying $pkg from $codename" &&
       apt-get "${aptopts[@]}" source --download-only --tar-only -q "$pkg/$codename"; }; })
-  tar -xf "$(ls "$dir/${pkg}"_*.orig.tar.* | grep -v "\.asc$" | head -n1)" -C "$dir/src" --strip-components=1
+  local tarball; tarball="$(ls "$dir/${pkg}"_*.orig.tar.* | grep -v "\.asc$" | head -n1)"
+  tar -xf "$tarball" -C "$dir/src" --strip-components=1
+  basename "$tarball" | sed -E 's/^[^_]+_([^_]+)\.orig\.tar\..*/\1/' > "$dir/VERSION"  # for the SBOM
   test -f "$dir/src/$check"
   rm -rf "$dir/apt" "$dir"/*.tar.* "$dir"/*.dsc "$dir"/*.diff.gz
   touch "$dir/.complete"
