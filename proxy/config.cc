@@ -13,6 +13,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace wasm_proxy {
 namespace {
@@ -530,18 +531,47 @@ class Parser {
     if (n["local"]) return dataSource(n["local"], child(path, "local"), base_dir_);
     std::string rp = child(path, "remote");
     const YAML::Node r = n["remote"];
-    checkKeys(r, rp, {"http_uri", "sha256"}, {"retry_policy"});
+    checkKeys(r, rp, {"http_uri", "sha256", "retry_policy"});
     const YAML::Node u = r["http_uri"];
+    // The uri is fetched directly when the bootstrap loads (before any cluster exists); the
+    // cluster Envoy would use is accepted for compatibility.
     checkKeys(u, child(rp, "http_uri"), {"uri", "timeout"}, {"cluster"});
     std::string uri = str(u["uri"], child(rp, "http_uri.uri"));
     auto timeout = u["timeout"] ? duration(u["timeout"], child(rp, "http_uri.timeout"))
                                 : std::chrono::milliseconds(10000);
+    // retry_policy: num_retries more attempts (Envoy's default for remote code: 1), each after
+    // retry_back_off.base_interval (default 1 s), doubling.
+    uint64_t retries = 1;
+    std::chrono::milliseconds back_off{1000};
+    if (r["retry_policy"]) {
+      const std::string pp = child(rp, "retry_policy");
+      const YAML::Node p = r["retry_policy"];
+      checkKeys(p, pp, {"num_retries", "retry_back_off"});
+      if (p["num_retries"]) retries = num(p["num_retries"], child(pp, "num_retries"), 10);
+      if (p["retry_back_off"]) {
+        const std::string bp = child(pp, "retry_back_off");
+        checkKeys(p["retry_back_off"], bp, {"base_interval"}, {"max_interval"});
+        if (p["retry_back_off"]["base_interval"]) {
+          back_off = duration(p["retry_back_off"]["base_interval"], child(bp, "base_interval"));
+        }
+      }
+    }
     if (!r["sha256"]) fail(child(rp, "sha256"), "required: remote code is verified before it runs");
     std::string want = lower(str(r["sha256"], child(rp, "sha256")));
-    std::string bytes = fetchRemote(uri, timeout, child(rp, "http_uri"));
+    std::string bytes;
+    for (uint64_t attempt = 0;; ++attempt) {
+      try {
+        bytes = fetchRemote(uri, timeout, child(rp, "http_uri"));
+        break;
+      } catch (const ConfigError&) {
+        if (attempt >= retries) throw;
+        std::this_thread::sleep_for(back_off * (1 << attempt));
+      }
+    }
     std::string got = sha256Hex(bytes);
     if (got != want)
-      fail(child(rp, "sha256"), "checksum mismatch: the module at " + uri + " has sha256 " + got);
+      fail(child(rp, "sha256"),
+           "checksum mismatch: sha256 asks for " + want + ", the module at " + uri + " has " + got);
     return bytes;
   }
 

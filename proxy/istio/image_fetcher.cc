@@ -139,7 +139,8 @@ std::optional<std::string> pluginFromTar(std::string_view tar, std::string* erro
     const char type = header[156];
     pos += 512;
     if (pos + size > tar.size()) break;
-    const std::string base = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    const std::string base =
+        name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
     if ((type == '0' || type == '\0') && base == "plugin.wasm") {
       return std::string(tar.substr(pos, size));
     }
@@ -281,12 +282,13 @@ std::optional<FetchedModule> fetchModule(const FetchRequest& request, std::strin
   if (out->digest.empty()) {
     out->digest = "sha256:" + sha256Hex(out->bytes);
     if (!request.sha256.empty() && out->digest != "sha256:" + request.sha256) {
-      *error = "the module has digest " + out->digest + ", sha256 asks for sha256:" +
-               request.sha256;
+      *error =
+          "the module has digest " + out->digest + ", sha256 asks for sha256:" + request.sha256;
       return std::nullopt;
     }
   }
-  if (out->bytes.size() > kMaxModuleBytes || out->bytes.compare(0, 4, std::string("\0asm", 4)) != 0) {
+  if (out->bytes.size() > kMaxModuleBytes ||
+      out->bytes.compare(0, 4, std::string("\0asm", 4)) != 0) {
     *error = "not a Wasm module (no \\0asm magic) or larger than 256 MiB";
     return std::nullopt;
   }
@@ -294,7 +296,8 @@ std::optional<FetchedModule> fetchModule(const FetchRequest& request, std::strin
     std::error_code ec;
     std::filesystem::create_directories(request.cache_dir, ec);
     // Written aside and renamed: a reader never sees half a module.
-    for (auto [suffix, data] : {std::pair{".wasm", &out->bytes}, std::pair{".digest", &out->digest}}) {
+    for (auto [suffix, data] :
+         {std::pair{".wasm", &out->bytes}, std::pair{".digest", &out->digest}}) {
       const std::string final_path = cached.string() + suffix;
       std::ofstream(final_path + ".tmp", std::ios::binary) << *data;
       std::filesystem::rename(final_path + ".tmp", final_path, ec);

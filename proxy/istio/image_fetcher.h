@@ -14,7 +14,7 @@ namespace wasm_proxy::istio {
 
 struct FetchRequest {
   std::string url;
-  std::string sha256;  // hex, optional
+  std::string sha256;        // hex, optional
   bool always_pull = false;  // imagePullPolicy Always (else IfNotPresent: the cache may answer)
   std::string cache_dir;     // modules kept by URL and digest; "" = no cache
 };

@@ -87,7 +87,8 @@ void environment(const YAML::Node& vm, const std::string& path,
     checkKeys(e, ip, {"name", "value", "valueFrom"});
     if (!e["name"]) fail(child(ip, "name"), "missing required field");
     const std::string name = str(e["name"], child(ip, "name"));
-    const std::string from = e["valueFrom"] ? str(e["valueFrom"], child(ip, "valueFrom")) : "INLINE";
+    const std::string from =
+        e["valueFrom"] ? str(e["valueFrom"], child(ip, "valueFrom")) : "INLINE";
     if (from == "HOST") {
       if (const char* v = std::getenv(name.c_str())) env->emplace_back(name, v);
     } else if (from == "INLINE") {
@@ -109,9 +110,8 @@ std::optional<Placed> plugin(const YAML::Node& doc, const WasmPluginOptions& opt
   if (!doc["spec"]) fail("spec", "missing required field");
   const YAML::Node spec = doc["spec"];
   checkKeys(spec, "spec",
-            {"url", "sha256", "imagePullPolicy", "pluginConfig", "pluginName", "phase",
-             "priority", "vmConfig", "failStrategy", "type", "match", "imagePullSecret",
-             "verificationKey"},
+            {"url", "sha256", "imagePullPolicy", "pluginConfig", "pluginName", "phase", "priority",
+             "vmConfig", "failStrategy", "type", "match", "imagePullSecret", "verificationKey"},
             {"selector", "targetRef", "targetRefs"});  // which workloads: this proxy
   for (const char* refused : {"match", "imagePullSecret", "verificationKey"}) {
     if (spec[refused]) fail(child("spec", refused), "not supported by wasm-proxy");
@@ -155,7 +155,8 @@ std::optional<Placed> plugin(const YAML::Node& doc, const WasmPluginOptions& opt
     filter->vm.vm_id = config->name;
     filter->vm.runtime = "v8";
     if (spec["vmConfig"]) environment(spec["vmConfig"], "spec.vmConfig", &filter->vm.environment);
-    filter->code = PluginCode::load(std::move(module->bytes), filter->vm.memory_limit_bytes, &error);
+    filter->code =
+        PluginCode::load(std::move(module->bytes), filter->vm.memory_limit_bytes, &error);
     if (!filter->code) fail("spec.url", request.url + ": " + error);
     filter->plugin = config;
     spdlog::info("WasmPlugin {}: {} ({}{})", config->name, request.url, module->digest,

@@ -18,11 +18,13 @@ namespace {
 class Registry {
  public:
   Registry() : port_(freePort()), dir_(tempDir() + "/registry-" + std::to_string(port_)) {
-    writeFile(dir_ + ".yml", "version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { "
-                             "rootdirectory: " + dir_ + " } }\nhttp: { addr: 127.0.0.1:" +
-                                 std::to_string(port_) + " }\n");
+    writeFile(dir_ + ".yml",
+              "version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { "
+              "rootdirectory: " +
+                  dir_ + " } }\nhttp: { addr: 127.0.0.1:" + std::to_string(port_) + " }\n");
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/docker-registry", "serve", dir_ + ".yml"}, dir_ + ".log");
+        std::vector<std::string>{"/usr/bin/docker-registry", "serve", dir_ + ".yml"},
+        dir_ + ".log");
     waitForPort(port_, std::chrono::seconds(10));
   }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -73,9 +75,11 @@ kind: WasmPlugin
 metadata: { name: basic-auth, namespace: shop }
 spec:
   selector: { matchLabels: { istio: ingressgateway } }
-  url: )" + url + R"(
+  url: )" +
+         url + R"(
   phase: AUTHN
-)" + extra + R"(
+)" + extra +
+         R"(
   pluginConfig:
     basic_auth_rules:
     - { prefix: /, request_methods: [GET], credentials: ["alice:wonderland"] }
@@ -96,9 +100,10 @@ class WasmPluginTest : public ::testing::Test {
   void expectBasicAuth(ProxyProcess& p) {
     ASSERT_TRUE(p.ready()) << p.process().log();
     EXPECT_EQ(httpRequest(p.port(), "GET", "/").status, 401);
-    EXPECT_EQ(httpRequest(p.port(), "GET", "/", {{"authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="}})
-                  .status,
-              200);
+    EXPECT_EQ(
+        httpRequest(p.port(), "GET", "/", {{"authorization", "Basic YWxpY2U6d29uZGVybGFuZA=="}})
+            .status,
+        200);
   }
   Registry registry_;
   EchoUpstream upstream_;
@@ -120,8 +125,8 @@ TEST_F(WasmPluginTest, BothImageVariantsServeAnExtensionPinnedByDigest) {
 TEST_F(WasmPluginTest, AWrongDigestOrAnUnreachableRegistryFailsAsTheWasmPluginSays) {
   registry_.push("basic_auth", "basic_auth", "1.0", "compat");
   const std::string wrong(64, '0');
-  auto closed = proxy(basicAuthPlugin("oci://" + registry_.host() + "/basic_auth:1.0",
-                                      "  sha256: " + wrong));
+  auto closed =
+      proxy(basicAuthPlugin("oci://" + registry_.host() + "/basic_auth:1.0", "  sha256: " + wrong));
   ASSERT_TRUE(closed->ready());
   Response denied = httpRequest(closed->port(), "GET", "/");
   EXPECT_EQ(denied.status, 403);
@@ -154,17 +159,57 @@ TEST_F(WasmPluginTest, HttpAndFileModulesAreCheckedAgainstTheirSha256) {
   std::string sum = readFile(sum_file);
   sum.resize(64);
   EchoUpstream files(dir);
-  auto http = proxy(basicAuthPlugin(
-      "http://127.0.0.1:" + std::to_string(files.port()) + "/files/basic_auth.wasm",
-      "  sha256: " + sum));
+  auto http = proxy(
+      basicAuthPlugin("http://127.0.0.1:" + std::to_string(files.port()) + "/files/basic_auth.wasm",
+                      "  sha256: " + sum));
   expectBasicAuth(*http);
   auto file = proxy(basicAuthPlugin("file://" + dir + "/basic_auth.wasm", "  sha256: " + sum));
   expectBasicAuth(*file);
-  auto bad = proxy(basicAuthPlugin("file://" + dir + "/basic_auth.wasm",
-                                   "  sha256: " + std::string(64, 'f')));
+  auto bad = proxy(
+      basicAuthPlugin("file://" + dir + "/basic_auth.wasm", "  sha256: " + std::string(64, 'f')));
   ASSERT_TRUE(bad->ready());
   EXPECT_EQ(httpRequest(bad->port(), "GET", "/").status, 403);
   EXPECT_NE(bad->process().log().find("the module has digest sha256:" + sum), std::string::npos);
+}
+
+// Envoy's own way: vm_config.code.remote in the bootstrap, checked against its sha256.
+TEST_F(WasmPluginTest, RemoteCodeInTheBootstrapIsCheckedAgainstItsSha256) {
+  const std::string dir = tempDir() + "/remote-modules";
+  std::system(("mkdir -p " + dir + " && cp " + pluginDir() + "/basic_auth.wasm " + dir +
+               " && sha256sum " + dir + "/basic_auth.wasm | cut -c1-64 > " + dir + "/sum")
+                  .c_str());
+  std::string sum = readFile(dir + "/sum");
+  sum.resize(64);
+  EchoUpstream files(dir);
+  auto bootstrap = [&](const std::string& sha) {
+    std::string b = kBootstrap;
+    b.replace(b.find("          - name: envoy.filters.http.router"), 0,
+              R"(          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '{"basic_auth_rules": [{"prefix": "/", "request_methods": ["GET"], "credentials": ["alice:wonderland"]}]}' }
+                vm_config:
+                  code:
+                    remote:
+                      http_uri: { uri: "http://127.0.0.1:)" +
+                  std::to_string(files.port()) +
+                  R"(/files/basic_auth.wasm", cluster: upstream, timeout: 5s }
+                      sha256: )" +
+                  sha + R"(
+                      retry_policy: { num_retries: 1, retry_back_off: { base_interval: 0.1s } }
+)");
+    return b;
+  };
+  ProxyProcess good(bootstrap(sum), upstream_.port(), 1);
+  expectBasicAuth(good);
+  auto [code, log] = runProxyExpectingExit(bootstrap(std::string(64, 'a')));
+  EXPECT_NE(code, 0);
+  EXPECT_NE(log.find("checksum mismatch: sha256 asks for " + std::string(64, 'a') +
+                     ", the module at http://127.0.0.1:" + std::to_string(files.port()) +
+                     "/files/basic_auth.wasm has " + sum),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(WasmPluginTest, FieldsWithoutAnImplementationAreRefusedByName) {
@@ -172,7 +217,8 @@ TEST_F(WasmPluginTest, FieldsWithoutAnImplementationAreRefusedByName) {
   writeFile(file, basicAuthPlugin("file:///nowhere.wasm", "  imagePullSecret: pull-secret"));
   auto [code, log] = runProxyExpectingExit(kBootstrap, {"--wasm-plugin", file});
   EXPECT_NE(code, 0);
-  EXPECT_NE(log.find("spec.imagePullSecret: not supported by wasm-proxy"), std::string::npos) << log;
+  EXPECT_NE(log.find("spec.imagePullSecret: not supported by wasm-proxy"), std::string::npos)
+      << log;
 }
 
 }  // namespace
