@@ -5,6 +5,7 @@
 // modules load with their sha256 checked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -210,6 +211,37 @@ TEST_F(WasmPluginTest, RemoteCodeInTheBootstrapIsCheckedAgainstItsSha256) {
                      "/files/basic_auth.wasm has " + sum),
             std::string::npos)
       << log;
+}
+
+TEST_F(WasmPluginTest, PluginsTakeTheirPlaceByPhaseThenPriority) {
+  auto doc = [&](const std::string& name, const std::string& extra) {
+    return "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: { name: " + name +
+           ", namespace: ns }\nspec:\n  url: file://" + pluginDir() + "/scaffold.wasm\n" + extra +
+           "---\n";
+  };
+  const std::string manifest = doc("unspecified", "") + doc("authz", "  phase: AUTHZ\n") +
+                               doc("authn-low", "  phase: AUTHN\n  priority: 1\n") +
+                               doc("authn-high", "  phase: AUTHN\n  priority: 10\n") +
+                               doc("stats", "  phase: STATS\n");
+  std::string bootstrap = kBootstrap;
+  bootstrap.replace(bootstrap.find("          - name: envoy.filters.http.router"), 0,
+                    R"(          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers: { p: { local_jwks: { inline_string: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}' } } }
+)");
+  const std::string file = tempDir() + "/ordered.yaml";
+  writeFile(file, manifest);
+  ProxyProcess p(bootstrap, upstream_.port(), 1, {}, {"--wasm-plugin", file});
+  ASSERT_TRUE(p.ready()) << p.process().log();
+  const std::string dump = httpRequest(p.adminPort(), "GET", "/config_dump").body;
+  std::vector<size_t> at;
+  for (const char* name : {"ns.authn-high", "ns.authn-low", "envoy.filters.http.jwt_authn",
+                           "ns.authz", "ns.stats", "ns.unspecified", "envoy.filters.http.router"}) {
+    at.push_back(dump.find(name));
+    ASSERT_NE(at.back(), std::string::npos) << name << " in " << dump;
+  }
+  EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << dump;
 }
 
 TEST_F(WasmPluginTest, FieldsWithoutAnImplementationAreRefusedByName) {
