@@ -29,6 +29,7 @@ class Registry {
     waitForPort(port_, std::chrono::seconds(10));
   }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  void stop() { process_.reset(); }
   // Pushes `plugin`.wasm as `repo:tag` in `variant`; returns the manifest digest.
   std::string push(const std::string& plugin, const std::string& repo, const std::string& tag,
                    const std::string& variant) {
@@ -242,6 +243,56 @@ TEST_F(WasmPluginTest, PluginsTakeTheirPlaceByPhaseThenPriority) {
     ASSERT_NE(at.back(), std::string::npos) << name << " in " << dump;
   }
   EXPECT_TRUE(std::is_sorted(at.begin(), at.end())) << dump;
+}
+
+TEST_F(WasmPluginTest, PulledModulesAreCachedAndEnvironmentReachesTheVm) {
+  registry_.push("conformance", "conformance", "2.0", "oci");
+  const std::string cache =
+      tempDir() + "/wasm-cache-" + std::to_string(registry_.host().size() + n_);
+  auto manifest = [&](const std::string& policy, const std::string& env) {
+    return R"(apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: { name: conformance, namespace: t }
+spec:
+  url: oci://)" +
+           registry_.host() + R"(/conformance:2.0
+  imagePullPolicy: )" +
+           policy + R"(
+  failStrategy: FAIL_CLOSE
+  vmConfig:
+    env: [)" +
+           env + R"(]
+)";
+  };
+  auto start = [&](const std::string& policy, const std::string& env) {
+    const std::string file = tempDir() + "/cached-" + policy + ".yaml";
+    writeFile(file, manifest(policy, env));
+    return std::make_unique<ProxyProcess>(
+        kBootstrap, upstream_.port(), 1, std::map<std::string, std::string>{},
+        std::vector<std::string>{"--wasm-plugin", file, "--wasm-cache-dir", cache});
+  };
+  {
+    auto first = start("IfNotPresent", "{ name: PWX_TEST_ENV, value: inline-value }");
+    ASSERT_TRUE(first->ready()) << first->process().log();
+    Response r = httpRequest(first->port(), "GET", "/env");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("\"x-env\":\"inline-value\""), std::string::npos) << r.body;
+  }
+  registry_.stop();
+  setenv("WASM_HTTP_REQUEST_MAX_RETRIES", "0", 1);
+  setenv("PWX_TEST_ENV", "from-host", 1);
+  auto cached = start("IfNotPresent", "{ name: PWX_TEST_ENV, valueFrom: HOST }");
+  unsetenv("PWX_TEST_ENV");
+  ASSERT_TRUE(cached->ready());  // the registry is gone: the cache serves
+  Response r = httpRequest(cached->port(), "GET", "/env");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"x-env\":\"from-host\""), std::string::npos) << r.body;
+  EXPECT_NE(cached->process().log().find(", cached)"), std::string::npos)
+      << cached->process().log();
+  auto always = start("Always", "");  // must pull, cannot: FAIL_CLOSE
+  ASSERT_TRUE(always->ready());
+  EXPECT_EQ(httpRequest(always->port(), "GET", "/env").status, 403);
+  unsetenv("WASM_HTTP_REQUEST_MAX_RETRIES");
 }
 
 TEST_F(WasmPluginTest, FieldsWithoutAnImplementationAreRefusedByName) {
