@@ -224,9 +224,49 @@ WasmResult WorkerState::httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCall
   return WasmResult::Ok;
 }
 
-WasmResult WorkerState::grpcCall(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
-  spdlog::warn("proxy_grpc_call is not supported by this wasm-proxy build yet");
-  return WasmResult::Unimplemented;
+WasmResult WorkerState::grpcCall(Vm& vm, uint32_t root, uint32_t token, GrpcCallRequest request) {
+  const WorkerConfig* active = activeConfig();
+  const GrpcServiceRef ref = parseGrpcService(request.service);
+  std::string target = ref.target_uri;
+  if (target.empty()) {
+    if (active == nullptr) return WasmResult::ParseFailure;
+    auto it = active->bootstrap->clusters.find(ref.cluster);
+    // As Envoy: a cluster it does not know is a parse failure of the service argument.
+    if (it == active->bootstrap->clusters.end() || it->second.endpoints.empty()) {
+      return WasmResult::ParseFailure;
+    }
+    target = it->second.endpoints.front().toString();
+  }
+  callouts_[token] = &vm;
+  std::weak_ptr<WorkerState> weak = shared_from_this();
+  grpc_calls_[token] = startGrpcCall(
+      target, "/" + request.service_name + "/" + request.method, request.initial_metadata,
+      std::move(request.message), std::chrono::milliseconds(request.timeout_ms), io_.get_executor(),
+      [weak, &vm, root, token](GrpcCallResult r) {
+        auto self = weak.lock();
+        if (!self) return;
+        self->grpc_calls_.erase(token);
+        auto it = self->callouts_.find(token);
+        if (it == self->callouts_.end() || it->second != &vm) return;  // cancelled or VM gone
+        self->callouts_.erase(it);
+        if (r.status == 0) {
+          vm.onGrpcReceive(root, token, std::move(r.response));
+        } else {
+          vm.onGrpcClose(root, token, r.status, std::move(r.message));
+        }
+      });
+  return WasmResult::Ok;
+}
+
+WasmResult WorkerState::grpcCancel(Vm& vm, uint32_t token) {
+  auto it = callouts_.find(token);
+  if (it == callouts_.end() || it->second != &vm) return WasmResult::NotFound;
+  callouts_.erase(it);
+  if (auto call = grpc_calls_.find(token); call != grpc_calls_.end()) {
+    call->second->cancel();
+    grpc_calls_.erase(call);
+  }
+  return WasmResult::Ok;
 }
 
 WasmResult WorkerState::grpcStream(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
@@ -236,7 +276,15 @@ WasmResult WorkerState::grpcStream(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
 
 void WorkerState::cancelAll(Vm& vm) {
   for (auto it = callouts_.begin(); it != callouts_.end();) {
-    it = it->second == &vm ? callouts_.erase(it) : std::next(it);
+    if (it->second != &vm) {
+      ++it;
+      continue;
+    }
+    if (auto call = grpc_calls_.find(it->first); call != grpc_calls_.end()) {
+      call->second->cancel();
+      grpc_calls_.erase(call);
+    }
+    it = callouts_.erase(it);
   }
   for (auto it = timers_.begin(); it != timers_.end();) {
     if (it->first.first == &vm) {

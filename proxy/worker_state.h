@@ -19,6 +19,7 @@
 #include "proxy_wasm/host/thread_local_plugin.h"
 #include "proxy_wasm/host/vm_pool.h"
 #include "upstream/cluster_pool.h"
+#include "upstream/grpc_client.h"
 #include "worker.h"
 
 namespace wasm_proxy {
@@ -78,9 +79,7 @@ class WorkerState : public proxy_wasm::host::VmHost,
                                         bool) override {
     return proxy_wasm::host::WasmResult::NotFound;
   }
-  proxy_wasm::host::WasmResult grpcCancel(proxy_wasm::host::Vm&, uint32_t) override {
-    return proxy_wasm::host::WasmResult::NotFound;
-  }
+  proxy_wasm::host::WasmResult grpcCancel(proxy_wasm::host::Vm& vm, uint32_t token) override;
   proxy_wasm::host::WasmResult grpcClose(proxy_wasm::host::Vm&, uint32_t) override {
     return proxy_wasm::host::WasmResult::NotFound;
   }
@@ -111,6 +110,7 @@ class WorkerState : public proxy_wasm::host::VmHost,
   std::map<std::pair<proxy_wasm::host::Vm*, uint32_t>, std::shared_ptr<boost::asio::steady_timer>>
       timers_;
   std::unordered_map<uint32_t, proxy_wasm::host::Vm*> callouts_;
+  std::unordered_map<uint32_t, std::shared_ptr<GrpcCallHandle>> grpc_calls_;  // by token
 };
 
 }  // namespace wasm_proxy

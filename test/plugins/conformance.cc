@@ -162,14 +162,26 @@ class Stream : public HttpContext {
       return FilterHeadersStatus::StopIteration;
     }
     if (path == "/grpc") {
+      // x-grpc-method picks the method; x-grpc-upstream: proto names the cluster by a serialized
+      // envoy.config.core.v3.GrpcService {envoy_grpc {cluster_name}} instead of by name.
+      const std::string method = requestHeader("x-grpc-method").value_or("Method");
+      std::string upstream = "grpc_cluster";
+      if (requestHeader("x-grpc-upstream").value_or("") == "proto") {
+        const std::string inner = std::string(1, '\x0a') + char(upstream.size()) + upstream;
+        upstream = std::string(1, '\x0a') + char(inner.size()) + inner;
+      }
       auto token = grpcCall(
-          "grpc_cluster", "pkg.Service", "Method", {{"md", "1"}}, "request",
+          upstream, "pkg.Service", method, {{"md", "1"}}, "request",
           std::chrono::milliseconds(1000), [](HttpContext& self, const GrpcCallResponse& r) {
             self.addRequestHeader("x-grpc-status", str(static_cast<uint32_t>(r.status())));
             self.addRequestHeader("x-grpc-message", r.ok() ? r.message() : r.statusMessage());
             self.continueRequest();
           });
-      return token ? FilterHeadersStatus::StopIteration : FilterHeadersStatus::Continue;
+      if (!token) {
+        replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(token.error())));
+        return FilterHeadersStatus::Continue;
+      }
+      return FilterHeadersStatus::StopIteration;
     }
     if (path == "/properties") {
       replaceRequestHeader("x-plugin-name", getPropertyString({"plugin_name"}).value_or("?"));
