@@ -224,19 +224,25 @@ WasmResult WorkerState::httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCall
   return WasmResult::Ok;
 }
 
-WasmResult WorkerState::grpcCall(Vm& vm, uint32_t root, uint32_t token, GrpcCallRequest request) {
+// The gRPC target a proxy_grpc_call/proxy_grpc_stream `service` argument names.
+WasmResult WorkerState::grpcTarget(std::string_view service, std::string* target) const {
+  const GrpcServiceRef ref = parseGrpcService(service);
+  *target = ref.target_uri;
+  if (!target->empty()) return WasmResult::Ok;
   const WorkerConfig* active = activeConfig();
-  const GrpcServiceRef ref = parseGrpcService(request.service);
-  std::string target = ref.target_uri;
-  if (target.empty()) {
-    if (active == nullptr) return WasmResult::ParseFailure;
-    auto it = active->bootstrap->clusters.find(ref.cluster);
-    // As Envoy: a cluster it does not know is a parse failure of the service argument.
-    if (it == active->bootstrap->clusters.end() || it->second.endpoints.empty()) {
-      return WasmResult::ParseFailure;
-    }
-    target = it->second.endpoints.front().toString();
+  if (active == nullptr) return WasmResult::ParseFailure;
+  auto it = active->bootstrap->clusters.find(ref.cluster);
+  // As Envoy: a cluster it does not know is a parse failure of the service argument.
+  if (it == active->bootstrap->clusters.end() || it->second.endpoints.empty()) {
+    return WasmResult::ParseFailure;
   }
+  *target = it->second.endpoints.front().toString();
+  return WasmResult::Ok;
+}
+
+WasmResult WorkerState::grpcCall(Vm& vm, uint32_t root, uint32_t token, GrpcCallRequest request) {
+  std::string target;
+  if (WasmResult r = grpcTarget(request.service, &target); r != WasmResult::Ok) return r;
   callouts_[token] = &vm;
   std::weak_ptr<WorkerState> weak = shared_from_this();
   grpc_calls_[token] = startGrpcCall(
@@ -269,9 +275,62 @@ WasmResult WorkerState::grpcCancel(Vm& vm, uint32_t token) {
   return WasmResult::Ok;
 }
 
-WasmResult WorkerState::grpcStream(Vm&, uint32_t, uint32_t, GrpcCallRequest) {
-  spdlog::warn("proxy_grpc_stream is not supported by this wasm-proxy build yet");
-  return WasmResult::Unimplemented;
+WasmResult WorkerState::grpcStream(Vm& vm, uint32_t root, uint32_t token, GrpcCallRequest request) {
+  std::string target;
+  if (WasmResult r = grpcTarget(request.service, &target); r != WasmResult::Ok) return r;
+  callouts_[token] = &vm;
+  std::weak_ptr<WorkerState> weak = shared_from_this();
+  // Each event reaches the VM only while the stream is still this VM's (not cancelled).
+  auto live = [weak, &vm, token]() -> std::shared_ptr<WorkerState> {
+    auto self = weak.lock();
+    if (!self) return nullptr;
+    auto it = self->callouts_.find(token);
+    return it != self->callouts_.end() && it->second == &vm ? self : nullptr;
+  };
+  GrpcStreamEvents events;
+  events.initial_metadata = [live, &vm, root, token](GrpcMetadata md) {
+    if (live()) vm.onGrpcReceiveInitialMetadata(root, token, std::move(md));
+  };
+  events.message = [live, &vm, root, token](std::string m) {
+    if (live()) vm.onGrpcReceive(root, token, std::move(m));
+  };
+  events.trailing_metadata = [live, &vm, root, token](GrpcMetadata md) {
+    if (live()) vm.onGrpcReceiveTrailingMetadata(root, token, std::move(md));
+  };
+  events.close = [live, &vm, root, token](GrpcCallResult r) {
+    auto self = live();
+    if (!self) return;
+    self->callouts_.erase(token);
+    self->grpc_calls_.erase(token);
+    vm.onGrpcClose(root, token, r.status, std::move(r.message));
+  };
+  grpc_calls_[token] =
+      startGrpcStream(target, "/" + request.service_name + "/" + request.method,
+                      request.initial_metadata, io_.get_executor(), std::move(events));
+  return WasmResult::Ok;
+}
+
+// The stream of `token` if it is `vm`'s, else null.
+GrpcStreamHandle* WorkerState::streamOf(Vm& vm, uint32_t token) {
+  auto owner = callouts_.find(token);
+  auto call = grpc_calls_.find(token);
+  if (owner == callouts_.end() || owner->second != &vm || call == grpc_calls_.end()) return nullptr;
+  return dynamic_cast<GrpcStreamHandle*>(call->second.get());
+}
+
+WasmResult WorkerState::grpcSend(Vm& vm, uint32_t token, std::string_view message,
+                                 bool end_stream) {
+  GrpcStreamHandle* stream = streamOf(vm, token);
+  if (stream == nullptr) return WasmResult::NotFound;
+  stream->send(std::string(message), end_stream);
+  return WasmResult::Ok;
+}
+
+WasmResult WorkerState::grpcClose(Vm& vm, uint32_t token) {
+  GrpcStreamHandle* stream = streamOf(vm, token);
+  if (stream == nullptr) return WasmResult::NotFound;
+  stream->closeSend();  // a local half-close: the server's messages still arrive
+  return WasmResult::Ok;
 }
 
 void WorkerState::cancelAll(Vm& vm) {

@@ -73,16 +73,12 @@ class WorkerState : public proxy_wasm::host::VmHost,
                                         proxy_wasm::host::HttpCallRequest request) override;
   proxy_wasm::host::WasmResult grpcCall(proxy_wasm::host::Vm&, uint32_t, uint32_t,
                                         proxy_wasm::host::GrpcCallRequest) override;
-  proxy_wasm::host::WasmResult grpcStream(proxy_wasm::host::Vm&, uint32_t, uint32_t,
-                                          proxy_wasm::host::GrpcCallRequest) override;
-  proxy_wasm::host::WasmResult grpcSend(proxy_wasm::host::Vm&, uint32_t, std::string_view,
-                                        bool) override {
-    return proxy_wasm::host::WasmResult::NotFound;
-  }
+  proxy_wasm::host::WasmResult grpcStream(proxy_wasm::host::Vm& vm, uint32_t root, uint32_t token,
+                                          proxy_wasm::host::GrpcCallRequest request) override;
+  proxy_wasm::host::WasmResult grpcSend(proxy_wasm::host::Vm& vm, uint32_t token,
+                                        std::string_view message, bool end_stream) override;
   proxy_wasm::host::WasmResult grpcCancel(proxy_wasm::host::Vm& vm, uint32_t token) override;
-  proxy_wasm::host::WasmResult grpcClose(proxy_wasm::host::Vm&, uint32_t) override {
-    return proxy_wasm::host::WasmResult::NotFound;
-  }
+  proxy_wasm::host::WasmResult grpcClose(proxy_wasm::host::Vm& vm, uint32_t token) override;
   void cancelAll(proxy_wasm::host::Vm& vm) override;
   void post(std::function<void()> task) override;
   proxy_wasm::host::WasmResult getProperty(std::string_view path, std::string* value) override;
@@ -93,6 +89,8 @@ class WorkerState : public proxy_wasm::host::VmHost,
   const WorkerConfig* activeConfig() const {
     return config_under_construction_ != nullptr ? config_under_construction_ : config_.get();
   }
+  proxy_wasm::host::WasmResult grpcTarget(std::string_view service, std::string* target) const;
+  GrpcStreamHandle* streamOf(proxy_wasm::host::Vm& vm, uint32_t token);
   proxy_wasm::host::Engine* engineFor(const std::string& runtime, std::string* error);
   void spawnAccept(size_t i);
   void armTick(std::shared_ptr<boost::asio::steady_timer> timer, proxy_wasm::host::Vm* vm,

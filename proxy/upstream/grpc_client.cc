@@ -3,6 +3,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -54,15 +55,23 @@ bool nextField(std::string_view& in, uint32_t* field, std::string_view* bytes, b
   if (!varint(&key)) return *ok = false;
   *field = static_cast<uint32_t>(key >> 3);
   switch (key & 7) {
-    case 0: return varint(&len) || (*ok = false);
-    case 1: if (in.size() < 8) return *ok = false; in.remove_prefix(8); return true;
-    case 5: if (in.size() < 4) return *ok = false; in.remove_prefix(4); return true;
+    case 0:
+      return varint(&len) || (*ok = false);
+    case 1:
+      if (in.size() < 8) return *ok = false;
+      in.remove_prefix(8);
+      return true;
+    case 5:
+      if (in.size() < 4) return *ok = false;
+      in.remove_prefix(4);
+      return true;
     case 2:
       if (!varint(&len) || len > in.size()) return *ok = false;
       *bytes = in.substr(0, len);
       in.remove_prefix(len);
       return true;
-    default: return *ok = false;
+    default:
+      return *ok = false;
   }
 }
 
@@ -77,7 +86,121 @@ std::optional<std::string> stringField(std::string_view message, uint32_t number
   return out;
 }
 
+template <class Map>
+GrpcMetadata metadataOf(const Map& m) {
+  GrpcMetadata out;
+  for (const auto& [k, v] : m)
+    out.emplace_back(std::string(k.data(), k.size()), std::string(v.data(), v.size()));
+  return out;
+}
+
+class Stream final : public GrpcStreamHandle,
+                     public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  Stream(boost::asio::any_io_executor executor, GrpcStreamEvents events)
+      : executor_(std::move(executor)), events_(std::move(events)) {}
+
+  void start(std::shared_ptr<Stream> self, const std::string& target, const std::string& method,
+             const GrpcMetadata& metadata) {
+    self_ = std::move(self);  // kept alive until OnDone
+    stub_ = std::make_unique<grpc::GenericStub>(channelFor(target));
+    for (const auto& [k, v] : metadata) context_.AddMetadata(k, v);
+    stub_->PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
+    StartRead(&read_);
+    StartCall();
+  }
+
+  // ---- from the worker ----
+  void send(std::string message, bool end_stream) override {
+    std::lock_guard lock(mu_);
+    if (half_closed_) return;
+    grpc::Slice slice(message);
+    queue_.emplace_back(&slice, 1);
+    if (end_stream) half_close_ = true;
+    pump();
+  }
+  void closeSend() override {
+    std::lock_guard lock(mu_);
+    half_close_ = true;
+    pump();
+  }
+  void cancel() override { context_.TryCancel(); }
+
+  // ---- gRPC's threads ----
+  void OnReadInitialMetadataDone(bool ok) override {
+    if (!ok) return;
+    post([events = events_, md = metadataOf(context_.GetServerInitialMetadata())]() mutable {
+      if (events.initial_metadata) events.initial_metadata(std::move(md));
+    });
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the server finished; OnDone follows
+    post([events = events_, m = bytesOf(read_)]() mutable { events.message(std::move(m)); });
+    StartRead(&read_);
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!queue_.empty()) queue_.pop_front();
+    if (!ok) {
+      queue_.clear();
+      return;
+    }
+    pump();
+  }
+  void OnDone(const grpc::Status& status) override {
+    GrpcCallResult r{static_cast<uint32_t>(status.error_code()), status.error_message(), ""};
+    post([events = events_, md = metadataOf(context_.GetServerTrailingMetadata()),
+          r = std::move(r)]() mutable {
+      if (events.trailing_metadata && !md.empty()) events.trailing_metadata(std::move(md));
+      events.close(std::move(r));
+    });
+    std::shared_ptr<Stream> last;  // may be the last reference: released after the lock
+    {
+      std::lock_guard lock(mu_);
+      last = std::move(self_);
+    }
+  }
+
+ private:
+  template <class F>
+  void post(F&& f) {
+    boost::asio::post(executor_, std::forward<F>(f));
+  }
+  // Under mu_: the next write, or the half-close once the queue is empty.
+  void pump() {
+    if (writing_) return;
+    if (!queue_.empty()) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    } else if (half_close_ && !half_closed_) {
+      half_closed_ = true;
+      StartWritesDone();
+    }
+  }
+
+  boost::asio::any_io_executor executor_;
+  GrpcStreamEvents events_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer read_;
+  std::mutex mu_;
+  std::deque<grpc::ByteBuffer> queue_;  // front: being written
+  bool writing_ = false, half_close_ = false, half_closed_ = false;
+  std::shared_ptr<Stream> self_;
+};
+
 }  // namespace
+
+std::shared_ptr<GrpcStreamHandle> startGrpcStream(const std::string& target,
+                                                  const std::string& method,
+                                                  const GrpcMetadata& metadata,
+                                                  boost::asio::any_io_executor executor,
+                                                  GrpcStreamEvents events) {
+  auto stream = std::make_shared<Stream>(std::move(executor), std::move(events));
+  stream->start(stream, target, method, metadata);
+  return stream;
+}
 
 GrpcServiceRef parseGrpcService(std::string_view bytes) {
   bool ok = true;
@@ -86,7 +209,7 @@ GrpcServiceRef parseGrpcService(std::string_view bytes) {
   std::string_view value;
   GrpcServiceRef ref;
   while (nextField(in, &field, &value, &ok)) {
-    if (field == 1) ref.cluster = stringField(value, 1, &ok).value_or("");  // envoy_grpc
+    if (field == 1) ref.cluster = stringField(value, 1, &ok).value_or("");     // envoy_grpc
     if (field == 2) ref.target_uri = stringField(value, 1, &ok).value_or("");  // google_grpc
   }
   if (!ok || (ref.cluster.empty() && ref.target_uri.empty())) {
@@ -106,17 +229,15 @@ std::shared_ptr<GrpcCallHandle> startGrpcCall(
   for (const auto& [k, v] : metadata) call->context.AddMetadata(k, v);
   grpc::Slice slice(message);
   call->request = grpc::ByteBuffer(&slice, 1);
-  call->stub->UnaryCall(&call->context, method, grpc::StubOptions(), &call->request,
-                        &call->response,
-                        [call, executor, done = std::move(done)](grpc::Status status) {
-                          GrpcCallResult r;
-                          r.status = static_cast<uint32_t>(status.error_code());
-                          r.message = status.error_message();
-                          if (status.ok()) r.response = bytesOf(call->response);
-                          boost::asio::post(executor, [done, r = std::move(r)]() mutable {
-                            done(std::move(r));
-                          });
-                        });
+  call->stub->UnaryCall(
+      &call->context, method, grpc::StubOptions(), &call->request, &call->response,
+      [call, executor, done = std::move(done)](grpc::Status status) {
+        GrpcCallResult r;
+        r.status = static_cast<uint32_t>(status.error_code());
+        r.message = status.error_message();
+        if (status.ok()) r.response = bytesOf(call->response);
+        boost::asio::post(executor, [done, r = std::move(r)]() mutable { done(std::move(r)); });
+      });
   return call;
 }
 

@@ -16,9 +16,9 @@
 namespace wasm_proxy {
 
 struct GrpcCallResult {
-  uint32_t status = 0;  // gRPC status code (0: OK)
-  std::string message;  // the status message when not OK
-  std::string response; // the response message when OK
+  uint32_t status = 0;   // gRPC status code (0: OK)
+  std::string message;   // the status message when not OK
+  std::string response;  // the response message when OK
 };
 
 // Cancels the call it belongs to (a no-op once it completed).
@@ -27,6 +27,30 @@ class GrpcCallHandle {
   virtual ~GrpcCallHandle() = default;
   virtual void cancel() = 0;
 };
+
+using GrpcMetadata = std::vector<std::pair<std::string, std::string>>;
+
+// A bidirectional stream (proxy_grpc_stream). Messages queue and go out one at a time in order;
+// end_stream (or closeSend) half-closes after the queued ones.
+class GrpcStreamHandle : public GrpcCallHandle {
+ public:
+  virtual void send(std::string message, bool end_stream) = 0;
+  virtual void closeSend() = 0;
+};
+
+// What a stream reports, each on the caller's executor, in order; `close` comes last, once.
+struct GrpcStreamEvents {
+  std::function<void(GrpcMetadata)> initial_metadata;
+  std::function<void(std::string)> message;
+  std::function<void(GrpcMetadata)> trailing_metadata;
+  std::function<void(GrpcCallResult)> close;
+};
+
+std::shared_ptr<GrpcStreamHandle> startGrpcStream(const std::string& target,
+                                                  const std::string& method,
+                                                  const GrpcMetadata& metadata,
+                                                  boost::asio::any_io_executor executor,
+                                                  GrpcStreamEvents events);
 
 // `target`: "host:port" (or any gRPC target URI); `method`: "/package.Service/Method".
 std::shared_ptr<GrpcCallHandle> startGrpcCall(

@@ -29,7 +29,8 @@ class GrpcCallout : public ::testing::TestWithParam<std::string> {
  protected:
   std::unique_ptr<ProxyProcess> start() {
     std::string c = config("conformance");
-    c.replace(c.find("runtime: envoy.wasm.runtime.v8"), 30, "runtime: envoy.wasm.runtime." + GetParam());
+    c.replace(c.find("runtime: envoy.wasm.runtime.v8"), 30,
+              "runtime: envoy.wasm.runtime." + GetParam());
     c.replace(c.find("  clusters:\n") + 12, 0, R"(  - name: grpc_cluster
     connect_timeout: 1s
     typed_extension_protocol_options:
@@ -40,9 +41,9 @@ class GrpcCallout : public ::testing::TestWithParam<std::string> {
       cluster_name: grpc_cluster
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: {{GRPC_PORT}} } } } }] }]
 )");
-    return std::make_unique<ProxyProcess>(c, upstream_.port(), 1,
-                                          std::map<std::string, std::string>{
-                                              {"GRPC_PORT", std::to_string(grpc_.port())}});
+    return std::make_unique<ProxyProcess>(
+        c, upstream_.port(), 1,
+        std::map<std::string, std::string>{{"GRPC_PORT", std::to_string(grpc_.port())}});
   }
   Response call(ProxyProcess& p, std::vector<std::pair<std::string, std::string>> headers = {}) {
     return httpRequest(p.port(), "GET", "/grpc", headers);
@@ -78,14 +79,29 @@ TEST_P(GrpcCallout, AUnaryCallReachesARealGrpcServerAndItsAnswerThePlugin) {
       << proto.body;
 }
 
+TEST_P(GrpcCallout, ABidiStreamSendsReceivesMetadataAndCloses) {
+  auto p = start();
+  ASSERT_TRUE(p->ready()) << p->process().log();
+  Response r = httpRequest(p->port(), "GET", "/grpc-stream");
+  ASSERT_EQ(r.status, 200) << r.body;
+  // Initial metadata, both answers in order, trailing metadata, then the close with OK.
+  EXPECT_NE(r.body.find("\"x-grpc-stream\":\"md:server-md=hello;msg:echo:a;msg:echo:b;"
+                        "trailer:server-trailer=bye;close:0\""),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(grpc_.log().find("served /pkg.Service/Chat"), std::string::npos);
+}
+
 TEST_P(GrpcCallout, AnUnknownClusterIsAParseFailure) {
   std::string c = config("conformance");
-  c.replace(c.find("runtime: envoy.wasm.runtime.v8"), 30, "runtime: envoy.wasm.runtime." + GetParam());
+  c.replace(c.find("runtime: envoy.wasm.runtime.v8"), 30,
+            "runtime: envoy.wasm.runtime." + GetParam());
   ProxyProcess p(c, upstream_.port(), 1);  // no grpc_cluster
   ASSERT_TRUE(p.ready());
   Response r = call(p);
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("\"x-grpc-call-result\":\"4\""), std::string::npos) << r.body;  // ParseFailure
+  EXPECT_NE(r.body.find("\"x-grpc-call-result\":\"4\""), std::string::npos)
+      << r.body;  // ParseFailure
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, GrpcCallout, ::testing::Values("v8", "wabt"),

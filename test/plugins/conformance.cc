@@ -12,6 +12,43 @@ using namespace proxy_wasm;
 
 namespace {
 
+// Records a gRPC stream's events ("md:server-md=hello;msg:echo:a;...;close:0") and resumes the
+// HTTP stream that opened it with them.
+class ChatHandler : public GrpcStreamHandler {
+ public:
+  ChatHandler(StreamRef stream, RootContext* root) : stream_(stream), root_(root) {}
+  void onReceiveInitialMetadata(uint32_t) override { record("md", GrpcReceiveInitialMetadata); }
+  void onReceive(size_t size) override {
+    auto b = getBufferBytes(BufferType::GrpcReceiveBuffer, 0, size);
+    seen_ += "msg:" + (b ? b->toString() : std::string("?")) + ";";
+  }
+  void onReceiveTrailingMetadata(uint32_t) override {
+    record("trailer", GrpcReceiveTrailingMetadata);
+  }
+  void onRemoteClose(GrpcStatus status) override {
+    seen_ += strCat("close:", static_cast<uint32_t>(status));
+    const std::string seen = seen_;
+    root_->withStream(stream_, [seen](HttpContext& s) {
+      s.replaceRequestHeader("x-grpc-stream", seen);
+      s.continueRequest();
+    });
+  }
+
+ private:
+  static constexpr MapType GrpcReceiveInitialMetadata = MapType::GrpcReceiveInitialMetadata;
+  static constexpr MapType GrpcReceiveTrailingMetadata = MapType::GrpcReceiveTrailingMetadata;
+  void record(const char* what, MapType type) {
+    auto pairs = getHeaderMapPairs(type);
+    if (!pairs) return;
+    for (const auto& [k, v] : pairs->pairs()) {
+      if (k.substr(0, 7) == "server-") seen_ += strCat(what, ":", k, "=", v, ";");
+    }
+  }
+  StreamRef stream_;
+  RootContext* root_;
+  std::string seen_;
+};
+
 class Root : public RootContext {
  public:
   using RootContext::RootContext;
@@ -181,6 +218,21 @@ class Stream : public HttpContext {
         replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(token.error())));
         return FilterHeadersStatus::Continue;
       }
+      return FilterHeadersStatus::StopIteration;
+    }
+    if (path == "/grpc-stream") {
+      // A bidi stream: sends "a" then "b" with end_of_stream; on the remote close, the request
+      // goes on carrying what the stream saw (x-grpc-stream: the events in order).
+      RootContext* owner = HttpContext::root();
+      auto handler = std::make_unique<ChatHandler>(ref(), owner);
+      auto stream = owner->grpcStream("grpc_cluster", "pkg.Service", "Chat", {{"md", "s"}},
+                                      std::move(handler));
+      if (!stream) {
+        replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(stream.error())));
+        return FilterHeadersStatus::Continue;
+      }
+      (*stream)->send("a");
+      (*stream)->send("b", true);
       return FilterHeadersStatus::StopIteration;
     }
     if (path == "/properties") {

@@ -3,6 +3,9 @@
 //   /pkg.Service/Method   "reply:" + the request + ";md=" + the value of metadata "md"
 //   /pkg.Service/Fail     status UNAVAILABLE, message "failing on purpose"
 //   /pkg.Service/Slow     waits 2 s, then answers as Method (for deadlines and cancellation)
+//   /pkg.Service/Chat     a bidi stream: initial metadata server-md=hello, "echo:" + each
+//                         message, and when the client half-closes, OK with trailing metadata
+//                         server-trailer=bye
 //   anything else         status UNIMPLEMENTED
 // It prints each call it served ("served /pkg.Service/Method") on stdout.
 #include <grpcpp/generic/async_generic_service.h>
@@ -28,8 +31,31 @@ std::string bytesOf(const grpc::ByteBuffer& buffer) {
 // One unary exchange on the generic bidi reactor: read one message, answer, finish.
 class Exchange final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit Exchange(grpc::GenericCallbackServerContext* ctx) : ctx_(ctx) { StartRead(&request_); }
+  explicit Exchange(grpc::GenericCallbackServerContext* ctx)
+      : ctx_(ctx), chat_(ctx->method() == "/pkg.Service/Chat") {
+    if (chat_) {
+      ctx_->AddInitialMetadata("server-md", "hello");
+      StartSendInitialMetadata();
+    }
+    StartRead(&request_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (chat_ && ok) StartRead(&request_);
+  }
   void OnReadDone(bool ok) override {
+    if (chat_) {
+      if (!ok) {  // the client half-closed
+        std::cout << "served /pkg.Service/Chat" << std::endl;
+        ctx_->AddTrailingMetadata("server-trailer", "bye");
+        Finish(grpc::Status::OK);
+        return;
+      }
+      reply_text_ = "echo:" + bytesOf(request_);
+      grpc::Slice slice(reply_text_);
+      reply_ = grpc::ByteBuffer(&slice, 1);
+      StartWrite(&reply_);
+      return;
+    }
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
@@ -57,6 +83,7 @@ class Exchange final : public grpc::ServerGenericBidiReactor {
 
  private:
   grpc::GenericCallbackServerContext* ctx_;
+  const bool chat_;
   grpc::ByteBuffer request_, reply_;
   std::string reply_text_;
 };
