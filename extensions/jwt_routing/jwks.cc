@@ -152,19 +152,13 @@ bool verifyHmac(const Jwk& k, std::string_view alg, std::string_view data, std::
   return sig.size() == mac.size() && memeql_sec(sig.data(), mac.data(), mac.size()) == 1;
 }
 
-std::optional<std::string> b64Member(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return base64UrlDecode(it->get<std::string>());
-}
-
 std::string stripZeros(std::string s) {
   const size_t nz = s.find_first_not_of('\0');
   return nz == std::string::npos ? std::string() : s.substr(nz);
 }
 
 std::string readRsa(const Json& j, Jwk* k) {
-  auto n = b64Member(j, "n"), e = b64Member(j, "e");
+  auto n = pwx::jwt::jwkBytes(j, "n"), e = pwx::jwt::jwkBytes(j, "e");
   if (!n || !e) return "RSA key without n or e";
   k->n = stripZeros(*n);
   k->e = stripZeros(*e);
@@ -178,7 +172,7 @@ std::string readRsa(const Json& j, Jwk* k) {
 std::string readEc(const Json& j, Jwk* k) {
   const ecc_curve* curve = curveOf(k->curve);
   if (curve == nullptr) return "unsupported EC curve '" + k->curve + "'";
-  auto x = b64Member(j, "x"), y = b64Member(j, "y");
+  auto x = pwx::jwt::jwkBytes(j, "x"), y = pwx::jwt::jwkBytes(j, "y");
   const size_t len = k->curve == "P-256" ? 32 : 48;
   if (!x || !y || x->size() != len || y->size() != len) return "EC key without valid x and y";
   ecc_point p;
@@ -193,62 +187,30 @@ std::string readEc(const Json& j, Jwk* k) {
 }
 
 std::string readKey(const Json& j, Jwk* k) {
-  if (!j.is_object()) return "not an object";
-  auto str = [&](const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  const std::string kty = str("kty"), use = str("use");
-  k->kid = str("kid");
-  k->alg = str("alg");
-  k->curve = str("crv");
-  if (!use.empty() && use != "sig") return "use is '" + use + "', not 'sig'";
-  if (!k->alg.empty() && !pwx::jwt::isSupportedAlg(k->alg)) {
-    return "unsupported alg '" + k->alg + "'";
+  if (std::string why = pwx::jwt::readJwkHeader(j, k); !why.empty()) return why;
+  switch (k->type) {
+    case Jwk::Type::Rsa:
+      return readRsa(j, k);
+    case Jwk::Type::Ec:
+      return readEc(j, k);
+    case Jwk::Type::Okp: {
+      auto x = pwx::jwt::jwkBytes(j, "x");
+      if (k->curve != "Ed25519") return "unsupported OKP curve '" + k->curve + "'";
+      if (!x || x->size() != ED25519_KEY_SIZE) return "Ed25519 key without a 32-byte x";
+      k->x = std::move(*x);
+      return "";
+    }
+    case Jwk::Type::Oct: {
+      auto secret = pwx::jwt::jwkBytes(j, "k");
+      if (!secret || secret->empty()) return "oct key without k";
+      k->secret = std::move(*secret);
+      return "";
+    }
   }
-  if (kty == "RSA") {
-    k->type = Jwk::Type::Rsa;
-    return readRsa(j, k);
-  }
-  if (kty == "EC") {
-    k->type = Jwk::Type::Ec;
-    return readEc(j, k);
-  }
-  if (kty == "OKP") {
-    k->type = Jwk::Type::Okp;
-    auto x = b64Member(j, "x");
-    if (k->curve != "Ed25519") return "unsupported OKP curve '" + k->curve + "'";
-    if (!x || x->size() != ED25519_KEY_SIZE) return "Ed25519 key without a 32-byte x";
-    k->x = std::move(*x);
-    return "";
-  }
-  if (kty == "oct") {
-    k->type = Jwk::Type::Oct;
-    auto secret = b64Member(j, "k");
-    if (!secret || secret->empty()) return "oct key without k";
-    k->secret = std::move(*secret);
-    return "";
-  }
-  return "unsupported kty '" + kty + "'";
+  return "unsupported key";
 }
 
 }  // namespace
-
-bool Jwk::allows(std::string_view a) const {
-  if (!alg.empty() && alg != a) return false;
-  const std::string_view family = a.substr(0, 2);
-  switch (type) {
-    case Type::Rsa:
-      return family == "RS" || family == "PS";
-    case Type::Ec:
-      return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384");
-    case Type::Okp:
-      return a == "EdDSA";
-    case Type::Oct:
-      return family == "HS";
-  }
-  return false;
-}
 
 bool verifySignature(const Jwk& key, std::string_view alg, std::string_view signed_part,
                      std::string_view signature) {
@@ -270,24 +232,9 @@ bool verifySignature(const Jwk& key, std::string_view alg, std::string_view sign
 
 std::shared_ptr<const Jwks> Jwks::parse(std::string_view text, std::string* error,
                                         std::vector<std::string>* skipped) {
-  Json doc = Json::parse(text, nullptr, false);
-  if (!doc.is_object()) {
-    *error = "not a JSON object";
-    return nullptr;
-  }
+  Json doc;
   std::vector<const Json*> entries;
-  if (auto keys = doc.find("keys"); keys != doc.end()) {
-    if (!keys->is_array()) {
-      *error = "\"keys\" is not a list";
-      return nullptr;
-    }
-    for (const auto& k : *keys) entries.push_back(&k);
-  } else if (doc.contains("kty")) {
-    entries.push_back(&doc);
-  } else {
-    *error = "neither a JWKS ({\"keys\": [...]}) nor a JWK";
-    return nullptr;
-  }
+  if (!pwx::jwt::jwkEntries(text, &doc, &entries, error)) return nullptr;
   auto jwks = std::make_shared<Jwks>();
   for (size_t i = 0; i < entries.size(); ++i) {
     Jwk k;
@@ -302,22 +249,13 @@ std::shared_ptr<const Jwks> Jwks::parse(std::string_view text, std::string* erro
 }
 
 bool Jwks::hasKid(std::string_view kid) const {
-  for (const auto& k : keys_) {
-    if (k.kid == kid) return true;
-  }
-  return false;
+  return pwx::jwt::hasKid(keys_, kid);
 }
 
 Status Jwks::verify(const Jwt& jwt) const {
-  bool eligible = false;
-  for (const auto& k : keys_) {
-    if (!jwt.kid.empty() && !k.kid.empty() && k.kid != jwt.kid) continue;
-    if (!k.allows(jwt.alg)) continue;
-    eligible = true;
-    if (verifySignature(k, jwt.alg, jwt.signed_part, jwt.signature)) return Status::Ok;
-  }
-  if (keys_.empty()) return Status::JwksNoValidKeys;
-  return eligible ? Status::JwtVerificationFail : Status::JwksKidAlgMismatch;
+  return pwx::jwt::verifyWithKeys(keys_, jwt, [&](const Jwk& k) {
+    return verifySignature(k, jwt.alg, jwt.signed_part, jwt.signature);
+  });
 }
 
 }  // namespace jwt_routing

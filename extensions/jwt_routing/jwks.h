@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jwt/jwk.h"
 #include "jwt/jwt.h"
 
 namespace jwt_routing {
@@ -17,15 +18,10 @@ namespace jwt_routing {
 using pwx::jwt::Jwt;
 using pwx::jwt::Status;
 
-struct Jwk {
-  enum class Type { Rsa, Ec, Okp, Oct } type = Type::Rsa;
-  std::string kid;
-  std::string alg;     // "" when the JWK does not name one
-  std::string curve;   // "P-256", "P-384", "Ed25519"
+struct Jwk : pwx::jwt::JwkBase {
   std::string n, e;    // RSA, big-endian bytes
   std::string x, y;    // EC coordinates / Ed25519 public key
   std::string secret;  // oct
-  bool allows(std::string_view alg) const;
 };
 
 class Jwks {

@@ -6,7 +6,10 @@ namespace jwt_routing {
 
 using proxy_wasm::FilterHeadersStatus;
 using pwx::jwt::parseJwt;
+using pwx::jwt::queryParam;
 using pwx::jwt::statusText;
+using pwx::jwt::tokenAfter;
+using pwx::jwt::withoutParam;
 
 namespace {
 
@@ -15,56 +18,6 @@ uint64_t nowMs() {
 }
 int64_t nowSeconds() {
   return static_cast<int64_t>(nowMs() / 1000);
-}
-
-// A header value's token after `prefix` (case-insensitive for the default "Bearer "), up to the
-// next ',' or whitespace.
-std::string tokenAfter(std::string_view value, std::string_view prefix, bool ignore_case) {
-  if (value.size() < prefix.size()) return "";
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = value[i], b = prefix[i];
-    if (ignore_case) {
-      a = static_cast<char>(std::tolower(static_cast<unsigned char>(a)));
-      b = static_cast<char>(std::tolower(static_cast<unsigned char>(b)));
-    }
-    if (a != b) return "";
-  }
-  value.remove_prefix(prefix.size());
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  return std::string(value.substr(0, value.find_first_of(", \t")));
-}
-
-std::string queryParam(std::string_view path, std::string_view name) {
-  const size_t q = path.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view query = path.substr(q + 1);
-  while (!query.empty()) {
-    const std::string_view pair = query.substr(0, query.find('&'));
-    const size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
-      return std::string(pair.substr(eq + 1));
-    }
-    query.remove_prefix(std::min(query.size(), pair.size() + 1));
-  }
-  return "";
-}
-
-std::string withoutParam(std::string_view path, std::string_view name) {
-  const size_t q = path.find('?');
-  if (q == std::string_view::npos) return std::string(path);
-  std::string out(path.substr(0, q));
-  std::string_view query = path.substr(q + 1);
-  char sep = '?';
-  while (!query.empty()) {
-    const std::string_view pair = query.substr(0, query.find('&'));
-    if (pair.substr(0, pair.find('=')) != name) {
-      out.push_back(sep);
-      out.append(pair);
-      sep = '&';
-    }
-    query.remove_prefix(std::min(query.size(), pair.size() + 1));
-  }
-  return out;
 }
 
 std::string sha256Key(std::string_view s) {

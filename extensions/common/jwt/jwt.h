@@ -66,4 +66,13 @@ Status checkTime(const Jwt& jwt, int64_t now, int64_t skew, bool require_expirat
 // Any of the token's audiences in `allowed` (nothing configured: any audience).
 bool audienceAllowed(const Jwt& jwt, const std::vector<std::string>& allowed);
 
+// Where tokens are carried (RFC 6750 and Envoy's jwt_authn locations).
+// The token after `prefix` in a header value, up to the next ',' or whitespace; "" when the
+// value does not start with the prefix (compared without case when `ignore_case`).
+std::string tokenAfter(std::string_view value, std::string_view prefix, bool ignore_case);
+// The value of query parameter `name` in a request path, or "".
+std::string queryParam(std::string_view path, std::string_view name);
+// `path` without any occurrence of query parameter `name`.
+std::string withoutParam(std::string_view path, std::string_view name);
+
 }  // namespace pwx::jwt

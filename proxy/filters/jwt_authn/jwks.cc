@@ -38,19 +38,13 @@ std::shared_ptr<EVP_PKEY> fromData(const char* type, OSSL_PARAM_BLD* bld) {
   return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
 }
 
-std::optional<std::string> b64Member(const Json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return std::nullopt;
-  return base64UrlDecode(it->get<std::string>());
-}
-
 BnPtr bignum(const std::string& bytes) {
   return BnPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
                          static_cast<int>(bytes.size()), nullptr));
 }
 
 std::string rsaKey(const Json& j, Jwk* k) {
-  auto n = b64Member(j, "n"), e = b64Member(j, "e");
+  auto n = jwkBytes(j, "n"), e = jwkBytes(j, "e");
   if (!n || !e) return "RSA key without n or e";
   BnPtr bn_n = bignum(*n), bn_e = bignum(*e);
   if (!BN_is_word(bn_e.get(), 3) && !BN_is_word(bn_e.get(), 65537)) {
@@ -72,7 +66,7 @@ std::string ecKey(const Json& j, Jwk* k) {
     if (k->curve == jwk_name) group = ossl_name;
   }
   if (group == nullptr) return "unsupported EC curve '" + k->curve + "'";
-  auto x = b64Member(j, "x"), y = b64Member(j, "y");
+  auto x = jwkBytes(j, "x"), y = jwkBytes(j, "y");
   const size_t len = k->curve == "P-256" ? 32 : k->curve == "P-384" ? 48 : 66;
   if (!x || !y || x->size() != len || y->size() != len) return "EC key without valid x and y";
   std::string point = "\x04" + *x + *y;
@@ -88,7 +82,7 @@ std::string ecKey(const Json& j, Jwk* k) {
 
 std::string okpKey(const Json& j, Jwk* k) {
   if (k->curve != "Ed25519") return "unsupported OKP curve '" + k->curve + "'";
-  auto x = b64Member(j, "x");
+  auto x = jwkBytes(j, "x");
   if (!x || x->size() != 32) return "Ed25519 key without a 32-byte x";
   EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size());
@@ -98,37 +92,22 @@ std::string okpKey(const Json& j, Jwk* k) {
 }
 
 std::string readKey(const Json& j, Jwk* k) {
-  if (!j.is_object()) return "not an object";
-  auto str = [&](const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  const std::string kty = str("kty"), use = str("use");
-  k->kid = str("kid");
-  k->alg = str("alg");
-  k->curve = str("crv");
-  if (!use.empty() && use != "sig") return "use is '" + use + "', not 'sig'";
-  if (!k->alg.empty() && !isSupportedAlg(k->alg)) return "unsupported alg '" + k->alg + "'";
-  if (kty == "RSA") {
-    k->type = Jwk::Type::Rsa;
-    return rsaKey(j, k);
+  if (std::string why = readJwkHeader(j, k); !why.empty()) return why;
+  switch (k->type) {
+    case Jwk::Type::Rsa:
+      return rsaKey(j, k);
+    case Jwk::Type::Ec:
+      return ecKey(j, k);
+    case Jwk::Type::Okp:
+      return okpKey(j, k);
+    case Jwk::Type::Oct: {
+      auto secret = jwkBytes(j, "k");
+      if (!secret || secret->empty()) return "oct key without k";
+      k->secret = std::move(*secret);
+      return "";
+    }
   }
-  if (kty == "EC") {
-    k->type = Jwk::Type::Ec;
-    return ecKey(j, k);
-  }
-  if (kty == "OKP") {
-    k->type = Jwk::Type::Okp;
-    return okpKey(j, k);
-  }
-  if (kty == "oct") {
-    k->type = Jwk::Type::Oct;
-    auto secret = b64Member(j, "k");
-    if (!secret || secret->empty()) return "oct key without k";
-    k->secret = std::move(*secret);
-    return "";
-  }
-  return "unsupported kty '" + kty + "'";
+  return "unsupported key";
 }
 
 const EVP_MD* digestOf(std::string_view alg) {
@@ -175,23 +154,6 @@ bool digestVerify(EVP_PKEY* key, const EVP_MD* md, std::string_view data, std::s
 
 }  // namespace
 
-bool Jwk::allows(std::string_view a) const {
-  if (!alg.empty() && alg != a) return false;
-  const std::string_view family = a.substr(0, 2);
-  switch (type) {
-    case Type::Rsa:
-      return family == "RS" || family == "PS";
-    case Type::Ec:
-      return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384") ||
-             (a == "ES512" && curve == "P-521");
-    case Type::Okp:
-      return a == "EdDSA";
-    case Type::Oct:
-      return family == "HS";
-  }
-  return false;
-}
-
 bool verifySignature(const Jwk& key, std::string_view alg, std::string_view signed_part,
                      std::string_view signature) {
   if (!key.allows(alg)) return false;
@@ -219,28 +181,13 @@ bool verifySignature(const Jwk& key, std::string_view alg, std::string_view sign
 
 std::shared_ptr<const Jwks> Jwks::parse(std::string_view text, std::string* error,
                                         std::vector<std::string>* skipped) {
-  Json doc = Json::parse(text, nullptr, false);
-  if (!doc.is_object()) {
-    *error = "not a JSON object";
-    return nullptr;
-  }
-  std::vector<Json> entries;
-  if (auto keys = doc.find("keys"); keys != doc.end()) {
-    if (!keys->is_array()) {
-      *error = "\"keys\" is not a list";
-      return nullptr;
-    }
-    entries.assign(keys->begin(), keys->end());
-  } else if (doc.contains("kty")) {
-    entries.push_back(doc);
-  } else {
-    *error = "neither a JWKS ({\"keys\": [...]}) nor a JWK";
-    return nullptr;
-  }
+  Json doc;
+  std::vector<const Json*> entries;
+  if (!jwkEntries(text, &doc, &entries, error)) return nullptr;
   auto jwks = std::make_shared<Jwks>();
   for (size_t i = 0; i < entries.size(); ++i) {
     Jwk k;
-    std::string why = readKey(entries[i], &k);
+    std::string why = readKey(*entries[i], &k);
     if (why.empty()) {
       jwks->keys_.push_back(std::move(k));
     } else if (skipped != nullptr) {
@@ -251,22 +198,13 @@ std::shared_ptr<const Jwks> Jwks::parse(std::string_view text, std::string* erro
 }
 
 bool Jwks::hasKid(std::string_view kid) const {
-  for (const auto& k : keys_) {
-    if (k.kid == kid) return true;
-  }
-  return false;
+  return pwx::jwt::hasKid(keys_, kid);
 }
 
 Status Jwks::verify(const Jwt& jwt) const {
-  bool eligible = false;
-  for (const auto& k : keys_) {
-    if (!jwt.kid.empty() && !k.kid.empty() && k.kid != jwt.kid) continue;
-    if (!k.allows(jwt.alg)) continue;
-    eligible = true;
-    if (verifySignature(k, jwt.alg, jwt.signed_part, jwt.signature)) return Status::Ok;
-  }
-  if (keys_.empty()) return Status::JwksNoValidKeys;
-  return eligible ? Status::JwtVerificationFail : Status::JwksKidAlgMismatch;
+  return verifyWithKeys(keys_, jwt, [&](const Jwk& k) {
+    return verifySignature(k, jwt.alg, jwt.signed_part, jwt.signature);
+  });
 }
 
 }  // namespace wasm_proxy::jwt_authn

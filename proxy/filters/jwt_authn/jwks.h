@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jwt/jwk.h"
 #include "jwt/jwt.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
@@ -20,14 +21,9 @@ namespace wasm_proxy::jwt_authn {
 
 using namespace pwx::jwt;
 
-struct Jwk {
-  enum class Type { Rsa, Ec, Okp, Oct } type = Type::Rsa;
-  std::string kid;
-  std::string alg;                // "" when the JWK does not name one
-  std::string curve;              // EC: "P-256" / "P-384" / "P-521"; OKP: "Ed25519"
+struct Jwk : JwkBase {
   std::shared_ptr<EVP_PKEY> key;  // public key (not for oct)
   std::string secret;             // oct
-  bool allows(std::string_view alg) const;
 };
 
 class Jwks {

@@ -33,62 +33,6 @@ struct Stats {
   }
 };
 
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The token after `prefix` in a header value, up to the next ',' or whitespace.
-std::string tokenAfter(std::string_view value, std::string_view prefix, bool ignore_case) {
-  if (ignore_case ? !startsWithNoCase(value, prefix) : value.substr(0, prefix.size()) != prefix) {
-    return "";
-  }
-  value.remove_prefix(prefix.size());
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  return std::string(value.substr(0, value.find_first_of(", \t")));
-}
-
-// The value of query parameter `name` in `path`, or "".
-std::string queryParam(std::string_view path, std::string_view name) {
-  const size_t q = path.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view query = path.substr(q + 1);
-  while (!query.empty()) {
-    const std::string_view pair = query.substr(0, query.find('&'));
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return std::string(pair.substr(eq + 1));
-    }
-    query.remove_prefix(std::min(query.size(), pair.size() + 1));
-  }
-  return "";
-}
-
-// `path` without every occurrence of query parameter `name`.
-std::string withoutParam(std::string_view path, std::string_view name) {
-  const size_t q = path.find('?');
-  if (q == std::string_view::npos) return std::string(path);
-  std::string out(path.substr(0, q));
-  std::string_view query = path.substr(q + 1);
-  char sep = '?';
-  while (!query.empty()) {
-    const std::string_view pair = query.substr(0, query.find('&'));
-    if (pair.substr(0, pair.find('=')) != name) {
-      out.push_back(sep);
-      out.append(pair);
-      sep = '&';
-    }
-    query.remove_prefix(std::min(query.size(), pair.size() + 1));
-  }
-  return out;
-}
-
 // A claim by dotted path; only scalars become header values (as Envoy: no arrays or objects).
 std::optional<std::string> claimValue(const nlohmann::json& payload, std::string_view name) {
   const nlohmann::json* v = &payload;
