@@ -6,12 +6,15 @@ bool JwkBase::allows(std::string_view a) const {
   if (!alg.empty() && alg != a) return false;
   const std::string_view family = a.substr(0, 2);
   switch (type) {
-    case Type::Rsa: return family == "RS" || family == "PS";
+    case Type::Rsa:
+      return family == "RS" || family == "PS";
     case Type::Ec:
       return (a == "ES256" && curve == "P-256") || (a == "ES384" && curve == "P-384") ||
              (a == "ES512" && curve == "P-521");
-    case Type::Okp: return a == "EdDSA";
-    case Type::Oct: return family == "HS";
+    case Type::Okp:
+      return a == "EdDSA";
+    case Type::Oct:
+      return family == "HS";
   }
   return false;
 }
