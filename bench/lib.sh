@@ -17,7 +17,7 @@ to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$
 
 # A wasm-proxy bootstrap on stdout: one listener on port $1 whose HTTP filters are $3 (YAML list
 # items, indented for http_filters, or empty) before the router, every route to 127.0.0.1:$2;
-# an admin listener on port $4 when given.
+# an admin listener on port $4 when given; $5: more clusters (YAML list items) when given.
 bench_bootstrap() {
   [ -n "${4:-}" ] && echo "admin: { address: { socket_address: { address: 127.0.0.1, port_value: $4 } } }"
   cat <<YAML
@@ -40,6 +40,7 @@ $3
     connect_timeout: 1s
     load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } } }] }] }
 YAML
+  [ -z "${5:-}" ] || echo "$5"
 }
 
 # nginx (Debian), one worker, serving `location` blocks $3 on port $2 with an upstream "up" at

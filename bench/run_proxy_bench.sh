@@ -44,32 +44,12 @@ proxy_config() {  # port admin plugin(or "") plugin-config
                 vm_config: { vm_id: $3, runtime: envoy.wasm.runtime.v8, code: { local: { filename: \"$build/plugins/$3.wasm\" } } }
                 configuration: { \"@type\": type.googleapis.com/google.protobuf.StringValue, value: '$4' }"
   fi
-  cat <<YAML
-node: { id: bench, metadata: { WORKLOAD_NAME: echo-server } }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } }
-static_resources:
-  listeners:
-  - name: l
-    address: { socket_address: { address: 127.0.0.1, port_value: $1 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: b
-          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: up } }] }] }
-          http_filters:
-$filter
-          - name: envoy.filters.http.router
-  clusters:
-  - name: up
+  echo "node: { id: bench, metadata: { WORKLOAD_NAME: echo-server } }"
+  bench_bootstrap "$1" "$up" "$filter" "$2" "  - name: opa
     connect_timeout: 1s
-    load_assignment: { cluster_name: up, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $up } } } }] }] }
-  - name: opa
-    connect_timeout: 1s
-    load_assignment: { cluster_name: opa, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $opa } } } }] }] }
-YAML
+    load_assignment: { cluster_name: opa, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $opa } } } }] }] }"
 }
+
 
 declare -A port=()
 next_port=19200

@@ -1,11 +1,10 @@
 #include "config.h"
 #include "config_yaml.h"
 #include "filters/native_filter.h"
+#include "remote_fetch.h"
 
 #include <re2/re2.h>
 
-#include <curl/curl.h>
-#include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -23,41 +22,6 @@ using proxy_wasm::host::PluginCode;
 using proxy_wasm::host::PluginConfig;
 
 using namespace config_yaml;
-
-std::string sha256Hex(const std::string& bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : digest) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
-
-size_t curlWrite(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-std::string fetchRemote(const std::string& uri, std::chrono::milliseconds timeout,
-                        const std::string& path) {
-  CURL* curl = curl_easy_init();
-  std::string body;
-  curl_easy_setopt(curl, CURLOPT_URL, uri.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, curlWrite);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) fail(path, "cannot fetch " + uri + ": " + curl_easy_strerror(rc));
-  if (status != 200) fail(path, "fetching " + uri + " returned HTTP " + std::to_string(status));
-  return body;
-}
 
 class Parser {
  public:
@@ -558,16 +522,13 @@ class Parser {
     }
     if (!r["sha256"]) fail(child(rp, "sha256"), "required: remote code is verified before it runs");
     std::string want = lower(str(r["sha256"], child(rp, "sha256")));
-    std::string bytes;
-    for (uint64_t attempt = 0;; ++attempt) {
-      try {
-        bytes = fetchRemote(uri, timeout, child(rp, "http_uri"));
-        break;
-      } catch (const ConfigError&) {
-        if (attempt >= retries) throw;
-        std::this_thread::sleep_for(back_off * (1 << attempt));
-      }
-    }
+    FetchOptions fetch;
+    fetch.timeout = timeout;
+    fetch.retries = static_cast<int>(retries);
+    fetch.back_off = back_off;
+    FetchResponse fetched = httpGet(uri, fetch);
+    if (fetched.status != 200) fail(child(rp, "http_uri"), fetched.describe(uri));
+    std::string bytes = std::move(fetched.body);
     std::string got = sha256Hex(bytes);
     if (got != want)
       fail(child(rp, "sha256"),

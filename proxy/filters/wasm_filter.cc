@@ -55,13 +55,6 @@ void WasmHttpFilter::onStreamComplete() {
 }
 
 HeadersStatus WasmHttpFilter::decodeHeaders(bool end_stream) {
-  if (vm_->failed() && !fail_open_) {  // failed before this stream: fail it closed
-    LocalReply reply;
-    reply.status = 503;
-    reply.details = "wasm_fail_stream";
-    sendLocalReply(std::move(reply));
-    return HeadersStatus::StopIteration;
-  }
   const auto n = static_cast<uint32_t>(callbacks_.stream().request.headers.size());
   const auto status = fromHost(vm_->onRequestHeaders(id_, n, end_stream));
   // ABI 0.2.1 in Envoy: header changes by a plugin choose the route again.

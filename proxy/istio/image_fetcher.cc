@@ -1,7 +1,5 @@
 #include "istio/image_fetcher.h"
 
-#include <curl/curl.h>
-#include <openssl/sha.h>
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
@@ -11,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
+
+#include "config_yaml.h"
+#include "remote_fetch.h"
 
 namespace wasm_proxy::istio {
 
@@ -19,18 +19,6 @@ namespace {
 
 constexpr size_t kMaxModuleBytes = 256u << 20;  // Istio's limit
 constexpr size_t kMaxManifestBytes = 4u << 20;
-
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 long envNumber(const char* name, long fallback) {
   const char* v = std::getenv(name);
@@ -41,52 +29,14 @@ long envNumber(const char* name, long fallback) {
   return end != v ? n : fallback;
 }
 
-struct Response {
-  long status = 0;
-  std::string body;
-  std::string error;  // transport error
-};
-
-size_t append(char* data, size_t size, size_t n, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  if (out->size() + size * n > kMaxModuleBytes + kMaxManifestBytes) return 0;  // aborts
-  out->append(data, size * n);
-  return size * n;
-}
-
 // A GET with Istio's timeout and retries (transport errors and 5xx are retried).
-Response get(const std::string& url, const std::string& accept = "") {
-  const long timeout_s = envNumber("WASM_HTTP_REQUEST_TIMEOUT", 15);
-  const long retries = envNumber("WASM_HTTP_REQUEST_MAX_RETRIES", 5);
-  Response r;
-  for (long attempt = 0; attempt <= retries; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
-    r = Response{};
-    CURL* curl = curl_easy_init();
-    curl_slist* headers = nullptr;
-    if (!accept.empty()) headers = curl_slist_append(headers, ("Accept: " + accept).c_str());
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);  // registries redirect blobs to storage
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout_s);
-    const CURLcode rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-      r.error = curl_easy_strerror(rc);
-      continue;
-    }
-    if (r.status < 500) return r;
-  }
-  return r;
-}
-
-std::string describe(const Response& r, const std::string& url) {
-  return r.error.empty() ? url + " answered HTTP " + std::to_string(r.status)
-                         : "cannot fetch " + url + ": " + r.error;
+FetchResponse get(const std::string& url, const std::string& accept = "") {
+  FetchOptions o;
+  o.timeout = std::chrono::seconds(envNumber("WASM_HTTP_REQUEST_TIMEOUT", 15));
+  o.retries = static_cast<int>(envNumber("WASM_HTTP_REQUEST_MAX_RETRIES", 5));
+  o.accept = accept;
+  o.max_bytes = kMaxModuleBytes + kMaxManifestBytes;
+  return httpGet(url, o);
 }
 
 bool insecure(const std::string& host) {
@@ -181,11 +131,11 @@ std::optional<FetchedModule> fetchOci(const std::string& url, const std::string&
   const std::string base =
       (insecure(ref->host) ? "http://" : "https://") + ref->host + "/v2/" + ref->repo;
   const std::string manifest_url = base + "/manifests/" + ref->reference;
-  Response m = get(manifest_url,
-                   "application/vnd.oci.image.manifest.v1+json, "
-                   "application/vnd.docker.distribution.manifest.v2+json");
+  FetchResponse m = get(manifest_url,
+                        "application/vnd.oci.image.manifest.v1+json, "
+                        "application/vnd.docker.distribution.manifest.v2+json");
   if (m.status != 200) {
-    *error = describe(m, manifest_url);
+    *error = m.describe(manifest_url);
     return std::nullopt;
   }
   FetchedModule out;
@@ -216,9 +166,9 @@ std::optional<FetchedModule> fetchOci(const std::string& url, const std::string&
   }
   const std::string digest = chosen->value("digest", std::string());
   const std::string blob_url = base + "/blobs/" + digest;
-  Response b = get(blob_url);
+  FetchResponse b = get(blob_url);
   if (b.status != 200) {
-    *error = describe(b, blob_url);
+    *error = b.describe(blob_url);
     return std::nullopt;
   }
   if ("sha256:" + sha256Hex(b.body) != digest) {
@@ -237,14 +187,6 @@ std::optional<FetchedModule> fetchOci(const std::string& url, const std::string&
   return out;
 }
 
-std::optional<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::optional<FetchedModule> fetchModule(const FetchRequest& request, std::string* error) {
@@ -254,22 +196,22 @@ std::optional<FetchedModule> fetchModule(const FetchRequest& request, std::strin
                                            ? std::filesystem::path()
                                            : std::filesystem::path(request.cache_dir) / key;
   if (!request.always_pull && !cached.empty()) {
-    auto bytes = readFile(cached.string() + ".wasm");
-    auto digest = readFile(cached.string() + ".digest");
+    auto bytes = config_yaml::readFile(cached.string() + ".wasm");
+    auto digest = config_yaml::readFile(cached.string() + ".digest");
     if (bytes && digest) return FetchedModule{std::move(*bytes), std::move(*digest), true};
   }
   std::optional<FetchedModule> out;
   if (url.rfind("oci://", 0) == 0) {
     out = fetchOci(url, request.sha256, error);
   } else if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
-    Response r = get(url);
+    FetchResponse r = get(url);
     if (r.status != 200) {
-      *error = describe(r, url);
+      *error = r.describe(url);
     } else {
       out = FetchedModule{std::move(r.body), "", false};
     }
   } else if (url.rfind("file://", 0) == 0) {
-    auto bytes = readFile(url.substr(7));
+    auto bytes = config_yaml::readFile(url.substr(7));
     if (!bytes) {
       *error = "cannot read " + url.substr(7);
     } else {
