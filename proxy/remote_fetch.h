@@ -10,7 +10,7 @@
 namespace wasm_proxy {
 
 struct FetchResponse {
-  long status = 0;    // HTTP status of the last attempt (0: none)
+  long status = 0;  // HTTP status of the last attempt (0: none)
   std::string body;
   std::string error;  // transport error of the last attempt, "" when it got an answer
   // "cannot fetch URL: ERROR" or "URL answered HTTP N", for messages.
