@@ -79,8 +79,10 @@ struct Server {
     for (auto& w : workers) w->drain();
     std::thread([this] {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(drain_time_s);
+      // Each worker stops by itself once its requests are done and its plugins have flushed
+      // (a plugin whose on_done returned false, such as an access logger, until proxy_done).
       for (auto& w : workers) {
-        while (w->activeRequests() > 0 && std::chrono::steady_clock::now() < deadline) {
+        while (!w->drained() && std::chrono::steady_clock::now() < deadline) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
       }
@@ -289,14 +291,18 @@ int main(int argc, char** argv) {
   auto guard = asio::make_work_guard(server.main_io);
   server.main_io.run();
   for (auto& w : server.workers) w->join();
-  size_t cut = 0;
-  for (auto& w : server.workers) cut += w->activeRequests();
-  if (cut > 0) {
+  size_t cut = 0, flushing = 0;
+  for (auto& w : server.workers) {
+    cut += w->activeRequests();
+    flushing += w->finishingPlugins();
+  }
+  if (cut > 0 || flushing > 0) {
     // The drain deadline passed with requests in flight. Their streams are suspended on loops
     // that have stopped, with plugin contexts in VMs that only their own (now finished) threads
     // may enter: tearing them down here would run plugin code on the wrong thread. Exit as Envoy
     // does at its drain deadline, without unwinding them.
-    spdlog::warn("drain deadline passed: {} request(s) cut", cut);
+    spdlog::warn("drain deadline passed: {} request(s) cut, {} plugin(s) cut while flushing", cut,
+                 flushing);
     spdlog::shutdown();
     std::_Exit(0);
   }

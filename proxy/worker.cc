@@ -59,4 +59,12 @@ size_t Worker::activeRequests() const {
   return state_->active_requests_;
 }
 
+size_t Worker::finishingPlugins() const {
+  return state_->finishing_plugins_;
+}
+
+bool Worker::drained() const {
+  return state_->drained_;
+}
+
 }  // namespace wasm_proxy

@@ -48,6 +48,10 @@ class Worker {
   void join();
   int index() const { return index_; }
   size_t activeRequests() const;
+  // Plugins stopped by the drain but still flushing (their on_done returned false).
+  size_t finishingPlugins() const;
+  // The drain finished by itself: no request in flight, every plugin done.
+  bool drained() const;
 
  private:
   int index_;

@@ -26,6 +26,7 @@ using proxy_wasm::host::WasmResult;
 
 WorkerState::~WorkerState() {
   config_.reset();
+  finishing_.clear();
   timers_.clear();
   engines_.clear();
 }
@@ -131,11 +132,32 @@ void WorkerState::beginDrain() {
 
 void WorkerState::maybeFinishDrain() {
   if (!draining_ || active_requests_ > 0 || !idle_sockets_.empty()) return;
-  // Nothing in flight: stop the plugins (roots get on_done), their timers and the loop.
-  config_.reset();
+  // Nothing in flight: stop the plugins (roots get on_done) and their timers. The config stays:
+  // a plugin flushing in on_done still reaches its clusters.
+  if (config_) config_->plugins.clear();
   for (auto& [key, t] : timers_) t->cancel();
   timers_.clear();
+  if (!finishing_.empty()) return;  // onPluginDone comes back here; main's deadline bounds it
+  drained_ = true;
   io_.stop();
+}
+
+void WorkerState::holdUntilDone(std::shared_ptr<Vm> vm, uint32_t root) {
+  finishing_.emplace_back(std::move(vm), root);
+  finishing_plugins_ = finishing_.size();
+}
+
+void WorkerState::onPluginDone(Vm& vm, uint32_t root) {
+  for (auto& [held, id] : finishing_) {
+    if (held.get() == &vm && id == root) id = 0;
+  }
+  asio::post(io_, [self = shared_from_this()] { self->releaseFinished(); });
+}
+
+void WorkerState::releaseFinished() {
+  std::erase_if(finishing_, [](const auto& f) { return f.second == 0 || f.first->failed(); });
+  finishing_plugins_ = finishing_.size();
+  maybeFinishDrain();
 }
 
 uint64_t WorkerState::realtimeNanos() {
@@ -390,6 +412,8 @@ WasmResult WorkerState::getProperty(std::string_view path, std::string* value) {
 
 void WorkerState::onVmFailed(Vm& vm) {
   spdlog::error("worker {}: wasm VM {} failed: {}", index_, vm.config().vm_id, vm.failureMessage());
+  if (!finishing_.empty())
+    asio::post(io_, [self = shared_from_this()] { self->releaseFinished(); });
 }
 
 Engine* WorkerState::engineFor(const std::string& runtime, std::string* error) {

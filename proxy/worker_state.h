@@ -61,6 +61,10 @@ class WorkerState : public proxy_wasm::host::VmHost,
   // Connections waiting for their next request (cancelled on drain).
   std::set<boost::asio::ip::tcp::socket*> idle_sockets_;
   std::atomic<size_t> active_requests_{0};
+  // Plugins stopped but still flushing (on_done returned false), and whether the drain finished
+  // (no request, no flushing plugin: the loop stopped itself).
+  std::atomic<size_t> finishing_plugins_{0};
+  std::atomic<bool> drained_{false};
 
   // ---- VmHost ----
   uint64_t realtimeNanos() override;
@@ -83,6 +87,8 @@ class WorkerState : public proxy_wasm::host::VmHost,
   void post(std::function<void()> task) override;
   proxy_wasm::host::WasmResult getProperty(std::string_view path, std::string* value) override;
   void onVmFailed(proxy_wasm::host::Vm& vm) override;
+  void holdUntilDone(std::shared_ptr<proxy_wasm::host::Vm> vm, uint32_t root) override;
+  void onPluginDone(proxy_wasm::host::Vm& vm, uint32_t root) override;
 
  private:
   // The config being applied while its plugins start, else the current one.
@@ -95,6 +101,8 @@ class WorkerState : public proxy_wasm::host::VmHost,
   void spawnAccept(size_t i);
   void armTick(std::shared_ptr<boost::asio::steady_timer> timer, proxy_wasm::host::Vm* vm,
                uint32_t root, std::chrono::milliseconds period);
+  // Releases the held VMs whose plugin finished (root 0) or whose VM failed, then re-checks drain.
+  void releaseFinished();
 
   boost::asio::io_context& io_;
   int index_;
@@ -109,6 +117,8 @@ class WorkerState : public proxy_wasm::host::VmHost,
       timers_;
   std::unordered_map<uint32_t, proxy_wasm::host::Vm*> callouts_;
   std::unordered_map<uint32_t, std::shared_ptr<GrpcCallHandle>> grpc_calls_;  // by token
+  // Stopped plugins flushing before they go: their VM and root (0 once done).
+  std::vector<std::pair<std::shared_ptr<proxy_wasm::host::Vm>, uint32_t>> finishing_;
 };
 
 }  // namespace wasm_proxy

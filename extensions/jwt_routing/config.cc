@@ -19,14 +19,8 @@ std::string lower(std::string s) {
 // The error for a value that is not an object or has a field not in `known`, else nullopt.
 std::optional<std::string> unknownKey(const json::Value& v,
                                       std::initializer_list<std::string_view> known) {
-  auto members = v.asObject();
-  if (!members) return members.error().toString();
-  for (const auto& [key, value] : *members) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return value.path() + ": unknown field";
-    }
-  }
-  return std::nullopt;
+  auto bad = v.unknownField(known);
+  return bad ? std::optional<std::string>(bad->toString()) : std::nullopt;
 }
 
 #define PWX_TRY(var, expr) \

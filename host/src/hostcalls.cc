@@ -168,6 +168,7 @@ struct Hostcalls {
     vm.deferred_.push_back([&vm, id] {
       vm.call(Vm::kOnDelete, id, {id});
       vm.contexts_.erase(id);
+      vm.host_.onPluginDone(vm, id);
     });
     return WasmResult::Ok;
   }

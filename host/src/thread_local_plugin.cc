@@ -19,7 +19,9 @@ ThreadLocalPlugin::ThreadLocalPlugin(std::shared_ptr<const PluginCode> code, VmC
 }
 
 ThreadLocalPlugin::~ThreadLocalPlugin() {
-  if (vm_ && !vm_->failed() && root_id_ != 0) vm_->stopPlugin(root_id_);
+  if (vm_ && !vm_->failed() && root_id_ != 0 && !vm_->stopPlugin(root_id_)) {
+    host_.holdUntilDone(vm_, root_id_);
+  }
 }
 
 bool ThreadLocalPlugin::build(std::string* error) {

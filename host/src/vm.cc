@@ -306,21 +306,23 @@ std::optional<uint32_t> Vm::startPlugin(std::shared_ptr<const PluginConfig> plug
   return id;
 }
 
-void Vm::stopPlugin(uint32_t root_context_id) {
+bool Vm::stopPlugin(uint32_t root_context_id) {
   Context* root = context(root_context_id);
-  if (root == nullptr || root->root_id != root_context_id) return;
+  if (root == nullptr || root->root_id != root_context_id) return true;
+  if (root->pending_done) return false;
   host_.setTickPeriod(*this, root_context_id, 0);
   if (failed_) {
     contexts_.erase(root_context_id);
-    return;
+    return true;
   }
   auto done = call(kOnDone, root_context_id, {root_context_id});
-  if (done && *done == 0) {
+  if (!failed_ && done && *done == 0) {
     if (Context* c = context(root_context_id)) c->pending_done = true;
-    return;
+    return false;
   }
-  call(kOnDelete, root_context_id, {root_context_id});
+  if (!failed_) call(kOnDelete, root_context_id, {root_context_id});
   contexts_.erase(root_context_id);
+  return true;
 }
 
 // ---- streams -------------------------------------------------------------------------------

@@ -168,7 +168,31 @@ PluginHarness::~PluginHarness() {
   for (FakeStream* s : std::set<FakeStream*>(streams_)) s->detach();
   streams_.clear();
   plugin_.reset();
+  finishing_.clear();
   timers_.clear();
+}
+
+bool PluginHarness::stopPlugin() {
+  const size_t before = finishing_.size();
+  plugin_.reset();
+  return finishing_.size() == before;
+}
+
+size_t PluginHarness::finishingPlugins() const {
+  return std::count_if(finishing_.begin(), finishing_.end(),
+                       [](const auto& f) { return f.second != 0; });
+}
+
+void PluginHarness::holdUntilDone(std::shared_ptr<Vm> vm, uint32_t root) {
+  finishing_.emplace_back(std::move(vm), root);
+}
+
+void PluginHarness::onPluginDone(Vm& vm, uint32_t root) {
+  // Called from inside the VM: it is released once the call has returned.
+  for (auto& [held, id] : finishing_) {
+    if (held.get() == &vm && id == root) id = 0;
+  }
+  post([this] { std::erase_if(finishing_, [](const auto& f) { return f.second == 0; }); });
 }
 
 std::unique_ptr<FakeStream> PluginHarness::newStream() {
@@ -197,6 +221,7 @@ void PluginHarness::advance(std::chrono::milliseconds by) {
 }
 
 uint32_t PluginHarness::tickPeriodMs() const {
+  if (!plugin_) return 0;
   auto it = timers_.find(plugin_->rootId());
   return it == timers_.end() ? 0 : it->second.period_ms;
 }
@@ -302,9 +327,11 @@ void PluginHarness::respondGrpcCall(uint32_t token, uint32_t status, std::string
   if (vm == callout_vm_.end() || call == grpc_calls_.end()) return;
   Vm* target = vm->second;
   const uint32_t root = call->root;
+  const bool stream = call->stream;
+  if (!stream) grpc_calls_.erase(call);  // a unary call is answered once, then forgotten
   if (status == 0) {
+    if (!stream) callout_vm_.erase(token);
     target->onGrpcReceive(root, token, std::string(message));
-    if (!call->stream) callout_vm_.erase(token);
   } else {
     callout_vm_.erase(token);
     target->onGrpcClose(root, token, status, std::string(message));

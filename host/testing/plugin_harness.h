@@ -130,6 +130,8 @@ class PluginHarness : public VmHost {
   // Answers (and forgets) a pending HTTP call; empty headers = failure (reset/timeout).
   void respondHttpCall(uint32_t token, const Headers& headers, std::string_view body,
                        const Headers& trailers = {});
+  // Answers a gRPC call (status 0: `message` is the response; else the failure and its status
+  // message). A unary call is then forgotten; a stream stays listed.
   void respondGrpcCall(uint32_t token, uint32_t status, std::string_view message);
   // Set an HTTP cluster as unknown (proxy_http_call then returns BadArgument).
   std::vector<std::string> unknown_clusters;
@@ -165,6 +167,14 @@ class PluginHarness : public VmHost {
   void post(std::function<void()> task) override { posted_.push_back(std::move(task)); }
   WasmResult getProperty(std::string_view path, std::string* value) override;
   void onVmFailed(Vm&) override { ++vm_failures; }
+  void holdUntilDone(std::shared_ptr<Vm> vm, uint32_t root) override;
+  void onPluginDone(Vm& vm, uint32_t root) override;
+
+  // Stops the plugin as a proxy does at shutdown (on_done). True when it finished at once; false
+  // when it flushes first: its VM stays alive (callouts still answerable) until proxy_done.
+  bool stopPlugin();
+  // Plugins stopped but not yet done.
+  size_t finishingPlugins() const;
 
  private:
   friend class FakeStream;
@@ -185,6 +195,7 @@ class PluginHarness : public VmHost {
   std::vector<GrpcCall> grpc_calls_;
   std::map<uint32_t, Vm*> callout_vm_;
   std::deque<std::function<void()>> posted_;
+  std::vector<std::pair<std::shared_ptr<Vm>, uint32_t>> finishing_;
 };
 
 }  // namespace proxy_wasm::host::testing

@@ -1,5 +1,6 @@
 #include "proxy_wasm/sdk/json.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace proxy_wasm::json {
@@ -140,6 +141,16 @@ JsonResult<Value> Value::require(std::string_view key) const {
   auto v = find(key);
   if (!v) return unexpected(Error{childPath(key), "missing required field"});
   return *v;
+}
+
+std::optional<Error> Value::unknownField(std::initializer_list<std::string_view> known) const {
+  if (!json_->is_object()) return typeError("object");
+  for (const auto& [key, value] : json_->items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return Error{childPath(key), "unknown field"};
+    }
+  }
+  return std::nullopt;
 }
 
 JsonResult<std::optional<std::string>> Value::getString(std::string_view key) const {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,6 +154,13 @@ class VmHost {
   virtual WasmResult getProperty(std::string_view path, std::string* value) = 0;
   // The VM trapped: the embedder may schedule a reload (FAIL_RELOAD).
   virtual void onVmFailed(Vm& vm) = 0;
+  // A plugin whose on_done returned false (it flushes before it goes) is handed over here by its
+  // owner: the embedder keeps `vm` alive and keeps serving its callouts until onPluginDone, or
+  // until the VM fails, or until the embedder's own deadline (e.g. the end of a drain).
+  virtual void holdUntilDone(std::shared_ptr<Vm> vm, uint32_t root_context_id) = 0;
+  // The plugin called proxy_done; its root is deleted. Called from inside the VM: release the VM
+  // later (post), never from here.
+  virtual void onPluginDone(Vm& vm, uint32_t root_context_id) = 0;
 };
 
 }  // namespace proxy_wasm::host

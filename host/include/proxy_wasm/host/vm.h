@@ -55,8 +55,10 @@ class Vm {
   // `error` when either returns false or the VM fails.
   std::optional<uint32_t> startPlugin(std::shared_ptr<const PluginConfig> plugin,
                                       std::string* error);
-  // on_done, then on_delete now (or after the plugin calls proxy_done).
-  void stopPlugin(uint32_t root_context_id);
+  // on_done, then on_delete now: true. When on_done returns false the root stays (its callouts
+  // and timers keep running) until the plugin calls proxy_done, which deletes it and tells the
+  // embedder (VmHost::onPluginDone): false. Stopping a root that is already waiting: false.
+  bool stopPlugin(uint32_t root_context_id);
   const PluginConfig* plugin(uint32_t root_context_id) const;
 
   // ---- HTTP streams ----

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,9 @@ class Value {
 
   // Member access on an object. find() gives nullopt when absent or when this is not an object.
   std::optional<Value> find(std::string_view key) const;
+  // An object whose members are all in `known`: nullopt; else the error naming the first other
+  // member ("<path>: unknown field"), or a type error when this is not an object.
+  std::optional<Error> unknownField(std::initializer_list<std::string_view> known) const;
   // Absent -> error "missing required field".
   JsonResult<Value> require(std::string_view key) const;
   // Optional members: absent -> nullopt, present with the wrong type -> error.

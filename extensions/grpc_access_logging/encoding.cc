@@ -1,0 +1,280 @@
+// The two wire formats, encoded with nanopb. Every generated field is a pointer (proto/*.options):
+// NULL leaves the field out, which is how an absent property stays absent. nanopb only reads
+// through the pointers while encoding, so pointing at const strings is safe.
+#include <pb_encode.h>
+
+#include <deque>
+
+#include "log.pb.h"
+#include "otlp_logs.pb.h"
+#include "plugin.h"
+
+namespace grpc_access_logging {
+
+namespace {
+
+using LogEntry = istio_ecosystem_wasm_extensions_grpc_logging_LogEntry;
+using LogRecord = opentelemetry_proto_collector_logs_v1_LogRecord;
+using KeyValue = opentelemetry_proto_collector_logs_v1_KeyValue;
+using AnyValue = opentelemetry_proto_collector_logs_v1_AnyValue;
+using ArrayValue = opentelemetry_proto_collector_logs_v1_ArrayValue;
+
+bool appendBytes(pb_ostream_t* stream, const pb_byte_t* bytes, size_t size) {
+  static_cast<std::string*>(stream->state)->append(reinterpret_cast<const char*>(bytes), size);
+  return true;
+}
+
+pb_ostream_t appender(std::string* out) {
+  pb_ostream_t s = PB_OSTREAM_SIZING;
+  s.callback = &appendBytes;
+  s.state = out;
+  s.max_size = SIZE_MAX;
+  return s;
+}
+
+template <class Message>
+std::string encode(const pb_msgdesc_t* fields, const Message& message) {
+  std::string out;
+  pb_ostream_t s = appender(&out);
+  // Only a callback failure stops an encoder, and ours never fails.
+  pb_encode(&s, fields, &message);
+  return out;
+}
+
+char* text(const std::optional<std::string>& s) {
+  return s ? const_cast<char*>(s->c_str()) : nullptr;
+}
+
+// "ip:port" / "[v6]:port" -> {ip, port}; a value without a numeric port gives {value, nullopt}.
+std::pair<std::string, std::optional<int64_t>> splitHostPort(std::string_view s) {
+  const size_t colon = s.rfind(':');
+  const bool v6_without_port = s.find(':') != colon && s.find(']') == std::string_view::npos;
+  if (colon == std::string_view::npos || colon + 1 == s.size() || v6_without_port) {
+    return {std::string(s), std::nullopt};
+  }
+  int64_t port = 0;
+  for (char c : s.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return {std::string(s), std::nullopt};
+    port = port * 10 + (c - '0');
+  }
+  std::string_view host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return {std::string(host), port};
+}
+
+std::optional<std::string> hexBytes(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  if (out.find_first_not_of('\0') == std::string::npos) return std::nullopt;  // all-zero: invalid
+  return out;
+}
+
+// OTLP attributes: owns every value the nanopb structs point to (in deques, so the pointers stay
+// valid while attributes are added).
+class Attributes {
+ public:
+  void add(const char* key, const std::optional<std::string>& v) {
+    if (v) push(key, stringValue(*v));
+  }
+  void addInt(const char* key, std::optional<int64_t> v) {
+    if (!v) return;
+    ints_.push_back(*v);
+    AnyValue a{};
+    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_int_value_tag;
+    a.value.int_value = &ints_.back();
+    push(key, a);
+  }
+  void addDouble(const char* key, double v) {
+    doubles_.push_back(v);
+    AnyValue a{};
+    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_double_value_tag;
+    a.value.double_value = &doubles_.back();
+    push(key, a);
+  }
+  // A request header as semantic conventions give it: an array of its values.
+  void addHeader(const char* key, const std::optional<std::string>& v) {
+    if (!v) return;
+    values_.push_back(stringValue(*v));
+    arrays_.push_back(ArrayValue{1, &values_.back()});
+    AnyValue a{};
+    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_array_value_tag;
+    a.value.array_value = &arrays_.back();
+    push(key, a);
+  }
+  AnyValue stringValue(const std::string& s) {
+    strings_.push_back(s);
+    AnyValue a{};
+    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_string_value_tag;
+    a.value.string_value = const_cast<char*>(strings_.back().c_str());
+    return a;
+  }
+  pb_size_t count() const { return static_cast<pb_size_t>(pairs_.size()); }
+  KeyValue* data() { return pairs_.data(); }
+
+ private:
+  void push(const char* key, AnyValue value) {
+    values_.push_back(value);
+    pairs_.push_back(KeyValue{const_cast<char*>(key), &values_.back()});
+  }
+  std::deque<std::string> strings_;
+  std::deque<int64_t> ints_;
+  std::deque<double> doubles_;
+  std::deque<AnyValue> values_;
+  std::deque<ArrayValue> arrays_;
+  std::vector<KeyValue> pairs_;  // contiguous: the message points at it once complete
+};
+
+}  // namespace
+
+void appendField(std::string& out, uint32_t field, std::string_view message) {
+  pb_ostream_t s = appender(&out);
+  pb_encode_tag(&s, PB_WT_STRING, field);
+  pb_encode_string(&s, reinterpret_cast<const pb_byte_t*>(message.data()), message.size());
+}
+
+std::string encodeLogEntry(const AccessEntry& e, const NodeInfo& node) {
+  LogEntry m{};
+  m.source_address = text(e.source_address);
+  m.destination_address = text(e.destination_address);
+  m.destination_workload = text(node.workload);
+  m.destination_namespace = text(node.namespace_name);
+  m.host = text(e.host);
+  m.path = text(e.path);
+  m.user_agent = text(e.user_agent);
+  m.referer = text(e.referer);
+  m.request_id = text(e.request_id);
+  google_protobuf_Timestamp timestamp{};
+  if (e.start_unix_ns) {
+    timestamp.seconds = static_cast<int64_t>(*e.start_unix_ns / 1'000'000'000);
+    timestamp.nanos = static_cast<int32_t>(*e.start_unix_ns % 1'000'000'000);
+    m.timestamp = &timestamp;
+  }
+  google_protobuf_Duration latency{};
+  if (e.duration_ns) {
+    latency.seconds = static_cast<int64_t>(*e.duration_ns / 1'000'000'000);
+    latency.nanos = static_cast<int32_t>(*e.duration_ns % 1'000'000'000);
+    m.latency = &latency;
+  }
+  uint32_t code = e.response_code.value_or(0);
+  if (e.response_code) m.response_code = &code;
+  return encode(istio_ecosystem_wasm_extensions_grpc_logging_LogEntry_fields, m);
+}
+
+std::string encodeLogRecord(const AccessEntry& e) {
+  Attributes attrs;
+  attrs.add("http.request.method", e.method);
+  attrs.add("url.path", e.path);
+  attrs.add("url.query", e.query);
+  attrs.add("url.scheme", e.scheme);
+  if (e.host) {
+    auto [address, port] = splitHostPort(*e.host);
+    attrs.add("server.address", address);
+    attrs.addInt("server.port", port);
+  }
+  if (e.response_code) attrs.addInt("http.response.status_code", *e.response_code);
+  attrs.add("user_agent.original", e.user_agent);
+  if (e.source_address) {
+    auto [address, port] = splitHostPort(*e.source_address);
+    attrs.add("client.address", address);
+    attrs.addInt("client.port", port);
+  }
+  if (e.destination_address) {
+    auto [address, port] = splitHostPort(*e.destination_address);
+    attrs.add("network.local.address", address);
+    attrs.addInt("network.local.port", port);
+  }
+  if (e.protocol && e.protocol->rfind("HTTP/", 0) == 0) {
+    attrs.add("network.protocol.version", e.protocol->substr(5));
+  }
+  attrs.addHeader("http.request.header.referer", e.referer);
+  attrs.addHeader("http.request.header.x-request-id", e.request_id);
+  if (e.duration_ns) attrs.addDouble("http.server.request.duration", *e.duration_ns / 1e9);
+
+  LogRecord r{};
+  uint64_t time = e.start_unix_ns.value_or(0), observed = e.observed_unix_ns;
+  int32_t severity = 9;  // INFO
+  if (e.start_unix_ns) r.time_unix_nano = &time;
+  r.observed_time_unix_nano = &observed;
+  r.severity_number = &severity;
+  r.severity_text = const_cast<char*>("INFO");
+  // The body reads like an access-log line: "GET /path?query HTTP/1.1 200".
+  std::string line = e.method.value_or("-") + " " + e.path.value_or("-") +
+                     (e.query ? "?" + *e.query : "") + " " + e.protocol.value_or("-") + " " +
+                     (e.response_code ? std::to_string(*e.response_code) : "-");
+  AnyValue body = attrs.stringValue(line);
+  r.body = &body;
+  r.attributes_count = attrs.count();
+  r.attributes = attrs.data();
+  // W3C traceparent "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>" links the entry to its
+  // trace.
+  PB_BYTES_ARRAY_T(16) trace{};
+  PB_BYTES_ARRAY_T(8) span{};
+  if (e.traceparent && e.traceparent->size() >= 55 && (*e.traceparent)[2] == '-') {
+    auto t = hexBytes(std::string_view(*e.traceparent).substr(3, 32));
+    auto s = hexBytes(std::string_view(*e.traceparent).substr(36, 16));
+    if (t && s && t->size() == 16 && s->size() == 8) {
+      trace.size = 16;
+      span.size = 8;
+      std::copy(t->begin(), t->end(), trace.bytes);
+      std::copy(s->begin(), s->end(), span.bytes);
+      r.trace_id = reinterpret_cast<pb_bytes_array_t*>(&trace);
+      r.span_id = reinterpret_cast<pb_bytes_array_t*>(&span);
+    }
+  }
+  return encode(opentelemetry_proto_collector_logs_v1_LogRecord_fields, r);
+}
+
+std::string encodeOtlpResource(const NodeInfo& node) {
+  Attributes attrs;
+  attrs.add("service.name", node.workload ? node.workload : node.cluster);
+  attrs.add("k8s.namespace.name", node.namespace_name);
+  attrs.add("service.instance.id", node.node_id);
+  opentelemetry_proto_collector_logs_v1_Resource r{};
+  r.attributes_count = attrs.count();
+  r.attributes = attrs.data();
+  return encode(opentelemetry_proto_collector_logs_v1_Resource_fields, r);
+}
+
+std::string wrapOtlpBatch(std::string_view resource, std::string_view records) {
+  opentelemetry_proto_collector_logs_v1_InstrumentationScope scope{};
+  scope.name = const_cast<char*>("grpc_access_logging");
+  std::string scope_logs;
+  appendField(scope_logs, opentelemetry_proto_collector_logs_v1_ScopeLogs_scope_tag,
+              encode(opentelemetry_proto_collector_logs_v1_InstrumentationScope_fields, scope));
+  scope_logs.append(records);
+  std::string resource_logs;
+  appendField(resource_logs, opentelemetry_proto_collector_logs_v1_ResourceLogs_resource_tag,
+              resource);
+  appendField(resource_logs, opentelemetry_proto_collector_logs_v1_ResourceLogs_scope_logs_tag,
+              scope_logs);
+  std::string request;
+  appendField(request,
+              opentelemetry_proto_collector_logs_v1_ExportLogsServiceRequest_resource_logs_tag,
+              resource_logs);
+  return request;
+}
+
+std::string encodeGrpcService(std::string_view target) {
+  // envoy.config.core.v3.GrpcService: envoy_grpc = 1 {cluster_name = 1}, google_grpc = 2
+  // {target_uri = 1, stat_prefix = 4}. A "host:port" is a target, anything else a cluster.
+  std::string inner;
+  const bool is_target = target.find(':') != std::string_view::npos;
+  appendField(inner, 1, target);
+  if (is_target) appendField(inner, 4, "grpc_access_logging");
+  std::string service;
+  appendField(service, is_target ? 2 : 1, inner);
+  return service;
+}
+
+}  // namespace grpc_access_logging
