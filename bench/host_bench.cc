@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "jwt_fixtures.h"
@@ -199,6 +200,46 @@ void JwtRoutingCycle(benchmark::State& state, std::string runtime, std::string a
   }
 }
 
+// grpc_access_logging: one stream logged (its properties read, the entry encoded for `config`'s
+// services and appended to the batch), the batch exports answered at once by the fake collector.
+void AccessLogCycle(benchmark::State& state, std::string runtime, std::string config) {
+  HarnessOptions o;
+  o.runtime = runtime;
+  o.plugin.name = "access_log_bench";
+  o.plugin.configuration = config;
+  o.vm.vm_id = "access_log_bench";
+  o.host_properties[proxy_wasm::abi::encodePropertyPath({"node", "metadata", "WORKLOAD_NAME"})] =
+      "echo";
+  std::string error;
+  auto h = PluginHarness::create(pluginPath("grpc_access_logging"), o, &error);
+  if (!h) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  using proxy_wasm::abi::encodeInt64;
+  using proxy_wasm::abi::encodePropertyPath;
+  const std::map<std::string, std::string> properties = {
+      {encodePropertyPath({"source", "address"}), "10.1.2.3:54321"},
+      {encodePropertyPath({"destination", "address"}), "10.4.5.6:8080"},
+      {encodePropertyPath({"request", "host"}), "echo.default.svc:8080"},
+      {encodePropertyPath({"request", "url_path"}), "/api/items/42"},
+      {encodePropertyPath({"request", "method"}), "GET"},
+      {encodePropertyPath({"request", "scheme"}), "http"},
+      {encodePropertyPath({"request", "protocol"}), "HTTP/1.1"},
+      {encodePropertyPath({"request", "useragent"}), "curl/7.88.1"},
+      {encodePropertyPath({"request", "id"}), "5f3c1e2a-8f4b-4d6e-9a1b-2c3d4e5f6a7b"},
+      {encodePropertyPath({"request", "time"}), encodeInt64(1'700'000'000'000'000'000)},
+      {encodePropertyPath({"request", "duration"}), encodeInt64(1'234'567)},
+      {encodePropertyPath({"response", "code"}), encodeInt64(200)}};
+  for (auto _ : state) {
+    auto s = h->newStream();
+    s->properties = properties;
+    benchmark::DoNotOptimize(s->sendRequestHeaders(kRequestHeaders, true));
+    s->end();
+    while (!h->grpcCalls().empty()) h->respondGrpcCall(h->grpcCalls()[0].token, 0, "");
+  }
+}
+
 // ---- native baselines: the same logic compiled into the host --------------------------------
 
 __attribute__((noinline)) int32_t nativeNoop(int32_t x) {
@@ -338,6 +379,14 @@ BENCHMARK_CAPTURE(JwtRoutingCycle, eddsa_uncached_v8, std::string("v8"), std::st
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(JwtRoutingCycle, hs256_uncached_v8, std::string("v8"), std::string("HS256"),
                   false);
+BENCHMARK_CAPTURE(AccessLogCycle, write_log_v8, std::string("v8"),
+                  std::string(R"({"logging_service": "c:1"})"));
+BENCHMARK_CAPTURE(AccessLogCycle, otlp_v8, std::string("v8"),
+                  std::string(R"({"otlp_service": "c"})"));
+BENCHMARK_CAPTURE(AccessLogCycle, write_log_wabt, std::string("wabt"),
+                  std::string(R"({"logging_service": "c:1"})"));
+BENCHMARK_CAPTURE(AccessLogCycle, otlp_wabt, std::string("wabt"),
+                  std::string(R"({"otlp_service": "c"})"));
 BENCHMARK_CAPTURE(VmMemory, v8, std::string("v8"))->Iterations(1);
 BENCHMARK_CAPTURE(VmMemory, wabt, std::string("wabt"))->Iterations(1);
 

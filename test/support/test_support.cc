@@ -296,6 +296,11 @@ static_resources:
 )" + extra_clusters;
 }
 
+long prometheusValue(const std::string& prom, const std::string& name) {
+  auto at = prom.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stol(prom.substr(at + name.size() + 2));
+}
+
 std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
                                                   const std::vector<std::string>& extra_args) {
   static int n = 0;

@@ -104,6 +104,9 @@ std::string singlePluginConfig(const std::string& plugin, const std::string& con
                                const std::string& extra_clusters = "",
                                const std::string& node = "");
 
+// The value of metric `name` in a /stats/prometheus text, or -1 when it is not listed.
+long prometheusValue(const std::string& prom, const std::string& name);
+
 // Runs wasm-proxy once and returns (exit code, output), e.g. for configs that must be refused.
 std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
                                                   const std::vector<std::string>& extra_args = {});

@@ -37,8 +37,7 @@ class OpaIntegration : public ::testing::Test {
         std::map<std::string, std::string>{{"OPA_PORT", std::to_string(opa_port_)}});
   }
   static long counter(const std::string& prom, const std::string& name) {
-    auto at = prom.find("\n" + name + " ");
-    return at == std::string::npos ? -1 : std::stol(prom.substr(at + name.size() + 2));
+    return prometheusValue(prom, name);
   }
   uint16_t opa_port_;
   Process opa_;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The cost of grpc_access_logging through wasm-proxy, and whether every request is accounted for.
+# wrk on loopback, one worker each, the same nginx upstream, the real collector (log-collector,
+# libgrpc++) receiving: wasm-proxy without a filter; with the plugin exporting upstream's WriteLog;
+# with it exporting OTLP. Interleaved rounds; prints medians, ratios to no filter and CPU per
+# request (the proxy's own, from /proc). Then the accounting: requests wrk completed against each
+# plugin target vs logs_written + logs_dropped, after the last flush.
+#   bench/run_access_log_bench.sh [build-dir]   env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$root/bench/lib.sh"
+build="${1:-$root/build}"
+rounds="${ROUNDS:-3}"; duration="${DURATION:-5s}"; conns="${CONNECTIONS:-32}"
+work="$build/bench/access_log"; rm -rf "$work"; mkdir -p "$work"
+up=19500; collector=19501
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
+"$build/test/support/log-collector" --port $collector >"$work/collector.out" 2>&1 &
+pids+=($!)
+
+plugin() {  # plugin configuration (JSON)
+  printf '          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: access_log
+                vm_config: { vm_id: access_log, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/grpc_access_logging.wasm" } } }
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$1"
+}
+cluster="  - name: collector
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        \"@type\": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment: { cluster_name: collector, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $collector } } } }] }] }"
+
+targets="noflt write_log otlp"
+declare -A port=() served=()
+p=19510
+for t in $targets; do
+  case $t in
+    noflt) filters="" ;;
+    write_log) filters="$(plugin "{\"logging_service\": \"127.0.0.1:$collector\"}")" ;;
+    otlp) filters="$(plugin '{"otlp_service": "collector"}')" ;;
+  esac
+  bench_bootstrap $p $up "$filters" $((p + 1)) "$cluster" >"$work/$t.yaml"
+  "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
+  pids+=($!); eval "pid_$t=$!"; port[$t]=$p; served[$t]=0; p=$((p + 2))
+done
+sleep 1
+for t in $targets; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[$t]}/")
+  [ "$code" = 200 ] || { echo "$t answered $code; see $work/$t.log"; exit 1; }
+  served[$t]=1
+done
+
+declare -A rps=() cpu=()
+for r in $(seq "$rounds"); do
+  for t in $targets; do
+    pidvar="pid_$t"
+    before=$(cpu_ticks "${!pidvar}")
+    out=$(wrk -t1 -c"$conns" -d"$duration" "http://127.0.0.1:${port[$t]}/")
+    after=$(cpu_ticks "${!pidvar}")
+    rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' || true)
+    [ -z "$errors" ] || echo "$t: $errors"
+    served[$t]=$((served[$t] + n))
+    cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
+  done
+done
+echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, medians of $rounds rounds"
+printf '%-36s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
+base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
+for t in $targets; do
+  m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
+  case $t in
+    noflt) label="wasm-proxy, no filter" ;;
+    write_log) label="grpc_access_logging, WriteLog" ;;
+    otlp) label="grpc_access_logging, OTLP" ;;
+  esac
+  awk -v l="$label" -v m="$m" -v u="$u" -v b="$base" -v bc="$base_cpu" \
+    'BEGIN {printf "%-36s %12s %12s %9.2fx %9.2fx\n", l, m, u, m / b, bc / u}'
+done
+
+sleep 2  # the last flush interval (1 s) and its export
+echo
+echo "accounting (requests completed by clients vs entries the plugin counted):"
+printf '%-12s %12s %12s %12s %12s\n' target requests written dropped failures
+for t in write_log otlp; do
+  prom=$(curl -s "http://127.0.0.1:$((port[$t] + 1))/stats/prometheus")
+  v() { echo "$prom" | awk -v n="grpc_access_logging_${t}_$1" '$1 == n {print $2}'; }
+  printf '%-12s %12s %12s %12s %12s\n' "$t" "${served[$t]}" "$(v logs_written)" "$(v logs_dropped)" "$(v export_failures)"
+done
+echo "collector received: $(grep -c '"entry"' "$work/collector.out") entries"
