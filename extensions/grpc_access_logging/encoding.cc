@@ -3,8 +3,6 @@
 // through the pointers while encoding, so pointing at const strings is safe.
 #include <pb_encode.h>
 
-#include <deque>
-
 #include "log.pb.h"
 #include "otlp_logs.pb.h"
 #include "plugin.h"
@@ -15,9 +13,7 @@ namespace {
 
 using LogEntry = istio_ecosystem_wasm_extensions_grpc_logging_LogEntry;
 using LogRecord = opentelemetry_proto_collector_logs_v1_LogRecord;
-using KeyValue = opentelemetry_proto_collector_logs_v1_KeyValue;
 using AnyValue = opentelemetry_proto_collector_logs_v1_AnyValue;
-using ArrayValue = opentelemetry_proto_collector_logs_v1_ArrayValue;
 
 bool appendBytes(pb_ostream_t* stream, const pb_byte_t* bytes, size_t size) {
   static_cast<std::string*>(stream->state)->append(reinterpret_cast<const char*>(bytes), size);
@@ -80,59 +76,88 @@ std::optional<std::string> hexBytes(std::string_view hex) {
   return out;
 }
 
-// OTLP attributes: owns every value the nanopb structs point to (in deques, so the pointers stay
-// valid while attributes are added).
+size_t varintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// A length-delimited field's tag and length (its bytes follow).
+void putHeader(pb_ostream_t* s, uint32_t field, size_t length) {
+  pb_encode_tag(s, PB_WT_STRING, field);
+  pb_encode_varint(s, length);
+}
+
+// OTLP attributes (KeyValue messages), encoded straight into one run of `field`-tagged records
+// that the message's callback writes as is: no message is encoded twice, nothing is copied.
 class Attributes {
  public:
-  void add(const char* key, const std::optional<std::string>& v) {
-    if (v) push(key, stringValue(*v));
-  }
-  void addInt(const char* key, std::optional<int64_t> v) {
+  explicit Attributes(uint32_t field) : field_(field), out_(appender(&bytes_)) {}
+  Attributes(const Attributes&) = delete;  // out_ points at bytes_
+  Attributes& operator=(const Attributes&) = delete;
+  void add(std::string_view key, const std::optional<std::string>& v) {
     if (!v) return;
-    ints_.push_back(*v);
-    AnyValue a{};
-    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_int_value_tag;
-    a.value.int_value = &ints_.back();
-    push(key, a);
+    begin(key, stringSize(*v));
+    putString(*v);
   }
-  void addDouble(const char* key, double v) {
-    doubles_.push_back(v);
-    AnyValue a{};
-    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_double_value_tag;
-    a.value.double_value = &doubles_.back();
-    push(key, a);
+  void addInt(std::string_view key, std::optional<int64_t> v) {
+    if (!v) return;
+    const auto u = static_cast<uint64_t>(*v);  // int64: two's complement as a varint
+    begin(key, 1 + varintSize(u));
+    pb_encode_tag(&out_, PB_WT_VARINT,
+                  opentelemetry_proto_collector_logs_v1_AnyValue_int_value_tag);
+    pb_encode_varint(&out_, u);
+  }
+  void addDouble(std::string_view key, double v) {
+    begin(key, 1 + 8);
+    pb_encode_tag(&out_, PB_WT_64BIT,
+                  opentelemetry_proto_collector_logs_v1_AnyValue_double_value_tag);
+    pb_encode_fixed64(&out_, &v);
   }
   // A request header as semantic conventions give it: an array of its values.
-  void addHeader(const char* key, const std::optional<std::string>& v) {
+  void addHeader(std::string_view key, const std::optional<std::string>& v) {
     if (!v) return;
-    values_.push_back(stringValue(*v));
-    arrays_.push_back(ArrayValue{1, &values_.back()});
-    AnyValue a{};
-    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_array_value_tag;
-    a.value.array_value = &arrays_.back();
-    push(key, a);
+    const size_t element = stringSize(*v);                   // AnyValue{string_value}
+    const size_t array = 1 + varintSize(element) + element;  // ArrayValue{values: [element]}
+    begin(key, 1 + varintSize(array) + array);               // AnyValue{array_value}
+    putHeader(&out_, opentelemetry_proto_collector_logs_v1_AnyValue_array_value_tag, array);
+    putHeader(&out_, opentelemetry_proto_collector_logs_v1_ArrayValue_values_tag, element);
+    putString(*v);
   }
-  AnyValue stringValue(const std::string& s) {
-    strings_.push_back(s);
-    AnyValue a{};
-    a.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_string_value_tag;
-    a.value.string_value = const_cast<char*>(strings_.back().c_str());
-    return a;
+  pb_callback_t callback() const {
+    pb_callback_t c{};
+    c.funcs.encode = &Attributes::write;
+    c.arg = const_cast<Attributes*>(this);
+    return c;
   }
-  pb_size_t count() const { return static_cast<pb_size_t>(pairs_.size()); }
-  KeyValue* data() { return pairs_.data(); }
 
  private:
-  void push(const char* key, AnyValue value) {
-    values_.push_back(value);
-    pairs_.push_back(KeyValue{const_cast<char*>(key), &values_.back()});
+  // For a FT_CALLBACK attribute field: writes the records as they are.
+  static bool write(pb_ostream_t* stream, const pb_field_t*, void* const* arg) {
+    const auto* self = static_cast<const Attributes*>(*arg);
+    return pb_write(stream, reinterpret_cast<const pb_byte_t*>(self->bytes_.data()),
+                    self->bytes_.size());
   }
-  std::deque<std::string> strings_;
-  std::deque<int64_t> ints_;
-  std::deque<double> doubles_;
-  std::deque<AnyValue> values_;
-  std::deque<ArrayValue> arrays_;
-  std::vector<KeyValue> pairs_;  // contiguous: the message points at it once complete
+  static size_t stringSize(std::string_view v) { return 1 + varintSize(v.size()) + v.size(); }
+  // The record's header, its key and its value's header: the AnyValue of `value_size` follows.
+  void begin(std::string_view key, size_t value_size) {
+    const size_t kv =
+        1 + varintSize(key.size()) + key.size() + 1 + varintSize(value_size) + value_size;
+    putHeader(&out_, field_, kv);
+    putHeader(&out_, opentelemetry_proto_collector_logs_v1_KeyValue_key_tag, key.size());
+    pb_write(&out_, reinterpret_cast<const pb_byte_t*>(key.data()), key.size());
+    putHeader(&out_, opentelemetry_proto_collector_logs_v1_KeyValue_value_tag, value_size);
+  }
+  void putString(std::string_view v) {  // AnyValue{string_value}
+    putHeader(&out_, opentelemetry_proto_collector_logs_v1_AnyValue_string_value_tag, v.size());
+    pb_write(&out_, reinterpret_cast<const pb_byte_t*>(v.data()), v.size());
+  }
+  uint32_t field_;
+  std::string bytes_;
+  pb_ostream_t out_;
 };
 
 }  // namespace
@@ -172,7 +197,7 @@ std::string encodeLogEntry(const AccessEntry& e, const NodeInfo& node) {
 }
 
 std::string encodeLogRecord(const AccessEntry& e) {
-  Attributes attrs;
+  Attributes attrs(opentelemetry_proto_collector_logs_v1_LogRecord_attributes_tag);
   attrs.add("http.request.method", e.method);
   attrs.add("url.path", e.path);
   attrs.add("url.query", e.query);
@@ -212,10 +237,11 @@ std::string encodeLogRecord(const AccessEntry& e) {
   std::string line = e.method.value_or("-") + " " + e.path.value_or("-") +
                      (e.query ? "?" + *e.query : "") + " " + e.protocol.value_or("-") + " " +
                      (e.response_code ? std::to_string(*e.response_code) : "-");
-  AnyValue body = attrs.stringValue(line);
+  AnyValue body{};
+  body.which_value = opentelemetry_proto_collector_logs_v1_AnyValue_string_value_tag;
+  body.value.string_value = line.data();
   r.body = &body;
-  r.attributes_count = attrs.count();
-  r.attributes = attrs.data();
+  r.attributes = attrs.callback();
   // W3C traceparent "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>" links the entry to its
   // trace.
   PB_BYTES_ARRAY_T(16) trace{};
@@ -236,13 +262,12 @@ std::string encodeLogRecord(const AccessEntry& e) {
 }
 
 std::string encodeOtlpResource(const NodeInfo& node) {
-  Attributes attrs;
+  Attributes attrs(opentelemetry_proto_collector_logs_v1_Resource_attributes_tag);
   attrs.add("service.name", node.workload ? node.workload : node.cluster);
   attrs.add("k8s.namespace.name", node.namespace_name);
   attrs.add("service.instance.id", node.node_id);
   opentelemetry_proto_collector_logs_v1_Resource r{};
-  r.attributes_count = attrs.count();
-  r.attributes = attrs.data();
+  r.attributes = attrs.callback();
   return encode(opentelemetry_proto_collector_logs_v1_Resource_fields, r);
 }
 

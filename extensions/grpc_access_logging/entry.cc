@@ -15,28 +15,50 @@ std::optional<uint64_t> nonNegative(std::optional<int64_t> v) {
 
 }  // namespace
 
-AccessEntry readAccessEntry() {
+AccessEntry readAccessEntry(bool for_otlp) {
   AccessEntry e;
+  // The request headers in one call: host, path, method, user agent, referer, request id and
+  // traceparent are Envoy's request.* attributes read from them (each property read is a
+  // hostcall plus an allocation in the plugin; a third of this plugin's cost per request).
+  if (auto headers = proxy_wasm::getHeaderMapPairs(proxy_wasm::MapType::HttpRequestHeaders)) {
+    for (const auto& [name, value] : headers->pairs()) {
+      std::optional<std::string>* slot = nullptr;
+      if (name == ":authority")
+        slot = &e.host;
+      else if (name == ":path")
+        slot = &e.path;
+      else if (name == ":method")
+        slot = &e.method;
+      else if (name == "user-agent")
+        slot = &e.user_agent;
+      else if (name == "referer")
+        slot = &e.referer;
+      else if (name == "x-request-id")
+        slot = &e.request_id;
+      else if (name == "traceparent")
+        slot = &e.traceparent;
+      if (slot != nullptr && !*slot) *slot = std::string(value);  // the first value, as Envoy
+    }
+  }
+  if (e.path) {  // request.url_path and request.query
+    const size_t q = e.path->find('?');
+    if (q != std::string::npos) {
+      e.query = e.path->substr(q + 1);
+      e.path->resize(q);
+    }
+  }
   e.source_address = getPropertyString({"source", "address"});
   e.destination_address = getPropertyString({"destination", "address"});
-  e.host = getPropertyString({"request", "host"});
-  e.path = getPropertyString({"request", "url_path"});
-  e.query = getPropertyString({"request", "query"});
-  e.method = getPropertyString({"request", "method"});
-  e.scheme = getPropertyString({"request", "scheme"});
-  e.protocol = getPropertyString({"request", "protocol"});
-  // Envoy's attribute is request.useragent (upstream asked for request.user_agent and so always
-  // logged an empty user agent).
-  e.user_agent = getPropertyString({"request", "useragent"});
-  e.referer = getPropertyString({"request", "referer"});
-  e.request_id = getPropertyString({"request", "id"});
-  e.traceparent = getPropertyString({"request", "headers", "traceparent"});
   if (auto code = getPropertyInt64({"response", "code"}); code && *code > 0 && *code < 1000) {
     e.response_code = static_cast<uint32_t>(*code);
   }
   e.start_unix_ns = nonNegative(getPropertyInt64({"request", "time"}));
   e.duration_ns = nonNegative(getPropertyInt64({"request", "duration"}));
   e.observed_unix_ns = proxy_wasm::getCurrentTimeNanoseconds();
+  if (for_otlp) {
+    e.scheme = getPropertyString({"request", "scheme"});
+    e.protocol = getPropertyString({"request", "protocol"});
+  }
   return e;
 }
 

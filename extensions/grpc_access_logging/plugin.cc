@@ -66,6 +66,7 @@ class Root : public RootContext {
     return !waiting_;
   }
 
+  bool wantsOtlp() const { return config_.otlp_service.has_value(); }
   void log(const AccessEntry& entry) {
     for (auto& e : exporters_) e.add(entry);
   }
@@ -81,7 +82,10 @@ class Root : public RootContext {
 class Stream : public HttpContext {
  public:
   using HttpContext::HttpContext;
-  void onLog() override { rootAs<Root>().log(readAccessEntry()); }
+  void onLog() override {
+    Root& root = rootAs<Root>();
+    root.log(readAccessEntry(root.wantsOtlp()));
+  }
 };
 
 static RegisterContextFactory registration(rootFactory<Root>(), streamFactory<Stream>());

@@ -57,7 +57,8 @@ struct NodeInfo {
   std::optional<std::string> workload, namespace_name, node_id, cluster;
 };
 
-AccessEntry readAccessEntry();
+// `for_otlp`: also what only the OTLP record carries (scheme, protocol).
+AccessEntry readAccessEntry(bool for_otlp);
 NodeInfo readNodeInfo();
 
 // Encodings. A batch is the concatenation of `entry_field`-tagged encoded entries, so adding an
