@@ -3,8 +3,9 @@
 # wrk on loopback, one worker each, the same nginx upstream, the real collector (log-collector,
 # libgrpc++) receiving: wasm-proxy without a filter; with the plugin exporting upstream's WriteLog;
 # with it exporting OTLP. Interleaved rounds; prints medians, ratios to no filter and CPU per
-# request (the proxy's own, from /proc). Then the accounting: requests wrk completed against each
-# plugin target vs logs_written + logs_dropped, after the last flush.
+# request (the proxy's own, from /proc). Then the accounting: the requests each proxy served
+# (http.downstream_rq_total; wrk counts a few less: those in flight when it stops) against
+# logs_written + logs_dropped after the last flush, and what the collector received.
 #   bench/run_access_log_bench.sh [build-dir]   env: ROUNDS (3), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,17 +18,18 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
-"$build/test/support/log-collector" --port $collector >"$work/collector.out" 2>&1 &
+"$build/test/support/log-collector" --port $collector --summary >"$work/collector.out" 2>&1 &
 pids+=($!)
 
-plugin() {  # plugin configuration (JSON)
+plugin() {  # plugin configuration (JSON) [plugin name]
+  local name="${2:-grpc_access_logging}"
   printf '          - name: envoy.filters.http.wasm
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
                 name: access_log
-                vm_config: { vm_id: access_log, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/grpc_access_logging.wasm" } } }
-                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$1"
+                vm_config: { vm_id: access_log, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/%s.wasm" } } }
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$name" "$1"
 }
 cluster="  - name: collector
     connect_timeout: 1s
@@ -37,13 +39,14 @@ cluster="  - name: collector
         explicit_http_config: { http2_protocol_options: {} }
     load_assignment: { cluster_name: collector, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $collector } } } }] }] }"
 
-targets="noflt write_log otlp"
+targets="noflt scaffold write_log otlp"
 declare -A port=() served=()
 p=19510
 for t in $targets; do
   case $t in
     noflt) filters="" ;;
-    write_log) filters="$(plugin "{\"logging_service\": \"127.0.0.1:$collector\"}")" ;;
+    scaffold) filters="$(plugin '{}' scaffold)" ;;
+    write_log) filters="$(plugin "{\"logging_service\": \"127.0.0.1:$collector\"${WL_EXTRA:-}}")" ;;
     otlp) filters="$(plugin '{"otlp_service": "collector"}')" ;;
   esac
   bench_bootstrap $p $up "$filters" $((p + 1)) "$cluster" >"$work/$t.yaml"
@@ -79,6 +82,7 @@ for t in $targets; do
   m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
   case $t in
     noflt) label="wasm-proxy, no filter" ;;
+    scaffold) label="scaffold (a wasm filter doing nothing)" ;;
     write_log) label="grpc_access_logging, WriteLog" ;;
     otlp) label="grpc_access_logging, OTLP" ;;
   esac
@@ -88,11 +92,16 @@ done
 
 sleep 2  # the last flush interval (1 s) and its export
 echo
-echo "accounting (requests completed by clients vs entries the plugin counted):"
-printf '%-12s %12s %12s %12s %12s\n' target requests written dropped failures
+echo "accounting (requests served vs entries the plugin counted):"
+printf '%-10s %10s %10s %10s %10s %10s %10s\n' target wrk proxy written dropped failures sum_ok
 for t in write_log otlp; do
   prom=$(curl -s "http://127.0.0.1:$((port[$t] + 1))/stats/prometheus")
-  v() { echo "$prom" | awk -v n="grpc_access_logging_${t}_$1" '$1 == n {print $2}'; }
-  printf '%-12s %12s %12s %12s %12s\n' "$t" "${served[$t]}" "$(v logs_written)" "$(v logs_dropped)" "$(v export_failures)"
+  v() { echo "$prom" | awk -v n="$1" '$1 == n {print $2}'; }
+  rq=$(v http_downstream_rq_total)
+  w=$(v "grpc_access_logging_${t}_logs_written"); d=$(v "grpc_access_logging_${t}_logs_dropped")
+  ok=$([ $((w + d)) -eq "$rq" ] && echo yes || echo NO)
+  printf '%-10s %10s %10s %10s %10s %10s %10s\n' "$t" "${served[$t]}" "$rq" "$w" "$d" \
+    "$(v "grpc_access_logging_${t}_export_failures")" "$ok"
 done
-echo "collector received: $(grep -c '"entry"' "$work/collector.out") entries"
+echo "collector received: $(grep -o '"request_entries":[0-9]*' "$work/collector.out" | awk -F: '{s += $2} END {print s}') entries"
+

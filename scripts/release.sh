@@ -45,10 +45,12 @@ declare -A parts=(
   [local_rate_limit]=sdk,nlohmann-json,wasi-libc,libc++
   [open_policy_agent]=sdk,nlohmann-json,wasi-libc,libc++
   [jwt_routing]=sdk,nettle,nlohmann-json,wasi-libc,libc++
+  [grpc_access_logging]=sdk,nanopb,nlohmann-json,wasi-libc,libc++
   [scaffold]=sdk,nlohmann-json,wasi-libc,libc++
   [zig_scaffold]=zig-std
 )
-names=(basic_auth local_rate_limit open_policy_agent jwt_routing scaffold zig_scaffold)
+names=(basic_auth local_rate_limit open_policy_agent jwt_routing grpc_access_logging scaffold
+       zig_scaffold)
 
 rm -rf "$out"; mkdir -p "$out"
 sbom_args=()

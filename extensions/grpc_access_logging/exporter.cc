@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kFirstBackoffMs = 250, kMaxBackoffMs = 30'000;
+constexpr size_t kMaxExportBytes = 4u << 20;  // gRPC's default limit on a received message
 
 // The bytes appendField adds around an entry of `size` bytes (tag + length varint).
 size_t framing(size_t size) {
@@ -43,18 +44,20 @@ void Exporter::add(const AccessEntry& access) {
     return;
   }
   const std::string entry = wire_.encode(access);
-  if (current_.entries > 0 &&
-      current_.bytes.size() + framing(entry.size()) + entry.size() > limits_.max_batch_bytes) {
-    seal();
-  }
+  // A batch is full at max_batch_entries, or when this entry would take it past max_batch_bytes;
+  // a full batch goes at once (or right after the export in flight).
+  bool full = current_.entries > 0 && current_.bytes.size() + framing(entry.size()) + entry.size() >
+                                          limits_.max_batch_bytes;
+  if (full) seal();
   appendField(current_.bytes, wire_.entry_field, entry);
   ++current_.entries;
   ++buffered_;
   if (current_.entries >= limits_.max_batch_entries ||
       current_.bytes.size() >= limits_.max_batch_bytes) {
     seal();
-    sendNext(proxy_wasm::getCurrentTimeNanoseconds());
+    full = true;
   }
+  if (full) sendNext(proxy_wasm::getCurrentTimeNanoseconds());
 }
 
 void Exporter::onTick(uint64_t now_ns) {
@@ -79,24 +82,42 @@ void Exporter::seal() {
 void Exporter::sendNext(uint64_t now_ns) {
   while (!in_flight_ && !sealed_.empty()) {
     if (draining_ && now_ns >= deadline_ns_) {
-      dropFront("the shutdown deadline (timeout_ms) passed");
+      in_flight_batches_ = sealed_.size();
+      dropInFlight("the shutdown deadline (timeout_ms) passed");
       continue;
     }
     if (!draining_ && now_ns < next_try_ns_) return;  // backing off; a later tick retries
     uint64_t timeout_ms = limits_.timeout_ms;
     if (draining_)
       timeout_ms = std::min(timeout_ms, std::max<uint64_t>(1, (deadline_ns_ - now_ns) / kMs));
-    auto token =
-        root_.grpcCall(target_.grpc_service, wire_.service, wire_.method, {},
-                       wire_.wrap(sealed_.front().bytes), std::chrono::milliseconds(timeout_ms),
-                       [this](const proxy_wasm::GrpcCallResponse& r) { onAnswer(r); });
+    // A backlog goes out in fewer, larger exports: the batches waiting behind the first join it,
+    // up to max_batch_entries entries (and gRPC's default 4 MiB message limit). One export per
+    // round trip would otherwise cap the rate at max_batch_bytes per round trip.
+    in_flight_batches_ = 1;
+    uint32_t entries = sealed_.front().entries;
+    size_t bytes = sealed_.front().bytes.size();
+    while (in_flight_batches_ < sealed_.size()) {
+      const Batch& next = sealed_[in_flight_batches_];
+      if (entries + next.entries > limits_.max_batch_entries ||
+          bytes + next.bytes.size() > kMaxExportBytes) {
+        break;
+      }
+      entries += next.entries;
+      bytes += next.bytes.size();
+      ++in_flight_batches_;
+    }
+    std::string batch = sealed_.front().bytes;
+    for (size_t i = 1; i < in_flight_batches_; ++i) batch += sealed_[i].bytes;
+    auto token = root_.grpcCall(target_.grpc_service, wire_.service, wire_.method, {},
+                                wire_.wrap(batch), std::chrono::milliseconds(timeout_ms),
+                                [this](const proxy_wasm::GrpcCallResponse& r) { onAnswer(r); });
     if (token) {
       in_flight_ = true;
       return;
     }
     counters_.failures.increment();
-    dropFront("the call could not start (" + std::string(proxy_wasm::abi::toString(token.error())) +
-              ")");
+    dropInFlight("the call could not start (" +
+                 std::string(proxy_wasm::abi::toString(token.error())) + ")");
   }
   if (draining_ && idle() && on_drained_) std::exchange(on_drained_, nullptr)();
 }
@@ -109,9 +130,8 @@ void Exporter::onAnswer(const proxy_wasm::GrpcCallResponse& r) {
       proxy_wasm::logInfo("grpc_access_logging: export to ", target_.configured,
                           " succeeded again after ", attempts_, " failed attempt(s)");
     }
-    counters_.written.increment(sealed_.front().entries);
-    buffered_ -= sealed_.front().entries;
-    sealed_.pop_front();
+    const uint32_t n = popInFlight();
+    counters_.written.increment(n);
     attempts_ = 0;
     next_try_ns_ = 0;
   } else {
@@ -130,19 +150,27 @@ void Exporter::onAnswer(const proxy_wasm::GrpcCallResponse& r) {
       ++attempts_;
       next_try_ns_ = now + backoff_ms * kMs;
     } else {
-      dropFront(why);
+      dropInFlight(why);
     }
   }
   sendNext(now);
 }
 
-void Exporter::dropFront(std::string_view why) {
-  const uint32_t n = sealed_.front().entries;
+uint32_t Exporter::popInFlight() {
+  uint32_t n = 0;
+  for (; in_flight_batches_ > 0; --in_flight_batches_) {
+    n += sealed_.front().entries;
+    sealed_.pop_front();
+  }
+  buffered_ -= n;
+  return n;
+}
+
+void Exporter::dropInFlight(std::string_view why) {
+  const uint32_t n = popInFlight();
   proxy_wasm::logWarn("grpc_access_logging: dropping ", n, " entries for ", target_.configured,
                       ": ", why);
   counters_.dropped.increment(n);
-  buffered_ -= n;
-  sealed_.pop_front();
   attempts_ = 0;
   next_try_ns_ = 0;
 }

@@ -82,9 +82,10 @@ struct ExporterCounters {
         failures(prefix + "export_failures") {}
 };
 
-// Batches entries for one service and exports them, at most one call in flight. Retries
-// UNAVAILABLE and DEADLINE_EXCEEDED with backoff; beyond max_buffered_entries new entries are
-// dropped and counted. Every entry ends up counted once: written or dropped.
+// Batches entries for one service and exports them, at most one call in flight; a backlog goes
+// out in exports of up to max_batch_entries. Retries UNAVAILABLE and DEADLINE_EXCEEDED with
+// backoff; beyond max_buffered_entries new entries are dropped and counted. Every entry ends up
+// counted once: written or dropped.
 class Exporter {
  public:
   struct Wire {
@@ -113,7 +114,10 @@ class Exporter {
   void seal();
   void sendNext(uint64_t now_ns);
   void onAnswer(const proxy_wasm::GrpcCallResponse& r);
-  void dropFront(std::string_view why);
+  // The batches of the export in flight (the first in_flight_batches_ of sealed_): removed and
+  // counted as written, or as dropped.
+  uint32_t popInFlight();
+  void dropInFlight(std::string_view why);
 
   proxy_wasm::RootContext& root_;
   ServiceTarget target_;
@@ -121,9 +125,10 @@ class Exporter {
   const Config& limits_;
   ExporterCounters counters_;
   Batch current_;
-  std::deque<Batch> sealed_;  // front() is the one in flight, if any
+  std::deque<Batch> sealed_;  // the first in_flight_batches_ are the export in flight, if any
   size_t buffered_ = 0;       // entries in current_ and sealed_
   bool in_flight_ = false;
+  size_t in_flight_batches_ = 0;
   uint32_t attempts_ = 0;     // failed attempts of the front batch
   uint64_t next_try_ns_ = 0;  // backoff: no retry before this
   bool draining_ = false;

@@ -8,7 +8,9 @@
 //   {"service":"otlp","resource":{...},"scope":{...},"entry":{...LogRecord...}}
 // and every request as {"service":"...","request_entries":N}. Stop it and start it again on the
 // same port to play a collector that goes away. --unavailable N answers the first N requests with
-// UNAVAILABLE (a collector that is overloaded), --delay-ms D answers each request after D ms.
+// UNAVAILABLE (a collector that is overloaded), --delay-ms D answers each request after D ms,
+// --summary prints only the per-request lines (for load runs: the JSON of every entry costs more
+// than the proxy's export).
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -36,6 +38,7 @@ constexpr char kExport[] = "/opentelemetry.proto.collector.logs.v1.LogsService/E
 std::mutex out_mutex;
 std::atomic<int> unavailable_left{0};
 int delay_ms = 0;
+bool summary = false;
 
 std::string json(const google::protobuf::Message& m) {
   std::string out;
@@ -63,6 +66,7 @@ grpc::Status record(const std::string& method, const std::string& bytes) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "not a WriteLogRequest");
     }
     for (const auto& e : request.log_entries()) {
+      if (summary) break;
       std::cout << R"({"service":"write_log","entry":)" << json(e) << "}\n";
     }
     std::cout << R"({"service":"write_log","request_entries":)" << request.log_entries_size() << "}"
@@ -77,9 +81,10 @@ grpc::Status record(const std::string& method, const std::string& bytes) {
   for (const auto& rl : request.resource_logs()) {
     for (const auto& sl : rl.scope_logs()) {
       for (const auto& r : sl.log_records()) {
+        ++n;
+        if (summary) continue;
         std::cout << R"({"service":"otlp","resource":)" << json(rl.resource()) << R"(,"scope":)"
                   << json(sl.scope()) << R"(,"entry":)" << json(r) << "}\n";
-        ++n;
       }
     }
   }
@@ -138,6 +143,7 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "port on 127.0.0.1")->required();
   app.add_option("--unavailable", unavailable, "answer the first N requests with UNAVAILABLE");
   app.add_option("--delay-ms", delay_ms, "answer each request after this many milliseconds");
+  app.add_flag("--summary", summary, "print one line per request, not every entry");
   CLI11_PARSE(app, argc, argv);
   unavailable_left = unavailable;
   Service service;
