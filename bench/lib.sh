@@ -58,3 +58,39 @@ NGX
   /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
   pids+=($!)
 }
+
+# Interleaved wrk rounds over the targets in $targets: target t listens on ${port[t]}, its process
+# id is in $pid_<t>; extra wrk arguments in the array wrk_args. Appends to the associative arrays
+# rps[t] and cpu[t] (the process's CPU microseconds per request, from /proc) one value per
+# round, and adds the requests wrk completed to served[t]. Uses $rounds, $conns, $duration.
+bench_rounds() {
+  local r t pidvar before after out n errors
+  for r in $(seq "$rounds"); do
+    for t in $targets; do
+      pidvar="pid_$t"
+      before=$(cpu_ticks "${!pidvar}")
+      out=$(wrk -t1 -c"$conns" -d"$duration" "${wrk_args[@]}" "http://127.0.0.1:${port[$t]}/")
+      after=$(cpu_ticks "${!pidvar}")
+      rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+      n=$(echo "$out" | awk '/requests in/ {print $1}')
+      errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' || true)
+      [ -z "$errors" ] || echo "$t: $errors"
+      served[$t]=$((${served[$t]:-0} + n))
+      cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
+    done
+  done
+}
+
+# Prints the medians of bench_rounds, with ratios to the target "noflt"; `label <target>` (defined
+# by the caller) names each row.
+bench_report() {
+  local t m u base base_cpu
+  echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, medians of $rounds rounds"
+  printf '%-44s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
+  base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
+  for t in $targets; do
+    m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
+    awk -v l="$(label "$t")" -v m="$m" -v u="$u" -v b="$base" -v bc="$base_cpu" \
+      'BEGIN {printf "%-44s %12s %12s %9.2fx %9.2fx\n", l, m, u, m / b, bc / u}'
+  done
+}

@@ -57,38 +57,21 @@ sleep 1
 for t in $targets; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${port[$t]}/")
   [ "$code" = 200 ] || { echo "$t answered $code; see $work/$t.log"; exit 1; }
-  served[$t]=1
+  served[$t]=1  # this check
 done
 
 declare -A rps=() cpu=()
-for r in $(seq "$rounds"); do
-  for t in $targets; do
-    pidvar="pid_$t"
-    before=$(cpu_ticks "${!pidvar}")
-    out=$(wrk -t1 -c"$conns" -d"$duration" "http://127.0.0.1:${port[$t]}/")
-    after=$(cpu_ticks "${!pidvar}")
-    rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
-    n=$(echo "$out" | awk '/requests in/ {print $1}')
-    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' || true)
-    [ -z "$errors" ] || echo "$t: $errors"
-    served[$t]=$((served[$t] + n))
-    cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
-  done
-done
-echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, medians of $rounds rounds"
-printf '%-36s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
-base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
-for t in $targets; do
-  m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
-  case $t in
-    noflt) label="wasm-proxy, no filter" ;;
-    scaffold) label="scaffold (a wasm filter doing nothing)" ;;
-    write_log) label="grpc_access_logging, WriteLog" ;;
-    otlp) label="grpc_access_logging, OTLP" ;;
+wrk_args=()
+bench_rounds
+label() {
+  case $1 in
+    noflt) echo "wasm-proxy, no filter" ;;
+    scaffold) echo "scaffold (a wasm filter doing nothing)" ;;
+    write_log) echo "grpc_access_logging, WriteLog" ;;
+    otlp) echo "grpc_access_logging, OTLP" ;;
   esac
-  awk -v l="$label" -v m="$m" -v u="$u" -v b="$base" -v bc="$base_cpu" \
-    'BEGIN {printf "%-36s %12s %12s %9.2fx %9.2fx\n", l, m, u, m / b, bc / u}'
-done
+}
+bench_report
 
 sleep 2  # the last flush interval (1 s) and its export
 echo

@@ -65,30 +65,16 @@ for t in $targets; do
   [ "$code" = 200 ] || { echo "$t answered $code; see $work/$t.log"; exit 1; }
 done
 
-declare -A rps=() cpu=()
-for r in $(seq "$rounds"); do
-  for t in $targets; do
-    pidvar="pid_$t"
-    before=$(cpu_ticks "${!pidvar}")
-    out=$(wrk -t1 -c"$conns" -d"$duration" -H "authorization: Bearer $token" "http://127.0.0.1:${port[$t]}/")
-    after=$(cpu_ticks "${!pidvar}")
-    rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
-    n=$(echo "$out" | awk '/requests in/ {print $1}')
-    cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
-  done
-done
-echo "wrk -t1 -c$conns -d$duration, one worker each, medians of $rounds rounds"
-printf '%-44s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
-base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
-for t in $targets; do
-  m=$(echo "${rps[$t]}" | median); u=$(echo "${cpu[$t]}" | median)
-  case $t in
-    noflt) label="wasm-proxy, no filter" ;;
-    jwt_authn) label="jwt_authn (native, RS256)" ;;
-    authn_routing) label="jwt_authn + jwt_routing (metadata)" ;;
-    routing_cached) label="jwt_routing verifying, cached" ;;
-    routing_uncached) label="jwt_routing verifying every request" ;;
+declare -A rps=() cpu=() served=()
+wrk_args=(-H "authorization: Bearer $token")
+bench_rounds
+label() {
+  case $1 in
+    noflt) echo "wasm-proxy, no filter" ;;
+    jwt_authn) echo "jwt_authn (native, RS256)" ;;
+    authn_routing) echo "jwt_authn + jwt_routing (metadata)" ;;
+    routing_cached) echo "jwt_routing verifying, cached" ;;
+    routing_uncached) echo "jwt_routing verifying every request" ;;
   esac
-  awk -v l="$label" -v m="$m" -v u="$u" -v b="$base" -v bc="$base_cpu" \
-    'BEGIN {printf "%-44s %12s %12s %9.2fx %9.2fx\n", l, m, u, m / b, bc / u}'
-done
+}
+bench_report

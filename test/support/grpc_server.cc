@@ -17,16 +17,11 @@
 #include <iostream>
 #include <thread>
 
+#include "grpc_bytes.h"
+
 namespace {
 
-std::string bytesOf(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (buffer.Dump(&slices).ok()) {
-    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
+using pwx_test::bytesOf;
 
 // One unary exchange on the generic bidi reactor: read one message, answer, finish.
 class Exchange final : public grpc::ServerGenericBidiReactor {

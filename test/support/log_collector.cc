@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "grpc_bytes.h"
 #include "log.pb.h"
 #include "otlp_logs.pb.h"
 
@@ -48,14 +49,7 @@ std::string json(const google::protobuf::Message& m) {
   return out;
 }
 
-std::string bytesOf(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (buffer.Dump(&slices).ok()) {
-    for (const auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
+using pwx_test::bytesOf;
 
 // Decodes and prints one request; the status to answer with.
 grpc::Status record(const std::string& method, const std::string& bytes) {
