@@ -196,6 +196,24 @@ struct Verdict {
   bool error = false;
 };
 
+// Where buckets live in shared data (namespaced "local_rate_limit.<plugin name>."):
+//   slot.<i>   i < max_keys: a bucket (16 bytes) followed by its key; a key's candidate slots
+//              are kProbes consecutive ones from its hash
+//   lock       "-", or "<slot> <ns>" while a VM creates that slot (see createSlot)
+//   overflow   the bucket that keys share when their candidate slots are all in use
+// ABI 0.2.1 shared data has no delete, so memory stays bounded by reusing slots: a bucket refilled
+// to max_tokens is the same as a new one, so its slot may be given to another key (by CAS) and
+// nothing is lost when the first key comes back.
+constexpr int kProbes = 16;
+constexpr uint64_t kStaleLockNs = 1'000'000'000;  // a creator that died mid-creation
+constexpr int kMaxBusyLooks = 1000;
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 class Root : public RootContext {
  public:
   using RootContext::RootContext;
@@ -209,13 +227,19 @@ class Root : public RootContext {
     config_ = std::move(*c);
     // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets.
     prefix_ = "local_rate_limit." + getPropertyString({"plugin_name"}).value_or("") + ".";
-    // The bucket registry must exist before traffic so that creating buckets can rely on its
-    // CAS (a write to a missing key succeeds whatever the CAS). Every VM writes the same empty
-    // registry here; an existing one (a reload) is kept, and so are its buckets.
-    const std::string registry = prefix_ + "registry";
-    if (!getSharedData(registry) && setSharedData(registry, "0\n\x02") != WasmResult::Ok) {
-      logWarn("local_rate_limit: cannot initialise shared data");
-      return false;
+    // The lock and the overflow bucket exist before traffic (a write to a missing key succeeds
+    // whatever the CAS, so only existing keys can be updated safely by several VMs). An existing
+    // one (a reload) is kept, and so are the buckets.
+    const uint64_t now = getCurrentTimeNanoseconds();
+    const std::string full = encode({config_.max_tokens, now});
+    std::vector<std::pair<std::string, std::string>> initial = {{prefix_ + "lock", "-"},
+                                                                {prefix_ + "overflow", full}};
+    if (config_.key.empty()) initial.emplace_back(slotName(0), full);  // the one bucket
+    for (const auto& [key, value] : initial) {
+      if (!getSharedData(key) && setSharedData(key, value) != WasmResult::Ok) {
+        logWarn("local_rate_limit: cannot initialise shared data");
+        return false;
+      }
     }
     // Every counter is listed from the start, at 0 (a scraper sees no gap before the first use).
     for (Counter* c : {&allowed_, &limited_, &contended_, &overflow_, &errors_})
@@ -225,22 +249,34 @@ class Root : public RootContext {
 
   const Config& config() const { return config_; }
 
-  // Takes one token from the bucket of `key`, creating the bucket (full) on first use.
+  // Takes one token from the bucket of `key`, giving the key a bucket (full) on first use.
   Verdict take(const std::string& key) {
     Verdict v;
     const uint64_t now = getCurrentTimeNanoseconds();
-    std::string bucket_key = prefix_ + "bucket." + key;
+    int busy_looks = 0;
+    bool overflowed = false;
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-      auto cur = getSharedData(bucket_key);
-      if (!cur) {
-        if (cur.error() != WasmResult::NotFound) return error(v, "read", cur.error());
-        auto created = createBucket(key, bucket_key, now);
-        if (!created) return error(v, "create", created.error());
-        if (*created) bucket_key = **created;  // overflow bucket
-        continue;
+      auto slot = locate(key, now);
+      if (!slot) return error(v, "read", slot.error());
+      if (slot->state == Slot::State::Retry) continue;
+      if (slot->state == Slot::State::Busy) {
+        // The lock is held for a few hostcalls by another thread; a holder still there after
+        // kMaxBusyLooks is stuck (it goes stale after kStaleLockNs): use the overflow bucket.
+        if (++busy_looks < kMaxBusyLooks) continue;
+        slot = Slot{Slot::State::Overflow, prefix_ + "overflow", std::nullopt};
       }
-      auto state = decode(cur->value.view());
+      if (slot->state == Slot::State::Overflow && !overflowed) {
+        overflow_.increment();  // once per request, however many CAS rounds follow
+        overflowed = true;
+      }
+      Result<SharedData> cur =
+          slot->current ? Result<SharedData>(std::move(*slot->current)) : getSharedData(slot->name);
+      if (!cur) return error(v, "read", cur.error());
+      auto state = decode(cur->value.view().substr(0, 16));
       if (!state) return error(v, "decode", WasmResult::SerializationFailure);
+      if (slot->state == Slot::State::Own && cur->value.view().substr(16) != key) {
+        continue;  // the slot changed hands since locate(): look again
+      }
       Bucket b = *state;
       refill(b, config_, now);
       const uint64_t since = now > b.last_refill_ns ? now - b.last_refill_ns : 0;
@@ -252,7 +288,8 @@ class Root : public RootContext {
         return v;
       }
       --b.tokens;
-      WasmResult r = setSharedData(bucket_key, encode(b), cur->cas);
+      const std::string owner = slot->state == Slot::State::Own ? key : "";
+      WasmResult r = setSharedData(slot->name, encode(b) + owner, cur->cas);
       if (r == WasmResult::Ok) {
         v.remaining = b.tokens;
         return v;
@@ -270,6 +307,14 @@ class Root : public RootContext {
   Counter errors_{"local_rate_limit.errors"};
 
  private:
+  // The bucket a key uses: its own slot, the overflow bucket, or "look again" (a slot was just
+  // created or taken over, by us or by another VM).
+  struct Slot {
+    enum class State { Own, Overflow, Retry, Busy } state;  // Busy: another VM creates a slot
+    std::string name;
+    std::optional<SharedData> current;  // Own: the value locate() read (saves a read)
+  };
+
   Verdict& error(Verdict& v, const char* what, WasmResult r) {
     logError("local_rate_limit: shared data ", what, " failed: ", abi::toString(r), "; allowing");
     errors_.increment();
@@ -278,45 +323,79 @@ class Root : public RootContext {
     return v;
   }
 
-  // Creates a bucket exactly once across all VMs. The registry key (count of buckets and the
-  // last one created) is the lock: whoever moves it with CAS creates the bucket; the others retry
-  // and find it. Returns the overflow bucket's key when max_keys buckets exist.
-  Expected<std::optional<std::string>, WasmResult> createBucket(const std::string& key,
-                                                                const std::string& bucket_key,
-                                                                uint64_t now) {
-    const std::string registry = prefix_ + "registry";
-    auto reg = getSharedData(registry);
-    uint64_t count = 0;
-    std::string last;
-    uint32_t cas = 0;
-    if (!reg) return unexpected(reg.error());  // created in onConfigure
-    {
-      std::string value = reg->value.toString();
-      size_t nl = value.find('\n');
-      count = std::strtoull(value.substr(0, nl).c_str(), nullptr, 10);
-      last = nl == std::string::npos ? "" : value.substr(nl + 1);
-      cas = reg->cas;
-      if (last == key) return std::optional<std::string>();  // being created right now: retry
+  std::string slotName(uint64_t i) const { return prefix_ + "slot." + std::to_string(i); }
+
+  // Finds the key among its candidate slots, or gives it one: the first never-used slot (created
+  // under the lock) or the first whose bucket is full again (taken over by CAS). Overflow when all
+  // are held by buckets still in use.
+  Expected<Slot, WasmResult> locate(const std::string& key, uint64_t now) {
+    if (config_.key.empty())
+      return Slot{Slot::State::Own, slotName(0), std::nullopt};  // the one bucket
+    const uint64_t first = fnv1a(key) % config_.max_keys;
+    const int probes = static_cast<int>(std::min<uint64_t>(kProbes, config_.max_keys));
+    std::optional<std::pair<std::string, uint32_t>> idle;  // a reusable slot and its CAS
+    for (int p = 0; p < probes; ++p) {
+      const std::string name = slotName((first + p) % config_.max_keys);
+      auto cur = getSharedData(name);
+      if (!cur) {
+        if (cur.error() != WasmResult::NotFound) return unexpected(cur.error());
+        // Never used: the key is in no later slot (slots are never removed). Take this one
+        // unless an idle slot came first.
+        if (idle) break;
+        return createSlot(name, key, now);
+      }
+      const std::string_view value = cur->value.view();
+      if (value.size() >= 16 && value.substr(16) == key) {
+        return Slot{Slot::State::Own, name, std::move(*cur)};
+      }
+      if (!idle) {
+        auto b = decode(value.substr(0, 16));
+        if (b) {
+          refill(*b, config_, now);
+          if (b->tokens == config_.max_tokens) idle.emplace(name, cur->cas);
+        }
+      }
     }
-    if (count >= config_.max_keys && !key.empty()) {
-      overflow_.increment();
-      const std::string overflow_key = prefix_ + "bucket.\x01overflow";
-      auto existing = getSharedData(overflow_key);
-      if (existing) return std::optional<std::string>(overflow_key);
-      // The overflow bucket is created like any other (under the registry lock, not counted).
-      WasmResult r = setSharedData(registry, std::to_string(count) + "\n\x01overflow", cas);
-      if (r == WasmResult::CasMismatch) return std::optional<std::string>();
-      if (r != WasmResult::Ok) return unexpected(r);
-      r = setSharedData(overflow_key, encode(Bucket{config_.max_tokens, now}));
-      if (r != WasmResult::Ok) return unexpected(r);
-      return std::optional<std::string>(overflow_key);
+    if (!idle) return Slot{Slot::State::Overflow, prefix_ + "overflow", std::nullopt};
+    WasmResult r =
+        setSharedData(idle->first, encode({config_.max_tokens, now}) + key, idle->second);
+    if (r != WasmResult::Ok && r != WasmResult::CasMismatch) return unexpected(r);
+    return Slot{Slot::State::Retry, "",
+                std::nullopt};  // ours now, or someone else's: either way, look again
+  }
+
+  // Creates a never-used slot for `key`. A write to a missing key cannot be made conditional, so
+  // creations are serialised by the lock: whoever moves it from "-" to "<slot> <time>" with CAS
+  // creates (if the slot is still missing) and puts "-" back. A lock older than kStaleLockNs
+  // belongs to a VM that failed mid-creation and is taken over. While another VM holds it, this
+  // request counts against the overflow bucket (creations are rare: once per slot, ever).
+  Expected<Slot, WasmResult> createSlot(const std::string& name, const std::string& key,
+                                        uint64_t now) {
+    const std::string lock = prefix_ + "lock";
+    auto held = getSharedData(lock);
+    if (!held) return unexpected(held.error());
+    const std::string value = held->value.toString();
+    if (value != "-") {
+      const size_t space = value.rfind(' ');
+      const uint64_t since = std::strtoull(value.c_str() + space + 1, nullptr, 10);
+      if (space != std::string::npos && now >= since && now - since < kStaleLockNs) {
+        return Slot{Slot::State::Busy, "", std::nullopt};
+      }
     }
-    WasmResult r = setSharedData(registry, std::to_string(count + 1) + "\n" + key, cas);
-    if (r == WasmResult::CasMismatch) return std::optional<std::string>();  // lost the race
+    WasmResult r = setSharedData(lock, name + " " + std::to_string(now), held->cas);
+    if (r == WasmResult::CasMismatch) return Slot{Slot::State::Retry, "", std::nullopt};
     if (r != WasmResult::Ok) return unexpected(r);
-    r = setSharedData(bucket_key, encode(Bucket{config_.max_tokens, now}));
-    if (r != WasmResult::Ok) return unexpected(r);
-    return std::optional<std::string>();
+    auto existing = getSharedData(name);
+    if (!existing && existing.error() == WasmResult::NotFound) {
+      r = setSharedData(name, encode({config_.max_tokens, now}) + key);
+      if (r != WasmResult::Ok) return unexpected(r);
+    }
+    const std::string ours = name + " ";
+    if (auto mine = getSharedData(lock);
+        mine && mine->value.view().substr(0, ours.size()) == ours) {
+      (void)setSharedData(lock, "-", mine->cas);  // a failed release ends as a stale lock
+    }
+    return Slot{Slot::State::Retry, "", std::nullopt};
   }
 
   Config config_;
@@ -330,8 +409,7 @@ constexpr size_t kMaxKeyBytes = 64;
 
 std::string boundedKey(std::string key) {
   if (key.size() <= kMaxKeyBytes) return key;
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  const uint64_t h = fnv1a(key);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = key.substr(0, kMaxKeyBytes - 18);
   out += "#";

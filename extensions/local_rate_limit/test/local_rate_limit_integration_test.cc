@@ -73,4 +73,36 @@ TEST(RateLimitExactness, TwoWorkersSixtyFourConnectionsExactlyNPass) {
             << prom.substr(at, prom.find('\n', at) - at) << " of " << kTokens << "\n";
 }
 
+// Many new keys at once on two workers: slots are created under the lock and taken over with CAS,
+// so no key ever gets two buckets (which would let it spend twice); with room in the table no key
+// goes to the overflow bucket.
+TEST(RateLimitExactness, NewKeysOnTwoWorkersAtOnceEachGetExactlyTheirTokens) {
+  EchoUpstream upstream;
+  constexpr int kKeys = 40, kTokens = 3, kPerKey = 8;
+  ProxyProcess proxy(config(R"({"max_tokens": 3, "tokens_per_refill": 1,
+                                "refill_interval_sec": 3600, "key": {"header": "x-k"}})"),
+                     upstream.port(), 2);
+  ASSERT_TRUE(proxy.ready());
+  std::vector<std::atomic<int>> ok(kKeys);
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 32; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < kKeys * kPerKey / 32; ++i) {
+        const int key = (c + i * 7) % kKeys;
+        int s = httpRequest(proxy.port(), "GET", "/", {{"x-k", "k" + std::to_string(key)}}).status;
+        if (s == 200)
+          ++ok[key];
+        else if (s != 429)
+          ++other;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int k = 0; k < kKeys; ++k) EXPECT_EQ(ok[k], kTokens) << "key k" << k;
+  EXPECT_EQ(other, 0);
+  auto prom = httpRequest(proxy.adminPort(), "GET", "/stats/prometheus").body;
+  EXPECT_NE(prom.find("\nlocal_rate_limit_key_overflow 0\n"), std::string::npos) << prom;
+}
+
 }  // namespace

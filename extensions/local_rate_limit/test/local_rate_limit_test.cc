@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "plugin_harness.h"
+#include "proxy_wasm/host/shared_state.h"
 
 namespace {
 
@@ -152,6 +153,63 @@ TEST_P(RateLimit, MaxKeysSendsNewKeysToACountedOverflowBucket) {
   EXPECT_EQ(send(*h, {{"x-k", "3"}}), 0u) << "first overflow request uses the overflow bucket";
   EXPECT_EQ(send(*h, {{"x-k", "4"}}), 429u) << "which all later keys share";
   EXPECT_GE(PluginHarness::metric("local_rate_limit.key_overflow").value_or(0), before + 2);
+}
+
+// Shared data has no delete in ABI 0.2.1; a bucket refilled to max_tokens is the same as a new one,
+// so its slot goes to the next new key: clients that went quiet stop taking room from new ones.
+TEST_P(RateLimit, BucketsRefilledToFullMakeRoomForNewKeys) {
+  const auto overflow = [] {
+    return PluginHarness::metric("local_rate_limit.key_overflow").value_or(0);
+  };
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                    "key": {"header": "x-k"}, "max_keys": 2})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(send(*h, {{"x-k", "1"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "2"}}), 0u);
+  const auto before = overflow();
+  EXPECT_EQ(send(*h, {{"x-k", "3"}}), 0u) << "1 and 2 are in use: the overflow bucket";
+  EXPECT_EQ(send(*h, {{"x-k", "4"}}), 429u) << "shared by every key without a slot";
+  EXPECT_EQ(overflow(), before + 2);
+  h->advance(std::chrono::milliseconds(1000));  // 1 and 2 are full again: their slots are free
+  EXPECT_EQ(send(*h, {{"x-k", "3"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "3"}}), 429u) << "3 has a bucket of its own";
+  EXPECT_EQ(send(*h, {{"x-k", "4"}}), 0u) << "and so has 4";
+  EXPECT_EQ(send(*h, {{"x-k", "4"}}), 429u);
+  EXPECT_EQ(overflow(), before + 2) << "no overflow once slots were reused";
+  EXPECT_EQ(send(*h, {{"x-k", "1"}}), 0u) << "1 comes back to the overflow bucket, full";
+}
+
+TEST_P(RateLimit, BucketsInUseAreNeverTakenOver) {
+  auto h = load(R"({"max_tokens": 2, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                    "key": {"header": "x-k"}, "max_keys": 1})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u);  // a holds the only slot, with 1 token of 2 left
+  EXPECT_EQ(send(*h, {{"x-k", "b"}}), 0u);  // the overflow bucket
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u) << "a kept its bucket";
+}
+
+// A VM that failed between taking the creation lock and releasing it leaves a lock behind; after
+// kStaleLockNs (1 s) another VM takes it over instead of sending new keys to overflow for ever.
+TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}, "max_keys": 100})",
+                "rl_stale_lock_" + GetParam());
+  ASSERT_TRUE(h) << error_;
+  const std::string lock = "local_rate_limit.rl_stale_lock_" + GetParam() + ".lock";
+  ASSERT_EQ(
+      SharedData::instance().set(
+          "rate_limit", lock, "local_rate_limit.x.slot.7 " + std::to_string(h->realtimeNanos()), 0),
+      WasmResult::Ok);
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the overflow bucket while the lock is fresh";
+  EXPECT_EQ(send(*h, {{"x-k", "b"}}), 429u) << "(shared)";
+  h->advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the stale lock was taken over: a has a bucket";
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u);
+  std::string value;
+  uint32_t cas = 0;
+  ASSERT_EQ(SharedData::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
+  EXPECT_EQ(value, "-") << "and released";
 }
 
 TEST_P(RateLimit, StatusBodyRetryAfterAndRateLimitHeaders) {
