@@ -16,6 +16,8 @@ namespace json = proxy_wasm::json;
 namespace {
 
 constexpr size_t kMaxAuthorizationBytes = 8 * 1024;
+// Set to "true" on requests that continue as the anonymous consumer (Kong's header).
+constexpr std::string_view kAnonymousHeader = "x-anonymous-consumer";
 
 // RFC 7230 tchar: a realm made only of these is sent unquoted (byte-for-byte upstream's reply).
 bool isToken(std::string_view s) {
@@ -286,6 +288,22 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto strip = root.getBool("strip_authorization");
   if (!strip) return unexpected(strip.error().toString());
   config.strip_authorization = strip->value_or(false);
+  auto header = root.getString("authentication_header");
+  if (!header) return unexpected(header.error().toString());
+  if (*header) {
+    if ((*header)->empty() || (*header)->front() == ':') {
+      return unexpected(std::string("authentication_header: expected a header name"));
+    }
+    config.authentication_header = **header;
+    for (char& c : config.authentication_header)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  auto anonymous = root.getString("anonymous");
+  if (!anonymous) return unexpected(anonymous.error().toString());
+  if (*anonymous) {
+    if ((*anonymous)->empty()) return unexpected(std::string("anonymous: must not be empty"));
+    config.anonymous = **anonymous;
+  }
 
   auto consumers = root.getArray("consumers");
   if (!consumers) return unexpected(consumers.error().toString());
@@ -414,6 +432,7 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   const std::string& forward = config.forward_username_header;
   if (config.rules.empty()) {
     if (!forward.empty()) removeRequestHeader(forward);
+    if (!config.anonymous.empty()) removeRequestHeader(kAnonymousHeader);
     return proxy_wasm::FilterHeadersStatus::Continue;
   }
   // One hostcall for the four headers a check reads (each single lookup is a hostcall plus an
@@ -431,8 +450,10 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
       path = value;
     } else if (key == ":authority") {
       host = value;
-    } else if (key == "authorization" && !authorization) {
+    } else if (key == config.authentication_header && !authorization) {
       authorization = value;
+    } else if (!config.anonymous.empty() && key == kAnonymousHeader) {
+      removeRequestHeader(kAnonymousHeader);  // ours to set
     }
   }
   Decision d = check(config, method, host, path, authorization, &root.cache());
@@ -441,13 +462,23 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
       if (!d.user.empty()) {
         root.allowed_.increment();
         if (!forward.empty()) replaceRequestHeader(forward, d.user);
-        if (config.strip_authorization) removeRequestHeader("authorization");
+        if (config.strip_authorization) removeRequestHeader(config.authentication_header);
       } else if (client_sent_forward) {
         removeRequestHeader(forward);  // no rule applied: nobody was authenticated
       }
       return proxy_wasm::FilterHeadersStatus::Continue;
     case Decision::Kind::NoCredentials:
     case Decision::Kind::InvalidCredentials:
+      if (!config.anonymous.empty()) {  // Kong: continue as the anonymous consumer
+        root.anonymous_.increment();
+        if (!forward.empty())
+          replaceRequestHeader(forward, config.anonymous);
+        else if (client_sent_forward)
+          removeRequestHeader(forward);
+        replaceRequestHeader(kAnonymousHeader, "true");
+        if (config.strip_authorization) removeRequestHeader(config.authentication_header);
+        return proxy_wasm::FilterHeadersStatus::Continue;
+      }
       root.denied_.increment();
       proxy_wasm::sendLocalResponse(
           401, "", {{"WWW-Authenticate", challenge(config.realm)}},

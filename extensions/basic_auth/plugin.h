@@ -39,6 +39,12 @@ struct Config {
   std::string realm = "istio";
   std::string forward_username_header;
   bool strip_authorization = false;
+  // Where credentials are read (lower case): Envoy's authentication_header, e.g.
+  // "proxy-authorization" (Kong reads it too).
+  std::string authentication_header = "authorization";
+  // Kong's anonymous consumer: requests without valid credentials continue as this consumer
+  // (empty: they get 401).
+  std::string anonymous;
 };
 
 // The largest bcrypt cost accepted. One check at cost 10 takes ~65 ms of a worker's CPU in V8 and
@@ -87,6 +93,7 @@ class Root : public proxy_wasm::RootContext {
   const Config& config() const { return config_; }
   proxy_wasm::Counter allowed_{"basic_auth.allowed"};
   proxy_wasm::Counter denied_{"basic_auth.denied"};
+  proxy_wasm::Counter anonymous_{"basic_auth.anonymous"};
   VerifiedCache& cache() { return cache_; }
 
  private:

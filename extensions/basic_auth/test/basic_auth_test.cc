@@ -326,6 +326,60 @@ TEST_P(BasicAuth, AClientCannotForwardItsOwnUserName) {
   EXPECT_FALSE(last_->request_headers.get("x-user"));
 }
 
+// Envoy's authentication_header: credentials from another header (here Proxy-Authorization, which
+// Kong reads too); Authorization is then ignored, and strip_authorization removes that header.
+TEST_P(BasicAuth, CredentialsFromAnotherHeader) {
+  auto h = load(R"({"authentication_header": "Proxy-Authorization", "strip_authorization": true,
+                    "basic_auth_rules": [{"prefix": "/", "request_methods": ["GET"],
+                                          "credentials": ["alice:pw"]}]})");
+  ASSERT_TRUE(h);
+  auto sendWith = [&](Headers extra) {
+    Headers headers = {{":method", "GET"}, {":path", "/"}, {":authority", ""}};
+    headers.insert(headers.end(), extra.begin(), extra.end());
+    last_ = h->newStream();
+    last_->sendRequestHeaders(headers);
+    return last_->local_reply ? last_->local_reply->status : 0u;
+  };
+  EXPECT_EQ(sendWith({{"proxy-authorization", basic("alice:pw")}}), 0u);
+  EXPECT_FALSE(last_->request_headers.get("proxy-authorization")) << "stripped";
+  EXPECT_EQ(sendWith({{"authorization", basic("alice:pw")}}), 401u) << "not where it is read";
+  EXPECT_EQ(sendWith({{"proxy-authorization", basic("alice:no")}}), 401u);
+  EXPECT_NE(configError(R"({"authentication_header": ""})")
+                .find("authentication_header: expected a header name"),
+            std::string::npos);
+}
+
+// Kong's anonymous consumer: no or wrong credentials continue as the named consumer, marked with
+// X-Anonymous-Consumer: true (a client's own copy never passes); a consumer outside an allow list
+// is still refused (403).
+TEST_P(BasicAuth, AnonymousConsumerInsteadOf401) {
+  const auto anonymous = [] { return PluginHarness::metric("basic_auth.anonymous").value_or(0); };
+  auto h = load(R"({"anonymous": "guest", "forward_username_header": "x-user",
+                    "consumers": [{"name": "alice", "credentials": ["alice:pw"]},
+                                  {"name": "bob", "credentials": ["bob:pw"]}],
+                    "basic_auth_rules": [{"prefix": "/", "request_methods": ["GET"],
+                                          "allow": ["alice"]}]})");
+  ASSERT_TRUE(h);
+  const auto before = anonymous();
+  EXPECT_EQ(send(*h, "GET", "/"), 0u);
+  EXPECT_EQ(last_->request_headers.get("x-user"), "guest");
+  EXPECT_EQ(last_->request_headers.get("x-anonymous-consumer"), "true");
+  EXPECT_EQ(send(*h, "GET", "/", basic("alice:wrong")), 0u);
+  EXPECT_EQ(last_->request_headers.get("x-user"), "guest");
+  EXPECT_EQ(send(*h, "GET", "/", basic("alice:pw")), 0u);
+  EXPECT_EQ(last_->request_headers.get("x-user"), "alice");
+  EXPECT_FALSE(last_->request_headers.get("x-anonymous-consumer"));
+  EXPECT_EQ(send(*h, "GET", "/", basic("bob:pw")), 403u) << "authenticated, not allowed";
+  EXPECT_EQ(anonymous(), before + 2);
+  last_ = h->newStream();
+  last_->sendRequestHeaders({{":method", "GET"},
+                             {":path", "/"},
+                             {":authority", ""},
+                             {"authorization", basic("alice:pw")},
+                             {"x-anonymous-consumer", "true"}});
+  EXPECT_FALSE(last_->request_headers.get("x-anonymous-consumer")) << "the client's copy removed";
+}
+
 TEST_P(BasicAuth, WithoutRulesTheForwardedUserIsStillRemoved) {
   auto h = load(R"({"forward_username_header": "x-user", "basic_auth_rules": []})");
   if (!h) GTEST_SKIP() << "an empty rule list is refused";
