@@ -157,4 +157,30 @@ TEST(BasicAuthProxy, HashedConsumersRegexAndForwardedUser) {
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/administrator").status, 200) << "regex is anchored";
 }
 
+// Kong's anonymous consumer and credentials from Proxy-Authorization, through wasm-proxy: the
+// upstream sees who the request runs as, and never the client's own claims.
+TEST(BasicAuthProxy, AnonymousConsumerAndProxyAuthorization) {
+  EchoUpstream upstream;
+  ProxyProcess proxy(singlePluginConfig("basic_auth", R"({
+    "authentication_header": "proxy-authorization", "strip_authorization": true,
+    "anonymous": "guest", "forward_username_header": "x-user",
+    "basic_auth_rules": [{"prefix": "/", "request_methods": ["GET"], "credentials": ["ok:test"]}]})"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  auto as_user =
+      httpRequest(proxy.port(), "GET", "/a", {{"proxy-authorization", "Basic b2s6dGVzdA=="}});
+  EXPECT_EQ(as_user.status, 200);
+  EXPECT_NE(as_user.body.find(R"("x-user":"ok")"), std::string::npos) << as_user.body;
+  EXPECT_EQ(as_user.body.find("proxy-authorization"), std::string::npos) << as_user.body;
+  auto anonymous = httpRequest(proxy.port(), "GET", "/a",
+                               {{"authorization", "Basic b2s6dGVzdA=="}, {"x-user", "admin"}});
+  EXPECT_EQ(anonymous.status, 200);
+  EXPECT_NE(anonymous.body.find(R"("x-user":"guest")"), std::string::npos) << anonymous.body;
+  EXPECT_NE(anonymous.body.find(R"("x-anonymous-consumer":"true")"), std::string::npos);
+  auto forged = httpRequest(
+      proxy.port(), "GET", "/a",
+      {{"proxy-authorization", "Basic b2s6dGVzdA=="}, {"x-anonymous-consumer", "true"}});
+  EXPECT_EQ(forged.body.find("x-anonymous-consumer"), std::string::npos) << forged.body;
+}
+
 }  // namespace
