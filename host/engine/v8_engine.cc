@@ -161,6 +161,8 @@ class V8Engine : public Engine {
     v8::Isolate::CreateParams params;
     params.array_buffer_allocator = allocator_.get();
     isolate_ = v8::Isolate::New(params);
+    // Plugins run no promises: no microtask checkpoint after every outermost call.
+    isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
     state_ = std::make_shared<CallState>();
     state_->isolate = isolate_;
     Watchdog::instance().add(state_);
@@ -226,17 +228,17 @@ class V8Engine : public Engine {
       return;
     }
     isolate_->Enter();
-    v8::HandleScope hs(isolate_);
+    // Kept while the isolate stays entered: without a live outer scope every call's scope would
+    // be the outermost one, allocating a handle block on its first handle and freeing it on exit.
+    outer_scope_.emplace(isolate_);
     context()->Enter();
     entered_ = true;
   }
 
   void releaseThread() override {
     if (!entered_ || v8::Isolate::GetCurrent() != isolate_) return;
-    {
-      v8::HandleScope hs(isolate_);
-      context()->Exit();
-    }
+    context()->Exit();
+    outer_scope_.reset();
     isolate_->Exit();
     entered_ = false;
   }
@@ -269,6 +271,7 @@ class V8Engine : public Engine {
 
   int depth = 0;
   bool entered_ = false;  // left entered by enterForCall (on the thread that made the call)
+  std::optional<v8::HandleScope> outer_scope_;  // while entered_ (see enterForCall)
 
  private:
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
