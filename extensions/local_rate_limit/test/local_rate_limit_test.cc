@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "plugin_harness.h"
+#include "proxy_wasm/abi/property.h"
 #include "proxy_wasm/host/shared_state.h"
 
 namespace {
@@ -84,8 +85,8 @@ TEST_P(RateLimit, InvalidConfigurationsAreRejectedWithTheField) {
   EXPECT_FALSE(load(R"({"max_tokens": 5, "tokens_per_refill": 1, "fill_interval": "10ms"})"));
   EXPECT_NE(error_.find("fill_interval: must be at least 50ms"), std::string::npos) << error_;
   EXPECT_FALSE(load(
-      R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 1, "key": {"cookie": "x"}})"));
-  EXPECT_NE(error_.find("key.cookie: unknown key source"), std::string::npos) << error_;
+      R"({"max_tokens": 5, "tokens_per_refill": 1, "refill_interval_sec": 1, "key": {"body": "x"}})"));
+  EXPECT_NE(error_.find("key.body: unknown key source"), std::string::npos) << error_;
   EXPECT_FALSE(load(""));
 }
 
@@ -210,6 +211,41 @@ TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
   uint32_t cas = 0;
   ASSERT_EQ(SharedData::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
   EXPECT_EQ(value, "-") << "and released";
+}
+
+// Envoy's masked_remote_address: clients of one network share a bucket.
+TEST_P(RateLimit, MaskedRemoteAddressGroupsClientsByNetwork) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"masked_remote_address": {"v4_prefix_mask_len": 24,
+                                                      "v6_prefix_mask_len": 64}}})");
+  ASSERT_TRUE(h) << error_;
+  auto from = [&](const std::string& address) {
+    last_ = h->newStream();
+    last_->properties[proxy_wasm::abi::encodePropertyPath({"source", "address"})] = address;
+    last_->sendRequestHeaders({{":method", "GET"}, {":path", "/"}});
+    return last_->local_reply ? last_->local_reply->status : 0u;
+  };
+  EXPECT_EQ(from("10.1.2.3:5000"), 0u);
+  EXPECT_EQ(from("10.1.2.200:6000"), 429u) << "the same /24";
+  EXPECT_EQ(from("10.1.3.3:5000"), 0u) << "another /24";
+  EXPECT_EQ(from("[2001:db8:0:1::7]:443"), 0u);
+  EXPECT_EQ(from("[2001:db8:0:1:ffff::1]:443"), 429u) << "the same /64";
+  EXPECT_EQ(from("[2001:db8:0:2::7]:443"), 0u) << "another /64";
+  EXPECT_FALSE(load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                        "key": {"masked_remote_address": {"v4_prefix_mask_len": 33}}})"));
+  EXPECT_NE(error_.find("key.masked_remote_address.v4_prefix_mask_len: expected 0 to 32"),
+            std::string::npos)
+      << error_;
+}
+
+TEST_P(RateLimit, CookieKeys) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"cookie": "session"}})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(send(*h, {{"cookie", "theme=dark; session=abc"}}), 0u);
+  EXPECT_EQ(send(*h, {{"cookie", "session=abc"}}), 429u);
+  EXPECT_EQ(send(*h, {{"cookie", "session=xyz; theme=dark"}}), 0u);
+  EXPECT_EQ(send(*h, {{"cookie", "xsession=abc"}}), 0u) << "not the cookie named session";
 }
 
 TEST_P(RateLimit, StatusBodyRetryAfterAndRateLimitHeaders) {
