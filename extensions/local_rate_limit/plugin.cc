@@ -36,6 +36,8 @@ struct Config {
   std::string body = "rate_limited";
   bool rate_limit_headers = false;
   bool shadow_mode = false;
+  HeaderList response_headers_to_add;               // on limited responses (Envoy's field)
+  bool rate_limited_as_resource_exhausted = false;  // gRPC status 8 instead of 14 (Envoy's)
 };
 
 // Bucket state in shared data: tokens and the time of the last refill, 16 bytes little-endian.
@@ -205,6 +207,25 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto shadow = root.getBool("shadow_mode");
   if (!shadow) return unexpected(shadow.error().toString());
   c.shadow_mode = shadow->value_or(false);
+  auto exhausted = root.getBool("rate_limited_as_resource_exhausted");
+  if (!exhausted) return unexpected(exhausted.error().toString());
+  c.rate_limited_as_resource_exhausted = exhausted->value_or(false);
+  // Envoy's HeaderValueOption list: [{"header": {"key": "x-a", "value": "1"}}].
+  auto to_add = root.getArray("response_headers_to_add");
+  if (!to_add) return unexpected(to_add.error().toString());
+  for (const auto& option : *to_add) {
+    auto header = option.require("header");
+    if (!header) return unexpected(header.error().toString());
+    auto key = header->require("key");
+    if (!key) return unexpected(key.error().toString());
+    auto k = key->asString();
+    if (!k || k->empty() || k->front() == ':') {
+      return unexpected(key->path() + ": expected a header name");
+    }
+    auto value = header->getString("value");
+    if (!value) return unexpected(value.error().toString());
+    c.response_headers_to_add.emplace_back(*k, value->value_or(""));
+  }
   return c;
 }
 
@@ -568,7 +589,12 @@ class Stream : public HttpContext {
     if (c.shadow_mode) return FilterHeadersStatus::Continue;
     HeaderList reply = headers_;
     reply.emplace_back("retry-after", strCat(v.reset_seconds == 0 ? 1 : v.reset_seconds));
-    sendLocalResponse(c.status, c.body, reply, "Too many requests");
+    reply.insert(reply.end(), c.response_headers_to_add.begin(), c.response_headers_to_add.end());
+    // For gRPC clients Envoy turns the reply into a gRPC status: 14 (UNAVAILABLE, mapped from
+    // 429) unless this asks for 8 (RESOURCE_EXHAUSTED).
+    sendLocalResponse(c.status, c.body, reply, "Too many requests",
+                      c.rate_limited_as_resource_exhausted ? GrpcStatus::ResourceExhausted
+                                                           : GrpcStatus::InvalidCode);
     headers_.clear();  // already on the local reply
     return FilterHeadersStatus::StopIteration;
   }

@@ -238,6 +238,31 @@ TEST_P(RateLimit, MaskedRemoteAddressGroupsClientsByNetwork) {
       << error_;
 }
 
+// Envoy's response_headers_to_add on limited responses, and rate_limited_as_resource_exhausted:
+// the plugin asks for gRPC status 8, which Envoy applies when the client speaks gRPC.
+TEST_P(RateLimit, ResponseHeadersToAddAndResourceExhaustedForGrpc) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "response_headers_to_add": [{"header": {"key": "x-limited-by", "value": "rl"}}],
+                    "rate_limited_as_resource_exhausted": true})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(send(*h), 0u);
+  EXPECT_EQ(send(*h), 429u);
+  bool found = false;
+  for (const auto& [k, v] : last_->local_reply->headers)
+    found = found || (k == "x-limited-by" && v == "rl");
+  EXPECT_TRUE(found);
+  EXPECT_EQ(last_->local_reply->grpc_status, 8);
+  auto plain = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600})");
+  send(*plain);
+  EXPECT_EQ(send(*plain), 429u);
+  EXPECT_EQ(last_->local_reply->grpc_status, -1) << "Envoy maps 429 to UNAVAILABLE itself";
+  EXPECT_FALSE(load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                        "response_headers_to_add": [{"header": {"value": "x"}}]})"));
+  EXPECT_NE(error_.find("response_headers_to_add[0].header.key: missing required field"),
+            std::string::npos)
+      << error_;
+}
+
 TEST_P(RateLimit, CookieKeys) {
   auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
                     "key": {"cookie": "session"}})");
