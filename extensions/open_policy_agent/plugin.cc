@@ -17,6 +17,7 @@ struct Config {
   std::string policy_path = "test/allow";
   uint32_t timeout_ms = 5000;
   bool failure_mode_allow = false;
+  bool failure_mode_allow_header_add = false;
   uint32_t status_on_error = 500;
   size_t cache_max_entries = 1000;
   std::vector<std::string> input_headers;
@@ -89,6 +90,9 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto fma = root.getBool("failure_mode_allow");
   if (!fma) return unexpected(fma.error().toString());
   c.failure_mode_allow = fma->value_or(false);
+  auto fma_header = root.getBool("failure_mode_allow_header_add");
+  if (!fma_header) return unexpected(fma_header.error().toString());
+  c.failure_mode_allow_header_add = fma_header->value_or(false);
   auto soe = root.getUint64("status_on_error");
   if (!soe) return unexpected(soe.error().toString());
   if (*soe) {
@@ -232,6 +236,7 @@ class Stream : public HttpContext {
   FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
+    if (c.failure_mode_allow_header_add) removeRequestHeader("x-envoy-auth-failure-mode-allowed");
     // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
     // it is built for every request, cache hits included.
     body_.clear();
@@ -329,7 +334,13 @@ class Stream : public HttpContext {
   bool fail(const char* details) {
     Root& root = rootAs<Root>();
     root.errors_.increment();
-    if (root.config().failure_mode_allow) return true;
+    if (root.config().failure_mode_allow) {
+      // Envoy ext_authz's marker, so the upstream knows the check did not happen.
+      if (root.config().failure_mode_allow_header_add) {
+        replaceRequestHeader("x-envoy-auth-failure-mode-allowed", "true");
+      }
+      return true;
+    }
     sendLocalResponse(root.config().status_on_error, "", {}, details);
     return false;
   }

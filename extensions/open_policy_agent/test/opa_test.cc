@@ -179,6 +179,25 @@ TEST_P(Opa, FailureModeAllowStatusOnErrorTimeoutAndPolicyPath) {
   EXPECT_EQ(s2->local_reply->status, 503u);
 }
 
+// ext_authz's failure_mode_allow_header_add: a request let through on an error carries
+// x-envoy-auth-failure-mode-allowed: true, and a client's own copy never passes.
+TEST_P(Opa, FailureModeAllowHeaderAdd) {
+  auto h = load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "failure_mode_allow": true,
+                    "failure_mode_allow_header_add": true, "check_result_cache_valid_sec": 10})");
+  ASSERT_TRUE(h) << error_;
+  auto s = request(*h, "GET", "/echo");
+  h->respondHttpCall(h->httpCalls().back().token, {}, "");  // the callout failed
+  EXPECT_EQ(s->request_continued, 1);
+  EXPECT_EQ(s->request_headers.get("x-envoy-auth-failure-mode-allowed"), "true");
+  auto forged = h->newStream();
+  forged->sendRequestHeaders(
+      {{":method", "GET"}, {":path", "/echo"}, {"x-envoy-auth-failure-mode-allowed", "true"}});
+  answer(*h, R"({"result": true})");
+  EXPECT_EQ(forged->request_continued, 1);
+  EXPECT_FALSE(forged->request_headers.get("x-envoy-auth-failure-mode-allowed"))
+      << "a real decision: no marker, and not the client's";
+}
+
 TEST_P(Opa, ObjectResultsAddHeadersOrShapeTheDenial) {
   auto h = load(kConfig);
   auto s = request(*h, "GET", "/echo");
