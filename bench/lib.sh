@@ -43,6 +43,18 @@ YAML
   [ -z "${5:-}" ] || echo "$5"
 }
 
+# An http_filters item for bench_bootstrap: the wasm filter named $1 (also its vm_id) running the
+# module $2 on V8 with configuration $3 (JSON).
+wasm_filter() {
+  printf '          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: %s
+                vm_config: { vm_id: %s, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s" } } }
+                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$1" "$1" "$2" "$3"
+}
+
 # nginx (Debian), one worker, serving `location` blocks $3 on port $2 with an upstream "up" at
 # 127.0.0.1:$up; config and logs under $work ($1 names them); its pid is added to $pids.
 nginx_conf() {  # name port body-of-server

@@ -22,14 +22,7 @@ nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
 pids+=($!)
 
 plugin() {  # plugin configuration (JSON) [plugin name]
-  local name="${2:-grpc_access_logging}"
-  printf '          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: access_log
-                vm_config: { vm_id: access_log, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/%s.wasm" } } }
-                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$name" "$1"
+  wasm_filter access_log "$build/plugins/${2:-grpc_access_logging}.wasm" "$1"
 }
 cluster="  - name: collector
     connect_timeout: 1s

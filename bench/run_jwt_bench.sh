@@ -30,18 +30,10 @@ authn='          - name: envoy.filters.http.jwt_authn
               providers: { demo: { issuer: https://issuer.demo, local_jwks: { filename: "'"$work"'/jwks.json" }, payload_in_metadata: payload } }
               rules: [{ match: { prefix: / }, requires: { provider_name: demo } }]'
 routing() {  # plugin configuration (JSON)
-  printf '          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: jwt_routing
-                vm_config: { vm_id: jwt_routing, runtime: envoy.wasm.runtime.v8, code: { local: { filename: "%s/plugins/jwt_routing.wasm" } } }
-                configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$build" "$1"
+  wasm_filter jwt_routing "$build/plugins/jwt_routing.wasm" "$1"
 }
 rules='"claim_to_headers": [{"claim": "sub", "header": "x-user"}], "rules": [{"claim": "plan", "values": ["gold"], "set_headers": {"x-route": "gold"}}]}'
 providers='"providers": {"demo": {"issuer": "https://issuer.demo", "local_jwks": {"inline_string": "'"$jwks_json"'"}}}'
-
-
 
 targets="noflt jwt_authn authn_routing routing_cached routing_uncached"
 declare -A port=()
