@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "keys.h"
 #include "proxy_wasm/sdk.h"
 #include "proxy_wasm/sdk/json.h"
 
@@ -17,14 +18,6 @@ namespace {
 
 constexpr uint64_t kMinIntervalNs = 50'000'000;  // 50 ms, as Envoy's local rate limit
 constexpr int kMaxCasAttempts = 100000;          // a livelock guard, never reached in practice
-
-// One component of a bucket key.
-struct KeyPart {
-  enum class Kind { Header, SourceAddress, MaskedAddress, XffHop, Path, QueryParam, Cookie } kind;
-  std::string name;  // header, query parameter or cookie
-  int64_t hop = 1;   // x-forwarded-for hop counted from the right (1 = the last address)
-  int v4_prefix = 32, v6_prefix = 128;  // masked_remote_address
-};
 
 struct Config {
   uint64_t max_tokens = 0;
@@ -91,54 +84,6 @@ Expected<uint64_t, std::string> durationNs(const json::Value& v) {
     return unexpected(v.path() + ": expected a duration like \"1s\", \"0.5s\" or \"250ms\"");
   }
   return static_cast<uint64_t>(value * scale);
-}
-
-Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
-  if (!v.isObject())
-    return unexpected(v.path() + ": expected an object like {\"header\": \"x-api-key\"}");
-  auto members = v.asObject();
-  if (members->size() != 1) return unexpected(v.path() + ": expected exactly one key source");
-  const auto& [name, value] = (*members)[0];
-  KeyPart p{};
-  if (name == "header" || name == "query_param" || name == "cookie") {
-    auto s = value.asString();
-    if (!s || s->empty()) return unexpected(value.path() + ": expected a non-empty string");
-    p.kind = name == "header"        ? KeyPart::Kind::Header
-             : name == "query_param" ? KeyPart::Kind::QueryParam
-                                     : KeyPart::Kind::Cookie;
-    p.name = *s;
-    if (p.kind == KeyPart::Kind::Header) {
-      for (char& c : p.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
-  } else if (name == "source_address" || name == "path") {
-    auto b = value.asBool();
-    if (!b || !*b) return unexpected(value.path() + ": expected true");
-    p.kind = name == "path" ? KeyPart::Kind::Path : KeyPart::Kind::SourceAddress;
-  } else if (name == "masked_remote_address") {  // Envoy's rate-limit action of that name
-    p.kind = KeyPart::Kind::MaskedAddress;
-    if (auto bad = value.unknownField({"v4_prefix_mask_len", "v6_prefix_mask_len"})) {
-      return unexpected(bad->toString());
-    }
-    for (auto [field, max, out] : {std::tuple{"v4_prefix_mask_len", 32, &p.v4_prefix},
-                                   std::tuple{"v6_prefix_mask_len", 128, &p.v6_prefix}}) {
-      auto n = value.getInt64(field);
-      if (!n) return unexpected(n.error().toString());
-      if (*n && (**n < 0 || **n > max)) {
-        return unexpected(value.path() + "." + field + ": expected 0 to " + std::to_string(max));
-      }
-      if (*n) *out = static_cast<int>(**n);
-    }
-  } else if (name == "xff_hop") {
-    auto n = value.asInt64();
-    if (!n || *n < 1) return unexpected(value.path() + ": expected a hop number >= 1 (1 = last)");
-    p.kind = KeyPart::Kind::XffHop;
-    p.hop = *n;
-  } else {
-    return unexpected(v.path() + "." + name +
-                      ": unknown key source (header, source_address, masked_remote_address, "
-                      "xff_hop, path, query_param, cookie)");
-  }
-  return p;
 }
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
@@ -248,12 +193,6 @@ struct Verdict {
 constexpr int kProbes = 16;
 constexpr uint64_t kStaleLockNs = 1'000'000'000;  // a creator that died mid-creation
 constexpr int kMaxBusyLooks = 1000;
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 class Root : public RootContext {
  public:
@@ -443,130 +382,6 @@ class Root : public RootContext {
   std::string prefix_;
 };
 
-// Keys are client-controlled (headers, query parameters): one longer than kMaxKeyBytes is kept as
-// its first bytes and a 64-bit FNV-1a hash of the whole, so that a bucket's name costs at most
-// ~100 bytes of shared memory whatever a client sends.
-constexpr size_t kMaxKeyBytes = 64;
-
-std::string boundedKey(std::string key) {
-  if (key.size() <= kMaxKeyBytes) return key;
-  const uint64_t h = fnv1a(key);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = key.substr(0, kMaxKeyBytes - 18);
-  out += "#";
-  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(h >> shift) & 0xf];
-  return out;
-}
-
-// The value of cookie `name` in a Cookie header ("a=1; b=2"), or "".
-std::string cookieValue(std::string_view header, std::string_view name) {
-  size_t start = 0;
-  while (start < header.size()) {
-    size_t end = header.find(';', start);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view pair = header.substr(start, end - start);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    const size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
-      return std::string(pair.substr(eq + 1));
-    }
-    start = end + 1;
-  }
-  return "";
-}
-
-// The network of `address` (no port): the first v4_prefix / v6_prefix bits kept, the rest zero,
-// written as "<network>/<bits>". An address that does not parse is returned as it is.
-std::string maskAddress(std::string_view address, int v4_prefix, int v6_prefix) {
-  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
-    address = address.substr(1, address.size() - 2);
-  }
-  uint8_t bytes[16] = {};
-  int size = 0;
-  if (address.find(':') == std::string_view::npos) {  // IPv4: a.b.c.d
-    size = 4;
-    size_t at = 0;
-    for (int i = 0; i < 4; ++i) {
-      size_t end = i < 3 ? address.find('.', at) : address.size();
-      if (end == std::string_view::npos || end == at || end - at > 3) return std::string(address);
-      int v = 0;
-      for (char c : address.substr(at, end - at)) {
-        if (c < '0' || c > '9') return std::string(address);
-        v = v * 10 + (c - '0');
-      }
-      if (v > 255) return std::string(address);
-      bytes[i] = static_cast<uint8_t>(v);
-      at = end + 1;
-    }
-  } else {  // IPv6: groups, at most one "::"
-    size = 16;
-    std::vector<uint16_t> head, tail;
-    std::vector<uint16_t>* groups = &head;
-    size_t at = 0;
-    bool gap = false;
-    while (at <= address.size()) {
-      if (address.substr(at, 2) == "::") {
-        if (gap) return std::string(address);
-        gap = true;
-        groups = &tail;
-        at += 2;
-        if (at >= address.size()) break;
-        continue;
-      }
-      size_t end = address.find(':', at);
-      if (end == std::string_view::npos) end = address.size();
-      std::string_view g = address.substr(at, end - at);
-      if (g.empty() || g.size() > 4) return std::string(address);
-      uint16_t v = 0;
-      for (char c : g) {
-        const int d = c >= '0' && c <= '9'   ? c - '0'
-                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                             : -1;
-        if (d < 0) return std::string(address);
-        v = static_cast<uint16_t>(v * 16 + d);
-      }
-      groups->push_back(v);
-      if (end == address.size()) break;
-      at = end + (address.substr(end, 2) == "::" ? 0 : 1);
-    }
-    if (head.size() + tail.size() > 8 || (!gap && head.size() != 8)) return std::string(address);
-    for (size_t i = 0; i < head.size(); ++i) {
-      bytes[2 * i] = static_cast<uint8_t>(head[i] >> 8);
-      bytes[2 * i + 1] = static_cast<uint8_t>(head[i]);
-    }
-    for (size_t i = 0; i < tail.size(); ++i) {
-      const size_t j = 8 - tail.size() + i;
-      bytes[2 * j] = static_cast<uint8_t>(tail[i] >> 8);
-      bytes[2 * j + 1] = static_cast<uint8_t>(tail[i]);
-    }
-  }
-  const int prefix = size == 4 ? v4_prefix : v6_prefix;
-  for (int bit = prefix; bit < size * 8; ++bit)
-    bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
-  std::string out;
-  if (size == 4) {
-    for (int i = 0; i < 4; ++i) out += (i ? "." : "") + std::to_string(bytes[i]);
-  } else {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i += 2) {
-      if (i) out += ':';
-      const unsigned v = (bytes[i] << 8) | bytes[i + 1];
-      for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(v >> shift) & 15]);
-    }
-  }
-  return out + "/" + std::to_string(prefix);
-}
-
-std::string stripPort(std::string_view address) {
-  size_t colon = address.rfind(':');
-  size_t bracket = address.rfind(']');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || bracket < colon)) {
-    address = address.substr(0, colon);
-  }
-  return std::string(address);
-}
-
 class Stream : public HttpContext {
  public:
   using HttpContext::HttpContext;
@@ -574,7 +389,7 @@ class Stream : public HttpContext {
   FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
-    Verdict v = root.take(key(c));
+    Verdict v = root.take(requestKey(c.key));
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
       headers_ = {{"x-ratelimit-limit", strCat(c.max_tokens)},
@@ -605,69 +420,6 @@ class Stream : public HttpContext {
   }
 
  private:
-  std::string key(const Config& c) {
-    std::string k;
-    for (size_t i = 0; i < c.key.size(); ++i) {
-      if (i > 0) k += '|';
-      const KeyPart& p = c.key[i];
-      switch (p.kind) {
-        case KeyPart::Kind::Header:
-          k += requestHeader(p.name).value_or("");
-          break;
-        case KeyPart::Kind::SourceAddress:
-          k += stripPort(getPropertyString({"source", "address"}).value_or(""));
-          break;
-        case KeyPart::Kind::MaskedAddress:
-          k += maskAddress(stripPort(getPropertyString({"source", "address"}).value_or("")),
-                           p.v4_prefix, p.v6_prefix);
-          break;
-        case KeyPart::Kind::Cookie:
-          k += cookieValue(requestHeader("cookie").value_or(""), p.name);
-          break;
-        case KeyPart::Kind::XffHop: {
-          std::string xff = requestHeader("x-forwarded-for").value_or("");
-          std::vector<std::string> hops;
-          size_t start = 0;
-          while (start <= xff.size()) {
-            size_t end = xff.find(',', start);
-            if (end == std::string::npos) end = xff.size();
-            std::string hop = xff.substr(start, end - start);
-            while (!hop.empty() && hop.front() == ' ') hop.erase(hop.begin());
-            while (!hop.empty() && hop.back() == ' ') hop.pop_back();
-            if (!hop.empty()) hops.push_back(hop);
-            start = end + 1;
-          }
-          if (static_cast<int64_t>(hops.size()) >= p.hop) k += hops[hops.size() - p.hop];
-          break;
-        }
-        case KeyPart::Kind::Path: {
-          std::string path = requestHeader(":path").value_or("");
-          k += path.substr(0, path.find('?'));
-          break;
-        }
-        case KeyPart::Kind::QueryParam: {
-          std::string path = requestHeader(":path").value_or("");
-          size_t q = path.find('?');
-          std::string query = q == std::string::npos ? "" : path.substr(q + 1);
-          size_t start = 0;
-          while (start < query.size()) {
-            size_t end = query.find('&', start);
-            if (end == std::string::npos) end = query.size();
-            std::string pair = query.substr(start, end - start);
-            size_t eq = pair.find('=');
-            if (pair.substr(0, eq) == p.name) {
-              k += eq == std::string::npos ? "" : pair.substr(eq + 1);
-              break;
-            }
-            start = end + 1;
-          }
-          break;
-        }
-      }
-    }
-    return boundedKey(std::move(k));
-  }
-
   HeaderList headers_;
 };
 
