@@ -8,6 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh" >/dev/null
 build="${BUILD_DIR:-$root/build}"
 listen="${DEMO_PORT:-10000}"; admin="${DEMO_ADMIN_PORT:-10001}"; upstream="${DEMO_UPSTREAM_PORT:-10002}"
+collector="${DEMO_COLLECTOR_PORT:-10003}"
 work="$build/demo"; mkdir -p "$work"
 # An RS256 key for the demo's tokens, made here with openssl: its public half as a JWKS.
 . "$root/scripts/jwt_helpers.sh"
@@ -15,6 +16,7 @@ jwt_rsa_key "$work"
 token() { jwt_token "$work" "$1" "$2"; }
 sed -e "s|{{PLUGIN_DIR}}|$build/plugins|g" -e "s|{{LISTEN_PORT}}|$listen|g" -e "s|{{WORK_DIR}}|$work|g" \
     -e "s|{{ADMIN_PORT}}|$admin|g" -e "s|{{UPSTREAM_PORT}}|$upstream|g" \
+    -e "s|{{COLLECTOR_PORT}}|$collector|g" \
     "$root/examples/demo/envoy.yaml" > "$work/envoy.yaml"
 
 echo "Plugins built (proxy-wasm ABI 0.2.1; they load unchanged into Envoy and Istio):"
@@ -30,9 +32,12 @@ echo
 
 "$build/test/support/echo-upstream" --port "$upstream" >"$work/echo.log" 2>&1 &
 echo_pid=$!
+# A real gRPC collector for grpc_access_logging (test/support/log_collector.cc).
+"$build/test/support/log-collector" --port "$collector" >"$work/collector.log" 2>&1 &
+collector_pid=$!
 "$build/proxy/wasm-proxy" -c "$work/envoy.yaml" --concurrency 2 >"$work/proxy.log" 2>&1 &
 proxy_pid=$!
-cleanup() { kill "$proxy_pid" "$echo_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() { kill "$proxy_pid" "$echo_pid" "$collector_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/ready" >/dev/null && break; sleep 0.1; done
 
@@ -48,7 +53,7 @@ show() {  # expected status, description, curl arguments...
     mismatches=$((mismatches + 1))
   fi
 }
-echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin): jwt_authn, jwt_routing, basic_auth, then local_rate_limit, in front of the echo upstream."
+echo "wasm-proxy on http://127.0.0.1:$listen (admin :$admin): grpc_access_logging, jwt_authn, jwt_routing, basic_auth, then local_rate_limit, in front of the echo upstream."
 show 200 "GET /public (no rule applies)" "http://127.0.0.1:$listen/public"
 show 401 "GET /api without credentials" "http://127.0.0.1:$listen/api/items"
 show 401 "GET /api as bob:wrong" -u bob:wrong "http://127.0.0.1:$listen/api/items"
@@ -75,9 +80,18 @@ show 401 "GET /orders with a forged token" -H "authorization: Bearer $(token car
 routed /orders "GET /orders as alice, plan silver (jwt_routing)" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
 routed /gold/orders "GET /orders as bob, plan gold: the gold cluster" -H "authorization: Bearer $(token bob gold)" "http://127.0.0.1:$listen/orders"
 routed /orders "GET /orders as alice claiming x-plan: gold herself" -H "x-plan: gold" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
+entries() { grep -c '"entry"' "$work/collector.log" || true; }
+for _ in $(seq 50); do [ "$(entries)" -ge 16 ] && break; sleep 0.1; done
+if [ "$(entries)" = 16 ]; then
+  printf '  %-58s -> %s\n' "access-log entries at the gRPC collector (WriteLog)" "16 of 16"
+  grep -m1 '"path":"/admin"' "$work/collector.log" | sed 's/^/    e.g. /'
+else
+  printf '  %-58s -> %s (expected 16)\n' "access-log entries at the gRPC collector" "$(entries)"
+  mismatches=$((mismatches + 1))
+fi
 echo
 echo "Counters (from /stats/prometheus):"
-curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_jwt_authn_(allowed|denied) |jwt_routing_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_jwt_authn_(allowed|denied) |jwt_routing_|grpc_access_logging_write_log_logs_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
 echo
 if [ "$mismatches" != 0 ]; then echo "demo: $mismatches unexpected answer(s); logs in $work"; exit 1; fi
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi
