@@ -177,6 +177,26 @@ TEST_P(AccessLogIntegration, SigtermDeliversAHalfFullBatchBeforeExit) {
       << "delivered before the proxy exited";
 }
 
+// A reload replaces the plugin: the old one flushes what it holds before it goes (its VM is kept
+// until proxy_done), while the new one serves.
+TEST_P(AccessLogIntegration, AReloadDeliversTheOldPluginsBatch) {
+  const std::string cfg =
+      R"({"logging_service": ")" + target() + R"(", "flush_interval_ms": 60000})";
+  auto p = proxy(cfg);
+  for (int i = 0; i < 7; ++i) ASSERT_EQ(httpRequest(p->port(), "GET", "/before").status, 200);
+  EXPECT_TRUE(collector_.entries("write_log").empty());
+  std::string next = p->render(singlePluginConfig(
+      "grpc_access_logging",
+      R"({"logging_service": ")" + target() + R"(", "flush_interval_ms": 50})", kCollectorCluster));
+  next.replace(next.find("runtime: envoy.wasm.runtime.v8"), 30,
+               "runtime: envoy.wasm.runtime." + GetParam());
+  writeFile(p->configPath(), next);
+  p->process().signal(SIGHUP);
+  EXPECT_EQ(collector_.waitFor("write_log", 7), 7u) << p->process().log();
+  ASSERT_EQ(httpRequest(p->port(), "GET", "/after").status, 200);
+  EXPECT_EQ(collector_.waitFor("write_log", 8), 8u) << "the new plugin logs too";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, AccessLogIntegration, ::testing::Values("v8", "wabt"),
                          [](const auto& info) { return info.param; });
 
