@@ -3,6 +3,7 @@
 // of requests pass. See README.md for the configuration and the algorithm.
 #include <algorithm>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -29,7 +30,11 @@ struct Config {
   std::string body = "rate_limited";
   bool rate_limit_headers = false;
   bool shadow_mode = false;
-  HeaderList response_headers_to_add;               // on limited responses (Envoy's field)
+  HeaderList response_headers_to_add;  // on limited responses (Envoy's field)
+  // Envoy's filter_enabled / filter_enforced, per million requests (default: all), and the
+  // headers added to a request that was over its limit but not enforced.
+  uint32_t enabled_per_million = 1'000'000, enforced_per_million = 1'000'000;
+  HeaderList request_headers_to_add_when_not_enforced;
   bool rate_limited_as_resource_exhausted = false;  // gRPC status 8 instead of 14 (Envoy's)
 };
 
@@ -84,6 +89,58 @@ Expected<uint64_t, std::string> durationNs(const json::Value& v) {
     return unexpected(v.path() + ": expected a duration like \"1s\", \"0.5s\" or \"250ms\"");
   }
   return static_cast<uint64_t>(value * scale);
+}
+
+// Envoy's HeaderValueOption list: [{"header": {"key": "x-a", "value": "1"}}] (absent: empty).
+Expected<HeaderList, std::string> headerOptions(const json::Value& root, std::string_view field) {
+  HeaderList out;
+  auto list = root.getArray(field);
+  if (!list) return unexpected(list.error().toString());
+  for (const auto& option : *list) {
+    auto header = option.require("header");
+    if (!header) return unexpected(header.error().toString());
+    auto key = header->require("key");
+    if (!key) return unexpected(key.error().toString());
+    auto k = key->asString();
+    if (!k || k->empty() || k->front() == ':') {
+      return unexpected(key->path() + ": expected a header name");
+    }
+    auto value = header->getString("value");
+    if (!value) return unexpected(value.error().toString());
+    out.emplace_back(*k, value->value_or(""));
+  }
+  return out;
+}
+
+// Envoy's RuntimeFractionalPercent {"default_value": {"numerator": 5, "denominator": "HUNDRED"}}
+// as a fraction per million. A plugin sees no Envoy runtime, so runtime_key is refused by name.
+Expected<std::optional<uint32_t>, std::string> perMillion(const json::Value& root,
+                                                          std::string_view field) {
+  auto v = root.find(field);
+  if (!v) return std::optional<uint32_t>();
+  if (auto bad = v->unknownField({"default_value"})) {
+    return unexpected(bad->toString() + (bad->path.ends_with("runtime_key")
+                                             ? " (plugins see no Envoy runtime: use default_value)"
+                                             : ""));
+  }
+  auto value = v->require("default_value");
+  if (!value) return unexpected(value.error().toString());
+  if (auto bad = value->unknownField({"numerator", "denominator"}))
+    return unexpected(bad->toString());
+  auto numerator = value->getUint64("numerator");
+  if (!numerator) return unexpected(numerator.error().toString());
+  auto denominator = value->getString("denominator");
+  if (!denominator) return unexpected(denominator.error().toString());
+  const std::string d = denominator->value_or("HUNDRED");
+  const uint64_t scale = d == "HUNDRED"        ? 10'000
+                         : d == "TEN_THOUSAND" ? 100
+                         : d == "MILLION"      ? 1
+                                               : 0;
+  if (scale == 0) {
+    return unexpected(value->path() + ".denominator: expected HUNDRED, TEN_THOUSAND or MILLION");
+  }
+  return std::optional<uint32_t>(
+      static_cast<uint32_t>(std::min<uint64_t>(1'000'000, numerator->value_or(0) * scale)));
 }
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
@@ -155,21 +212,18 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto exhausted = root.getBool("rate_limited_as_resource_exhausted");
   if (!exhausted) return unexpected(exhausted.error().toString());
   c.rate_limited_as_resource_exhausted = exhausted->value_or(false);
-  // Envoy's HeaderValueOption list: [{"header": {"key": "x-a", "value": "1"}}].
-  auto to_add = root.getArray("response_headers_to_add");
-  if (!to_add) return unexpected(to_add.error().toString());
-  for (const auto& option : *to_add) {
-    auto header = option.require("header");
-    if (!header) return unexpected(header.error().toString());
-    auto key = header->require("key");
-    if (!key) return unexpected(key.error().toString());
-    auto k = key->asString();
-    if (!k || k->empty() || k->front() == ':') {
-      return unexpected(key->path() + ": expected a header name");
-    }
-    auto value = header->getString("value");
-    if (!value) return unexpected(value.error().toString());
-    c.response_headers_to_add.emplace_back(*k, value->value_or(""));
+  for (auto [field, out] : {std::pair{"response_headers_to_add", &c.response_headers_to_add},
+                            std::pair{"request_headers_to_add_when_not_enforced",
+                                      &c.request_headers_to_add_when_not_enforced}}) {
+    auto list = headerOptions(root, field);
+    if (!list) return unexpected(list.error());
+    *out = std::move(*list);
+  }
+  for (auto [field, out] : {std::pair{"filter_enabled", &c.enabled_per_million},
+                            std::pair{"filter_enforced", &c.enforced_per_million}}) {
+    auto fraction = perMillion(root, field);
+    if (!fraction) return unexpected(fraction.error());
+    if (*fraction) *out = **fraction;
   }
   return c;
 }
@@ -228,6 +282,14 @@ class Root : public RootContext {
   }
 
   const Config& config() const { return config_; }
+
+  // True for `per_million` of the calls (Envoy's fractional percent), from a per-VM generator
+  // seeded from the host's entropy.
+  bool sample(uint32_t per_million) {
+    if (per_million >= 1'000'000) return true;
+    if (per_million == 0) return false;
+    return random_() % 1'000'000 < per_million;
+  }
 
   // Takes one token from the bucket of `key`, giving the key a bucket (full) on first use.
   Verdict take(const std::string& key) {
@@ -380,6 +442,7 @@ class Root : public RootContext {
 
   Config config_;
   std::string prefix_;
+  std::mt19937_64 random_{std::random_device{}()};
 };
 
 class Stream : public HttpContext {
@@ -389,6 +452,7 @@ class Stream : public HttpContext {
   FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
+    if (!root.sample(c.enabled_per_million)) return FilterHeadersStatus::Continue;
     Verdict v = root.take(requestKey(c.key));
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
@@ -401,7 +465,12 @@ class Stream : public HttpContext {
       return FilterHeadersStatus::Continue;
     }
     root.limited_.increment();
-    if (c.shadow_mode) return FilterHeadersStatus::Continue;
+    if (c.shadow_mode || !root.sample(c.enforced_per_million)) {
+      for (const auto& [k, v] : c.request_headers_to_add_when_not_enforced) {
+        addRequestHeader(k, v);
+      }
+      return FilterHeadersStatus::Continue;
+    }
     HeaderList reply = headers_;
     reply.emplace_back("retry-after", strCat(v.reset_seconds == 0 ? 1 : v.reset_seconds));
     reply.insert(reply.end(), c.response_headers_to_add.begin(), c.response_headers_to_add.end());

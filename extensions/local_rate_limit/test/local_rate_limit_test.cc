@@ -263,6 +263,41 @@ TEST_P(RateLimit, ResponseHeadersToAddAndResourceExhaustedForGrpc) {
       << error_;
 }
 
+// Envoy's filter_enabled and filter_enforced (fractional percents): a request outside
+// filter_enabled is not counted at all; one over its limit outside filter_enforced passes, with
+// request_headers_to_add_when_not_enforced.
+TEST_P(RateLimit, FilterEnabledAndFilterEnforcedFractions) {
+  auto off = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                      "filter_enabled": {"default_value": {"numerator": 0}}})");
+  ASSERT_TRUE(off) << error_;
+  EXPECT_EQ(allowed(*off, 5), 5) << "disabled: no token taken";
+  auto report = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                         "filter_enforced": {"default_value": {"numerator": 0}},
+                         "request_headers_to_add_when_not_enforced":
+                           [{"header": {"key": "x-rate-limited", "value": "true"}}]})");
+  ASSERT_TRUE(report) << error_;
+  EXPECT_EQ(send(*report), 0u);
+  EXPECT_FALSE(last_->request_headers.get("x-rate-limited"));
+  EXPECT_EQ(send(*report), 0u) << "over the limit, not enforced";
+  EXPECT_EQ(last_->request_headers.get("x-rate-limited"), "true");
+  auto half = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                       "filter_enforced": {"default_value": {"numerator": 50, "denominator": "HUNDRED"}}})");
+  ASSERT_TRUE(half) << error_;
+  const int passed = allowed(*half, 2001) - 1;  // the first takes the only token
+  EXPECT_GT(passed, 850) << "about half of 2000 over the limit pass";
+  EXPECT_LT(passed, 1150);
+  EXPECT_FALSE(load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                        "filter_enabled": {"default_value": {"numerator": 5}, "runtime_key": "rl"}})"));
+  EXPECT_NE(error_.find("filter_enabled.runtime_key: unknown field (plugins see no Envoy runtime"),
+            std::string::npos)
+      << error_;
+  EXPECT_FALSE(load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 1,
+                        "filter_enforced": {"default_value": {"numerator": 5, "denominator": "TEN"}}})"));
+  EXPECT_NE(error_.find("filter_enforced.default_value.denominator: expected HUNDRED"),
+            std::string::npos)
+      << error_;
+}
+
 TEST_P(RateLimit, CookieKeys) {
   auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
                     "key": {"cookie": "session"}})");
