@@ -1,22 +1,12 @@
 // echo-upstream: a real HTTP/1.1 server that answers with the request it saw, for tests, the
 // demo and benchmarks.
 //
-//   echo-upstream --port 8081 [--threads 1]
+//   echo-upstream --port 8081 [--threads 1] [--files DIR]
 //
 // Response: 200 with a JSON body {"method","path","headers":{...},"body"} and the header
-// x-echo-upstream: 1. Special paths:
-//   /status/<code>   answer with that status
-//   .../delay/<ms>   answer after <ms> milliseconds (anywhere in the path)
-//   /reset           close the connection without answering
-//   /bytes/<n>       answer with n bytes of 'x'
-//   /plain           a small text/plain body ("ok"), for benchmarks
-//   /count           reads a body of any size as it arrives and answers {"bytes":N,"fnv1a":"…",
-//                    "trailers":{…}} (FNV-1a 64 of the body; the request's chunked trailers)
-//   /truncate/<n>    announces 2n bytes, sends n, then closes the connection (reset mid-body)
-//   /switch          answers 101 Switching Protocols unasked, then raw bytes, keeping the
-//   connection /stream/<n>/<ms> a chunked body: n bytes of 'a', then after ms milliseconds n of
-//   'b', then
-//                    the trailer x-upstream-trailer: done
+// x-echo-upstream: 1. Special paths (/status/<code>, .../delay/<ms>, /reset, /bytes/<n>, /plain,
+// /count, /truncate/<n>, /switch, /stream/<n>/<ms>, /files/<name>) are listed, with what they do,
+// by --help (the footer in main()).
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -219,10 +209,23 @@ int main(int argc, char** argv) {
   std::string address = "127.0.0.1";
   uint16_t port = 8081;
   unsigned threads = 1;
-  app.add_option("--address", address);
-  app.add_option("--port", port);
-  app.add_option("--threads", threads);
+  app.add_option("--address", address, "address to listen on")->capture_default_str();
+  app.add_option("--port", port, "port to listen on")->capture_default_str();
+  app.add_option("--threads", threads, "threads serving connections")->capture_default_str();
   app.add_option("--files", g_files_dir, "answer GET /files/NAME with the file DIR/NAME");
+  app.footer(
+      R"(Every request gets 200 with a JSON body {"method","path","headers":{...},"body"} and the
+header x-echo-upstream: 1, except these paths:
+  /status/<code>     that status
+  .../delay/<ms>     the answer after <ms> milliseconds (anywhere in the path)
+  /reset             the connection closed without an answer
+  /bytes/<n>         n bytes of 'x'
+  /plain             a small text/plain "ok" (for benchmarks)
+  /count             {"bytes":N,"fnv1a":"...","trailers":{...}} of a body of any size
+  /truncate/<n>      2n bytes announced, n sent, then the connection closed
+  /switch            an unasked 101 Switching Protocols, then raw bytes
+  /stream/<n>/<ms>   a chunked body: n bytes, a pause of ms, n bytes, a trailer
+  /files/<name>      the file <name> from --files)");
   CLI11_PARSE(app, argc, argv);
   asio::io_context io;
   tcp::acceptor acceptor(io);
