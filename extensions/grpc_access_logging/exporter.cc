@@ -106,8 +106,11 @@ void Exporter::sendNext(uint64_t now_ns) {
       bytes += next.bytes.size();
       ++in_flight_batches_;
     }
-    std::string batch = sealed_.front().bytes;
-    for (size_t i = 1; i < in_flight_batches_; ++i) batch += sealed_[i].bytes;
+    std::string joined;  // only when batches go together
+    for (size_t i = 0; in_flight_batches_ > 1 && i < in_flight_batches_; ++i) {
+      joined += sealed_[i].bytes;
+    }
+    const std::string_view batch = in_flight_batches_ > 1 ? joined : sealed_.front().bytes;
     auto token = root_.grpcCall(target_.grpc_service, wire_.service, wire_.method, {},
                                 wire_.wrap(batch), std::chrono::milliseconds(timeout_ms),
                                 [this](const proxy_wasm::GrpcCallResponse& r) { onAnswer(r); });

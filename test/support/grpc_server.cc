@@ -17,7 +17,7 @@
 #include <iostream>
 #include <thread>
 
-#include "grpc_bytes.h"
+#include "grpc_test_server.h"
 
 namespace {
 
@@ -97,14 +97,5 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "TCP port on 127.0.0.1")->required();
   CLI11_PARSE(app, argc, argv);
   Service service;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
-  builder.RegisterCallbackGenericService(&service);
-  auto server = builder.BuildAndStart();
-  if (!server) {
-    std::cerr << "grpc-server: cannot listen on port " << port << "\n";
-    return 1;
-  }
-  std::cout << "grpc-server on 127.0.0.1:" << port << std::endl;
-  server->Wait();
+  return pwx_test::serve(service, port, "grpc-server");
 }

@@ -23,7 +23,7 @@
 #include <mutex>
 #include <thread>
 
-#include "grpc_bytes.h"
+#include "grpc_test_server.h"
 #include "log.pb.h"
 #include "otlp_logs.pb.h"
 
@@ -141,15 +141,5 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   unavailable_left = unavailable;
   Service service;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
-  builder.RegisterCallbackGenericService(&service);
-  auto server = builder.BuildAndStart();
-  if (!server) {
-    std::cerr << "log-collector: cannot listen on port " << port << std::endl;
-    return 1;
-  }
-  std::cerr << "log-collector listening on 127.0.0.1:" << port << std::endl;
-  server->Wait();
-  return 0;
+  return pwx_test::serve(service, port, "log-collector");
 }
