@@ -106,7 +106,6 @@ class Stream final : public GrpcStreamHandle,
     stub_ = std::make_unique<grpc::GenericStub>(channelFor(target));
     for (const auto& [k, v] : metadata) context_.AddMetadata(k, v);
     stub_->PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
-    StartRead(&read_);
     StartCall();
   }
 
@@ -127,11 +126,15 @@ class Stream final : public GrpcStreamHandle,
   void cancel() override { context_.TryCancel(); }
 
   // ---- gRPC's threads ----
+  // gRPC runs these reactions on its own threads, in no promised order between operations; the
+  // first read starts only once the initial metadata is posted, so the plugin always sees the
+  // metadata before the first message, as on the wire and in Envoy.
   void OnReadInitialMetadataDone(bool ok) override {
-    if (!ok) return;
+    if (!ok) return;  // the call failed; OnDone follows
     post([events = events_, md = metadataOf(context_.GetServerInitialMetadata())]() mutable {
       if (events.initial_metadata) events.initial_metadata(std::move(md));
     });
+    StartRead(&read_);
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the server finished; OnDone follows
