@@ -306,7 +306,8 @@ void VmMemory(benchmark::State& state, std::string runtime) {
     size_t after_engines = residentKiB();
     std::vector<std::unique_ptr<Vm>> same;
     std::string error;
-    auto code = PluginCode::load(*readFile(pluginPath("scaffold")), 256ull << 20, &error);
+    auto code = PluginCode::load(*readFile(pluginPath("scaffold")), 256ull << 20, &error,
+                                 pluginPath("scaffold"));
     VmConfig cfg;
     cfg.vm_id = "mem";
     same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
@@ -323,20 +324,26 @@ void VmMemory(benchmark::State& state, std::string runtime) {
 
 BENCHMARK_CAPTURE(EmptyExportCall, v8, std::string("v8"));
 BENCHMARK_CAPTURE(EmptyExportCall, wabt, std::string("wabt"));
+BENCHMARK_CAPTURE(EmptyExportCall, wasm2c, std::string("wasm2c"));
 BENCHMARK(Native_EmptyExportCall);
 BENCHMARK_CAPTURE(EmptyHostcall, v8, std::string("v8"));
 BENCHMARK_CAPTURE(EmptyHostcall, wabt, std::string("wabt"));
+BENCHMARK_CAPTURE(EmptyHostcall, wasm2c, std::string("wasm2c"));
 BENCHMARK(Native_EmptyHostcall);
 BENCHMARK_CAPTURE(GetHeader, v8, std::string("v8"));
 BENCHMARK_CAPTURE(GetHeader, wabt, std::string("wabt"));
+BENCHMARK_CAPTURE(GetHeader, wasm2c, std::string("wasm2c"));
 BENCHMARK(Native_GetHeader);
 BENCHMARK_CAPTURE(RequestCycle, v8, std::string("v8"));
 BENCHMARK_CAPTURE(RequestCycle, wabt, std::string("wabt"));
+BENCHMARK_CAPTURE(RequestCycle, wasm2c, std::string("wasm2c"));
 BENCHMARK(Native_RequestCycle);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_v8, std::string("v8"), std::string("basic_auth"),
                   std::string(kBasicAuthConfig), kAuthorized);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_wabt, std::string("wabt"), std::string("basic_auth"),
                   std::string(kBasicAuthConfig), kAuthorized);
+BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_wasm2c, std::string("wasm2c"),
+                  std::string("basic_auth"), std::string(kBasicAuthConfig), kAuthorized);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_bcrypt10_cached_v8, std::string("v8"),
                   std::string("basic_auth"), std::string(kBcrypt10Config), kDavePw);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_bcrypt10_wrong_v8, std::string("v8"),
@@ -350,14 +357,21 @@ BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_v8, std::string("v8"),
                   std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_wabt, std::string("wabt"),
                   std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, local_rate_limit_wasm2c, std::string("wasm2c"),
+                  std::string("local_rate_limit"), std::string(kRateLimitConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_v8, std::string("v8"),
                   std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_wabt, std::string("wabt"),
                   std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, opa_cache_hit_wasm2c, std::string("wasm2c"),
+                  std::string("open_policy_agent"), std::string(kOpaConfig), kRequestHeaders);
 BENCHMARK_CAPTURE(JwtRoutingCycle, metadata_v8, std::string("v8"), std::string(), false);
 BENCHMARK_CAPTURE(JwtRoutingCycle, metadata_wabt, std::string("wabt"), std::string(), false);
+BENCHMARK_CAPTURE(JwtRoutingCycle, metadata_wasm2c, std::string("wasm2c"), std::string(), false);
 BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_cached_v8, std::string("v8"), std::string("RS256"), true);
 BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_cached_wabt, std::string("wabt"), std::string("RS256"),
+                  true);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_cached_wasm2c, std::string("wasm2c"), std::string("RS256"),
                   true);
 BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_v8, std::string("v8"), std::string("RS256"),
                   false)
@@ -365,11 +379,17 @@ BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_v8, std::string("v8"), std::st
 BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_wabt, std::string("wabt"), std::string("RS256"),
                   false)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, rs256_uncached_wasm2c, std::string("wasm2c"),
+                  std::string("RS256"), false)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(JwtRoutingCycle, es256_uncached_v8, std::string("v8"), std::string("ES256"),
                   false)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(JwtRoutingCycle, es256_uncached_wabt, std::string("wabt"), std::string("ES256"),
                   false)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(JwtRoutingCycle, es256_uncached_wasm2c, std::string("wasm2c"),
+                  std::string("ES256"), false)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(JwtRoutingCycle, eddsa_uncached_v8, std::string("v8"), std::string("EdDSA"),
                   false)
@@ -382,9 +402,14 @@ BENCHMARK_CAPTURE(AccessLogCycle, otlp_v8, std::string("v8"),
                   std::string(R"({"otlp_service": "c"})"));
 BENCHMARK_CAPTURE(AccessLogCycle, write_log_wabt, std::string("wabt"),
                   std::string(R"({"logging_service": "c:1"})"));
+BENCHMARK_CAPTURE(AccessLogCycle, write_log_wasm2c, std::string("wasm2c"),
+                  std::string(R"({"logging_service": "c:1"})"));
 BENCHMARK_CAPTURE(AccessLogCycle, otlp_wabt, std::string("wabt"),
+                  std::string(R"({"otlp_service": "c"})"));
+BENCHMARK_CAPTURE(AccessLogCycle, otlp_wasm2c, std::string("wasm2c"),
                   std::string(R"({"otlp_service": "c"})"));
 BENCHMARK_CAPTURE(VmMemory, v8, std::string("v8"))->Iterations(1);
 BENCHMARK_CAPTURE(VmMemory, wabt, std::string("wabt"))->Iterations(1);
+BENCHMARK_CAPTURE(VmMemory, wasm2c, std::string("wasm2c"))->Iterations(1);
 
 BENCHMARK_MAIN();

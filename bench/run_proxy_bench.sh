@@ -6,6 +6,8 @@
 # basic_auth against nginx's auth_basic with the same two users: plain passwords ({PLAIN} for
 # nginx), then bcrypt hashes at htpasswd's default cost 5 (the plugin caches verified credentials,
 # nginx runs crypt() per request).
+# Each wasm-proxy target with a plugin runs again on the wasm2c runtime (`_w2c`, through
+# --wasm-runtime wasm2c, with the build's precompiled artefacts).
 # Prints medians of requests/s and p99 over ROUNDS interleaved runs, the ratios, and RSS; and the
 # proxy's own CPU time per request (all its processes, from /proc), which stays comparable when
 # other load on the machine moves requests/s.
@@ -88,7 +90,10 @@ NGX
           pcfg='{"opa_cluster_name":"opa","opa_service_host":"opa","check_result_cache_valid_sec":3600}' ;;
       esac
       proxy_config $p $((p + 1)) "$plugin" "$pcfg" >"$work/$name.yaml"
-      "$build/proxy/wasm-proxy" -c "$work/$name.yaml" --concurrency "$c" -l warn >"$work/$name.log" 2>&1 &
+      local runtime=()
+      [[ $name == *_w2c* ]] && runtime=(--wasm-runtime wasm2c)
+      "$build/proxy/wasm-proxy" -c "$work/$name.yaml" --concurrency "$c" -l warn "${runtime[@]}" \
+        >"$work/$name.log" 2>&1 &
       ;;
   esac
   pids+=($!)
@@ -96,9 +101,11 @@ NGX
 }
 
 for c in 1 2; do
-  start_target "noflt$c" $c; start_target "scaffold$c" $c; start_target "nginx$c" $c
+  start_target "noflt$c" $c; start_target "scaffold$c" $c; start_target "scaffold_w2c$c" $c
+  start_target "nginx$c" $c
 done
 start_target basic_auth2 2; start_target rate_limit2 2; start_target opa2 2
+start_target basic_auth_w2c2 2; start_target rate_limit_w2c2 2; start_target opa_w2c2 2
 start_target nginx_auth2 2; start_target basic_auth_bcrypt2 2; start_target nginx_bcrypt2 2
 sleep 1
 auth="Authorization: Basic YWxpY2U6d29uZGVybGFuZA=="
@@ -108,11 +115,13 @@ for name in "${!port[@]}"; do
 done
 
 
+ext_targets="basic_auth rate_limit opa basic_auth_w2c rate_limit_w2c opa_w2c nginx_auth"
+ext_targets="$ext_targets basic_auth_bcrypt nginx_bcrypt"
 declare -A rps=() p99=() cpu=()
 for r in $(seq "$rounds"); do
   for c in 1 2; do
-    targets="noflt scaffold nginx"
-    [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
+    targets="noflt scaffold scaffold_w2c nginx"
+    [ $c = 2 ] && targets="$targets $ext_targets"
     for t in $targets; do
       name="$t$c"; pidvar="pid_$name"
       before=$(cpu_ticks "${!pidvar}")
@@ -130,24 +139,33 @@ rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo "wrk -t2 -c$conns -d$duration, medians of $rounds rounds (all processes on the same $(nproc) cores)"
 printf '%-34s %12s %10s %12s %12s\n' target requests/s p99_ms cpu_us/req rss
 for c in 1 2; do
-  targets="noflt scaffold nginx"
-  [ $c = 2 ] && targets="$targets basic_auth rate_limit opa nginx_auth basic_auth_bcrypt nginx_bcrypt"
+  targets="noflt scaffold scaffold_w2c nginx"
+  [ $c = 2 ] && targets="$targets $ext_targets"
   for t in $targets; do
     name="$t$c"; pidvar="pid_$name"
     m=$(echo "${rps[$name]}" | median); l=$(for v in ${p99[$name]}; do echo "$v" | to_ms; echo; done | median)
     u=$(echo "${cpu[$name]}" | median)
     eval "med_$name=$m"; eval "cpu_$name=$u"
-    case $t in noflt) label="wasm-proxy, no filter";; nginx*) label="$t";; *) label="wasm-proxy + $t";; esac
+    case $t in
+      noflt) label="wasm-proxy, no filter" ;;
+      nginx*) label="$t" ;;
+      *_w2c) label="wasm-proxy + ${t%_w2c} (wasm2c)" ;;
+      *) label="wasm-proxy + $t" ;;
+    esac
     printf '%-34s %12s %10s %12s %12s\n' "$label (c=$c)" "$m" "$l" "$u" "$([[ $t = nginx* ]] && echo '-' || rss ${!pidvar})"
   done
 done
 for c in 1 2; do
   n=$(eval echo "\$med_noflt$c"); s=$(eval echo "\$med_scaffold$c"); x=$(eval echo "\$med_nginx$c")
-  awk -v n="$n" -v s="$s" -v x="$x" -v c="$c" 'BEGIN {printf "concurrency %s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", c, n/x, s/n}'
+  w=$(eval echo "\$med_scaffold_w2c$c")
+  awk -v n="$n" -v s="$s" -v x="$x" -v w="$w" -v c="$c" 'BEGIN {printf "concurrency %s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8) %.2fx (wasm2c)\n", c, n/x, s/n, w/n}'
   n=$(eval echo "\$cpu_noflt$c"); s=$(eval echo "\$cpu_scaffold$c"); x=$(eval echo "\$cpu_nginx$c")
-  awk -v n="$n" -v s="$s" -v x="$x" -v c="$c" 'BEGIN {printf "concurrency %s, by CPU per request: no-filter/nginx %.2fx, scaffold/no-filter %.2fx\n", c, x/n, n/s}'
+  w=$(eval echo "\$cpu_scaffold_w2c$c")
+  awk -v n="$n" -v s="$s" -v x="$x" -v w="$w" -v c="$c" 'BEGIN {printf "concurrency %s, by CPU per request: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8) %.2fx (wasm2c)\n", c, x/n, n/s, n/w}'
 done
 awk -v n="$med_noflt2" -v b="$med_basic_auth2" -v r="$med_rate_limit2" -v o="$med_opa2" \
-  'BEGIN {printf "concurrency 2 vs no filter: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
+  'BEGIN {printf "concurrency 2 vs no filter, v8: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
+awk -v n="$med_noflt2" -v b="$med_basic_auth_w2c2" -v r="$med_rate_limit_w2c2" -v o="$med_opa_w2c2" \
+  'BEGIN {printf "concurrency 2 vs no filter, wasm2c: basic_auth %.2fx, local_rate_limit %.2fx, opa (cache hits) %.2fx\n", b/n, r/n, o/n}'
 awk -v b="$med_basic_auth2" -v na="$med_nginx_auth2" -v bb="$med_basic_auth_bcrypt2" -v nb="$med_nginx_bcrypt2" \
   'BEGIN {printf "concurrency 2, basic_auth vs nginx auth_basic: plain %.2fx, bcrypt cost 5 %.2fx\n", b/na, bb/nb}'

@@ -457,7 +457,8 @@ class Parser {
     if (filter->vm.runtime.empty()) {
       fail(child(vp, "runtime"),
            "unknown Wasm runtime '" + runtime +
-               "' (supported: envoy.wasm.runtime.v8, envoy.wasm.runtime.wabt)");
+               "' (supported: envoy.wasm.runtime.v8, envoy.wasm.runtime.wabt, "
+               "envoy.wasm.runtime.wasm2c)");
     }
     if (vm["configuration"])
       filter->vm.configuration = anyConfiguration(vm["configuration"], child(vp, "configuration"));
@@ -480,19 +481,22 @@ class Parser {
         }
       }
     }
-    std::string bytes = code(vm["code"], child(vp, "code"));
+    std::string origin;
+    std::string bytes = code(vm["code"], child(vp, "code"), &origin);
     std::string error;
-    filter->code = PluginCode::load(std::move(bytes), filter->vm.memory_limit_bytes, &error);
+    filter->code =
+        PluginCode::load(std::move(bytes), filter->vm.memory_limit_bytes, &error, origin);
     if (!filter->code) fail(child(vp, "code"), error);
     if (plugin->name.empty()) plugin->name = filter->vm.vm_id.empty() ? "wasm" : filter->vm.vm_id;
     filter->plugin = plugin;
     return filter;
   }
 
-  std::string code(const YAML::Node& n, const std::string& path) {
+  // The module's bytes; `origin` gets the file they were read from, if any.
+  std::string code(const YAML::Node& n, const std::string& path, std::string* origin) {
     if (!n) fail(path, "missing required field");
     checkKeys(n, path, {"local", "remote"});
-    if (n["local"]) return dataSource(n["local"], child(path, "local"), base_dir_);
+    if (n["local"]) return dataSource(n["local"], child(path, "local"), base_dir_, origin);
     std::string rp = child(path, "remote");
     const YAML::Node r = n["remote"];
     checkKeys(r, rp, {"http_uri", "sha256", "retry_policy"});

@@ -224,7 +224,8 @@ std::string decodeBase64(const std::string& in, const std::string& path) {
 
 }  // namespace
 
-std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir) {
+std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir,
+                       std::string* read_from) {
   checkKeys(n, path, {"filename", "inline_string", "inline_bytes"});
   if (n["inline_string"]) return str(n["inline_string"], child(path, "inline_string"));
   if (n["inline_bytes"]) {
@@ -235,9 +236,12 @@ std::string dataSource(const YAML::Node& n, const std::string& path, const std::
   std::string file = str(n["filename"], child(path, "filename"));
   auto bytes = readFile(file);
   if (!bytes && !std::filesystem::path(file).is_absolute()) {
-    bytes = readFile((std::filesystem::path(base_dir) / file).string());
+    std::string in_base = (std::filesystem::path(base_dir) / file).string();
+    bytes = readFile(in_base);
+    if (bytes) file = in_base;
   }
   if (!bytes) fail(child(path, "filename"), "cannot read " + file);
+  if (read_from != nullptr) *read_from = file;
   return *bytes;
 }
 

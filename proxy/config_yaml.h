@@ -41,7 +41,8 @@ bool endsWith(const std::string& s, const std::string& suffix);
 std::optional<std::string> readFile(const std::string& file);
 // Envoy's DataSource (`filename`, `inline_string` or `inline_bytes` in base64). A relative file
 // name is tried as given, then relative to `base_dir` (the config file's directory).
-std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir);
+std::string dataSource(const YAML::Node& n, const std::string& path, const std::string& base_dir,
+                       std::string* read_from = nullptr);
 // A YAML value as JSON: unquoted numbers, booleans and null stay literals, the rest strings.
 std::string yamlAsJson(const YAML::Node& n);
 // A plugin's `configuration` (google.protobuf.Any): the string, the bytes, or a Struct as JSON.

@@ -1,6 +1,8 @@
 // wasm-proxy: an HTTP proxy that runs proxy-wasm plugins from Envoy's bootstrap YAML.
 //
 //   wasm-proxy -c envoy.yaml [--concurrency N] [-l info] [--drain-time-s 5] [--mode validate]
+//              [--wasm-runtime v8|wabt|wasm2c] [--wasm-cache-dir DIR]
+//   wasm-proxy compile plugin.wasm [-o plugin.wasm2c.so]
 //
 // Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config file
 // (a bad new config is rejected and the old one keeps serving).
@@ -21,7 +23,10 @@
 
 #include "config.h"
 #include "istio/wasm_plugin.h"
+#include "proxy_wasm/host/engine.h"
+#include "proxy_wasm/host/plugin.h"
 #include "proxy_wasm/host/shared_state.h"
+#include "proxy_wasm/host/wasm2c_build.h"
 #include "worker.h"
 
 namespace asio = boost::asio;
@@ -37,10 +42,19 @@ struct Server {
   std::vector<std::string> wasm_plugins;  // Istio WasmPlugin manifests (--wasm-plugin)
   istio::WasmPluginOptions wasm_plugin_options;
 
+  std::string wasm_runtime;  // --wasm-runtime: every plugin's runtime, whatever its config says
+
   // The bootstrap with the WasmPlugins inserted, or null with `error`.
   std::shared_ptr<Bootstrap> load(std::string* error) {
     auto b = loadBootstrap(config_path, error);
     if (b && !istio::applyWasmPlugins(*b, wasm_plugins, wasm_plugin_options, error)) return nullptr;
+    if (b && !wasm_runtime.empty()) {
+      for (auto& listener : b->listeners) {
+        for (auto& filter : listener.filters) {
+          if (filter.wasm) filter.wasm->vm.runtime = wasm_runtime;
+        }
+      }
+    }
     return b;
   }
   std::shared_ptr<const Bootstrap> config;
@@ -191,7 +205,35 @@ asio::awaitable<void> adminLoop(Server& server, tcp::acceptor acceptor) {
 
 }  // namespace
 
+// `wasm-proxy compile plugin.wasm [-o out] [--memory-limit-bytes N]`: the wasm2c artefact a
+// deployment ships next to its module (plugin.wasm2c.so), so no compiler runs at load time.
+int compileCommand(int argc, char** argv) {
+  CLI::App app{"wasm-proxy compile: precompiles a plugin for the wasm2c runtime"};
+  std::string wasm, out;
+  uint64_t memory_limit = proxy_wasm::host::VmConfig{}.memory_limit_bytes;
+  app.add_option("module", wasm, "the plugin's .wasm")->required();
+  app.add_option("-o,--output", out, "the artefact (default: next to the module, .wasm2c.so)");
+  app.add_option("--memory-limit-bytes", memory_limit,
+                 "the memory cap the plugin will run with (default: 256 MiB, as vm_config)");
+  CLI11_PARSE(app, argc, argv);
+  std::chrono::duration<double> took{};
+  std::string error;
+  if (!proxy_wasm::host::wasm2c::precompile(wasm, out, memory_limit, false, nullptr, &took,
+                                            &error)) {
+    std::cerr << "wasm-proxy compile: " << error << "\n";
+    return 1;
+  }
+  std::cout << (out.empty() ? proxy_wasm::host::wasm2c::artefactNextTo(wasm) : out)
+            << " compiled in " << took.count() << " s\n";
+  return 0;
+}
+
+void logEngineWork(std::string_view message) {
+  spdlog::info("{}", message);
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "compile") return compileCommand(argc - 1, argv + 1);
   CLI::App app{"wasm-proxy: runs proxy-wasm plugins from an Envoy bootstrap config"};
   Server server;
   unsigned concurrency = std::max(1u, std::thread::hardware_concurrency());
@@ -205,8 +247,17 @@ int main(int argc, char** argv) {
                  "seconds to finish in-flight requests on shutdown");
   app.add_option("--wasm-plugin", server.wasm_plugins,
                  "an Istio WasmPlugin manifest to apply (repeatable; see proxy/README.md)");
-  app.add_option("--wasm-cache-dir", server.wasm_plugin_options.cache_dir,
-                 "where modules pulled for WasmPlugins are kept (default: none)");
+  std::string wasm_cache;
+  app.add_option("--wasm-cache-dir", wasm_cache,
+                 "where modules pulled for WasmPlugins are kept, and wasm2c artefacts in its "
+                 "wasm2c/ folder (default: no module cache; artefacts in ~/.cache/wasm-proxy)");
+  app.add_option("--wasm-runtime", server.wasm_runtime,
+                 "run every plugin on this runtime: v8, wabt or wasm2c (Envoy's names too)")
+      ->transform([](const std::string& r) {
+        std::string name = proxy_wasm::host::canonicalRuntimeName(r);
+        if (name.empty()) throw CLI::ValidationError("unknown Wasm runtime '" + r + "'");
+        return name;
+      });
   app.add_option("--mode", mode, "serve (default) or validate (load config and plugins, then exit)")
       ->check(CLI::IsMember({"serve", "validate"}));
   CLI11_PARSE(app, argc, argv);
@@ -215,6 +266,11 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("wasm-proxy"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%l] %v");
   spdlog::set_level(spdlog::level::from_str(log_level));
+  proxy_wasm::host::setEngineLog(logEngineWork);
+  if (!wasm_cache.empty()) {
+    server.wasm_plugin_options.cache_dir = wasm_cache;
+    proxy_wasm::host::wasm2c::setCacheDir(wasm_cache + "/wasm2c");
+  }
 
   std::string error;
   server.config = server.load(&error);

@@ -2,10 +2,9 @@
 //
 // One isolate and context per Engine (per thread), no Locker. Modules compile once and are shared
 // across isolates through CompiledWasmModule. Runaway calls are stopped by one process-wide
-// watchdog thread with TerminateExecution, which the guest cannot catch; each engine keeps a small
-// call state under a lock so that a kill never lands on a later call, and termination is always
-// cancelled after the outermost call that was flagged. A host function aborts the guest the same
-// way (never with a JS exception, which wasm try/catch could swallow).
+// watchdog thread (watchdog.h) with TerminateExecution, which the guest cannot catch; termination
+// is always cancelled after the outermost call that was flagged. A host function aborts the guest
+// the same way (never with a JS exception, which wasm try/catch could swallow).
 #include <libplatform/libplatform.h>
 #include <v8.h>
 
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "proxy_wasm/host/engine.h"
+#include "watchdog.h"
 
 namespace proxy_wasm::host {
 namespace {
@@ -35,73 +35,10 @@ void initializeV8Once() {
   });
 }
 
-int64_t toNs(Deadline d) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
-}
-
-// State of the calls of one engine, shared with the watchdog, lock-free on the call path.
-//   deadline_ns: 0 when no call is running, else its deadline (INT64_MAX: none).
-//   kill: 0 armed; 1 the watchdog is terminating; 2 termination issued; 3 the call closed first.
-// Whoever moves `kill` away from 0 first wins, so a termination never lands after the call.
-struct CallState {
+// Stops a call with TerminateExecution, which the guest cannot catch.
+struct V8Calls : WatchedCalls {
   v8::Isolate* isolate = nullptr;
-  std::atomic<int64_t> deadline_ns{0};
-  std::atomic<int> kill{0};
-
-  // Watchdog or interrupt(): terminate the running call if it is still armed.
-  void terminate() {
-    int expected = 0;
-    if (kill.compare_exchange_strong(expected, 1)) {
-      isolate->TerminateExecution();
-      kill.store(2, std::memory_order_release);
-    }
-  }
-};
-
-// One thread for the whole process that terminates calls past their deadline. It scans the
-// engines every kPeriod, so arming a deadline costs a call two atomic stores (no lock, no
-// allocation, no wake-up); the price is a resolution of kPeriod.
-class Watchdog {
- public:
-  static constexpr auto kPeriod = std::chrono::milliseconds(5);
-
-  static Watchdog& instance() {
-    static Watchdog* w = new Watchdog();  // never destroyed: engines may outlive static teardown
-    return *w;
-  }
-  void add(std::shared_ptr<CallState> state) {
-    std::lock_guard<std::mutex> lock(mu_);
-    states_.push_back(std::move(state));
-  }
-  void remove(const CallState* state) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = states_.begin(); it != states_.end(); ++it) {
-      if (it->get() == state) {
-        states_.erase(it);
-        return;
-      }
-    }
-  }
-
- private:
-  Watchdog() {
-    std::thread([this] { loop(); }).detach();
-  }
-
-  void loop() {
-    for (;;) {
-      std::this_thread::sleep_for(kPeriod);
-      const int64_t now = toNs(std::chrono::steady_clock::now());
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& state : states_) {
-        const int64_t d = state->deadline_ns.load(std::memory_order_acquire);
-        if (d != 0 && d <= now) state->terminate();
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::vector<std::shared_ptr<CallState>> states_;
+  void stop() override { isolate->TerminateExecution(); }
 };
 
 class V8Module : public CompiledModule {
@@ -163,9 +100,9 @@ class V8Engine : public Engine {
     isolate_ = v8::Isolate::New(params);
     // Plugins run no promises: no microtask checkpoint after every outermost call.
     isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
-    state_ = std::make_shared<CallState>();
+    state_ = std::make_shared<V8Calls>();
     state_->isolate = isolate_;
-    Watchdog::instance().add(state_);
+    Watchdog::watch(state_);
     v8::Isolate::Scope is(isolate_);
     v8::HandleScope hs(isolate_);
     v8::Local<v8::Context> ctx = v8::Context::New(isolate_);
@@ -184,7 +121,7 @@ class V8Engine : public Engine {
 
   ~V8Engine() override {
     releaseThread();
-    Watchdog::instance().remove(state_.get());
+    Watchdog::unwatch(state_.get());
     instance_ctor_.Reset();
     context_.Reset();
     isolate_->Dispose();
@@ -192,7 +129,8 @@ class V8Engine : public Engine {
 
   std::string_view name() const override { return "v8"; }
 
-  std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string* error) override {
+  std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string_view /*origin*/,
+                                          std::string* error) override {
     v8::Isolate::Scope is(isolate_);
     v8::HandleScope hs(isolate_);
     v8::Local<v8::Context> ctx = context_.Get(isolate_);
@@ -245,23 +183,12 @@ class V8Engine : public Engine {
 
   // Outermost call bookkeeping: arms the watchdog.
   void beginCall(Deadline deadline) {
-    state_->kill.store(0, std::memory_order_relaxed);
-    state_->deadline_ns.store(deadline == kNoDeadline ? INT64_MAX : toNs(deadline),
-                              std::memory_order_release);
+    state_->begin(deadline);
     abort_requested_ = false;
   }
   // Returns true when the watchdog (or interrupt) terminated the call.
-  bool endCall() {
-    state_->deadline_ns.store(0, std::memory_order_release);
-    int k = state_->kill.exchange(3, std::memory_order_acq_rel);
-    if (k == 1) {
-      while (state_->kill.load(std::memory_order_acquire) != 2) std::this_thread::yield();
-    }
-    return k == 1 || k == 2;
-  }
-  void interrupt() {
-    if (state_->deadline_ns.load(std::memory_order_acquire) != 0) state_->terminate();
-  }
+  bool endCall() { return state_->end(); }
+  void interrupt() { state_->interrupt(); }
   // Called from a host function that wants the guest gone.
   void abortFromHost() {
     abort_requested_ = true;
@@ -278,7 +205,7 @@ class V8Engine : public Engine {
   v8::Isolate* isolate_ = nullptr;
   v8::Global<v8::Context> context_;
   v8::Global<v8::Function> instance_ctor_;
-  std::shared_ptr<CallState> state_;
+  std::shared_ptr<V8Calls> state_;
   bool abort_requested_ = false;
   friend class V8Instance;
 };

@@ -321,7 +321,8 @@ class WabtEngine : public Engine {
  public:
   std::string_view name() const override { return "wabt"; }
 
-  std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string* error) override {
+  std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string_view /*origin*/,
+                                          std::string* error) override {
     wabt::Errors errors;
     wi::ModuleDesc desc;
     wabt::Features features;

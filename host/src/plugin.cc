@@ -3,7 +3,7 @@
 namespace proxy_wasm::host {
 
 std::shared_ptr<PluginCode> PluginCode::load(std::string bytes, uint64_t memory_limit_bytes,
-                                             std::string* error) {
+                                             std::string* error, std::string origin) {
   auto info = parseModule(bytes, error);
   if (!info) return nullptr;
   switch (info->abi) {
@@ -24,6 +24,7 @@ std::shared_ptr<PluginCode> PluginCode::load(std::string bytes, uint64_t memory_
   if (!capped) return nullptr;
   auto code = std::make_shared<PluginCode>();
   code->bytes_ = std::move(*capped);
+  code->origin_ = std::move(origin);
   code->info_ = std::move(*info);
   if (code->bytes_.size() != bytes.size() || code->bytes_ != bytes) {
     auto reparsed = parseModule(code->bytes_, error);
@@ -37,7 +38,7 @@ std::shared_ptr<CompiledModule> PluginCode::compiled(Engine& engine, std::string
   std::lock_guard<std::mutex> lock(mu_);
   auto it = compiled_.find(engine.name());
   if (it != compiled_.end()) return it->second;
-  auto module = engine.compile(bytes_, error);
+  auto module = engine.compile(bytes_, origin_, error);
   if (module) compiled_.emplace(std::string(engine.name()), module);
   return module;
 }

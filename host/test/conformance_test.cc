@@ -313,7 +313,7 @@ TEST_P(Conformance, AnswersAsEnvoyDoesForOrderBuffersAndRanges) {
   s->end();
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Conformance, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, Conformance, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -85,6 +85,33 @@ TEST_P(Hostile, EndlessLoopIsStoppedByTheDeadline) {
   EXPECT_EQ(s->local_reply->status, 503u);
 }
 
+TEST_P(Hostile, EndlessLoopOfHostcallsIsStoppedByTheDeadline) {
+  auto h = load(options());
+  auto s = h->newStream();
+  auto start = std::chrono::steady_clock::now();
+  s->sendRequestHeaders({{"x-hostile", "hostcall-loop"}});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(h->vm().failed());
+  EXPECT_NE(h->vm().failureMessage().find("CPU deadline of 100 ms"), std::string::npos)
+      << h->vm().failureMessage();
+  ASSERT_TRUE(s->local_reply);
+  EXPECT_EQ(s->local_reply->status, 503u);
+}
+
+TEST_P(Hostile, EndlessRecursionTrapsInsteadOfCrashing) {
+  auto h = load(options());
+  auto s = h->newStream();
+  s->sendRequestHeaders({{"x-hostile", "recurse"}});
+  EXPECT_TRUE(h->vm().failed());
+  EXPECT_NE(h->vm().failureMessage().find("proxy_on_request_headers"), std::string::npos)
+      << h->vm().failureMessage();
+  ASSERT_TRUE(s->local_reply);
+  EXPECT_EQ(s->local_reply->status, 503u);
+  // The VM's thread is still usable: a new VM on the same engine works.
+  auto again = load(options());
+  EXPECT_EQ(again->newStream()->sendRequestHeaders({}), FilterHeadersStatus::Continue);
+}
+
 TEST_P(Hostile, TrapInRequestHeadersFailsTheVmWithItsName) {
   auto h = load(options());
   auto s = h->newStream();
@@ -188,7 +215,7 @@ TEST_P(Hostile, ModuleWithoutAllocatorIsRefused) {
   EXPECT_NE(error.find("no allocator"), std::string::npos) << error;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Hostile, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, Hostile, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

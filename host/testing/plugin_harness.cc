@@ -153,7 +153,7 @@ std::unique_ptr<PluginHarness> PluginHarness::create(const std::string& wasm_pat
   }
   h->engine_ = createEngine(options.runtime, error);
   if (!h->engine_) return nullptr;
-  h->code_ = PluginCode::load(std::move(*bytes), options.vm.memory_limit_bytes, error);
+  h->code_ = PluginCode::load(std::move(*bytes), options.vm.memory_limit_bytes, error, wasm_path);
   if (!h->code_) return nullptr;
   options.vm.runtime = std::string(h->engine_->name());
   h->host_properties = options.host_properties;

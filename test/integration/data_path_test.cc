@@ -141,7 +141,7 @@ TEST_P(DataPathEngines, PipelinedRequestsBehindAPausedOneAreAnsweredWholeAndInOr
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, DataPathEngines, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, DataPathEngines, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 TEST_F(DataPathTest, APluginsHeaderChangesChooseTheRouteAgain) {

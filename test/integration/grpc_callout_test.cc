@@ -104,7 +104,7 @@ TEST_P(GrpcCallout, AnUnknownClusterIsAParseFailure) {
       << r.body;  // ParseFailure
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, GrpcCallout, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcCallout, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

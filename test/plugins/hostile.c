@@ -4,6 +4,8 @@
  *   huge-alloc    allocate 2 GiB (must fail against the memory cap, plugin survives)
  *   grow-loop     allocate until memory runs out, then trap
  *   loop          spin forever (the deadline must stop it)
+ *   hostcall-loop spin forever calling a hostcall (the deadline must stop it there too)
+ *   recurse       recurse without end (the engine's stack limit must trap, not crash)
  *   trap          unreachable
  *   pause         stop iteration and never resume
  * and traps in other callbacks when configured so: configuration "trap-configure",
@@ -18,6 +20,16 @@ int32_t proxy_get_buffer_bytes(int32_t type, int32_t start, int32_t max, char** 
 
 static char config[64];
 static volatile uint32_t spins;
+
+/* Each frame keeps a little stack of its own, so the recursion cannot become a loop; the
+ * volatile `deeper` keeps the compiler from proving it endless. */
+static volatile int deeper = 1;
+static uint32_t recurse(uint32_t depth) {
+  volatile char frame[64];
+  frame[depth % 64] = (char)depth;
+  if (!deeper) return frame[0];
+  return recurse(depth + 1) + frame[depth % 64];
+}
 
 EXPORT(proxy_on_context_create) void on_context_create(int32_t id, int32_t parent) {
   (void)id; (void)parent;
@@ -80,6 +92,10 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
   if (strcmp(what, "loop") == 0) {
     for (;;) ++spins;
   }
+  if (strcmp(what, "hostcall-loop") == 0) {
+    for (;;) proxy_log(0, "spin", 4); /* trace: below the harness's level, so cheap */
+  }
+  if (strcmp(what, "recurse") == 0) return (int32_t)recurse(0);
   if (strcmp(what, "trap") == 0) __builtin_trap();
   if (strcmp(what, "pause") == 0) return 1; /* StopIteration: waits for a resume */
   return 0;

@@ -581,7 +581,7 @@ TEST_P(BasicAuth, CheckTimeDoesNotRevealUsersOrPasswordPrefixes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, BasicAuth, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, BasicAuth, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

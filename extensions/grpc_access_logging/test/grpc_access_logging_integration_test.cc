@@ -197,7 +197,7 @@ TEST_P(AccessLogIntegration, AReloadDeliversTheOldPluginsBatch) {
   EXPECT_EQ(collector_.waitFor("write_log", 8), 8u) << "the new plugin logs too";
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, AccessLogIntegration, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, AccessLogIntegration, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

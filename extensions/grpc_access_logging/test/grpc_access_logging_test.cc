@@ -323,7 +323,7 @@ TEST_P(GrpcAccessLogging, OtlpRecordsCarrySemanticConventionAttributesAndTheReso
   EXPECT_EQ(attrs.count("http.request.header.referer"), 0u) << "absent header, absent attribute";
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, GrpcAccessLogging, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, GrpcAccessLogging, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -154,7 +154,7 @@ TEST_P(JwtRoutingProxy, OnItsOwnVerifiesTheTokenInThePlugin) {
   EXPECT_EQ(bad.body, "Jwt verification fails");
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, JwtRoutingProxy, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, JwtRoutingProxy, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

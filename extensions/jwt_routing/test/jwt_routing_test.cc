@@ -273,7 +273,7 @@ TEST_P(JwtRouting, ConfigErrorsNameTheField) {
             std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, JwtRouting, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, JwtRouting, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

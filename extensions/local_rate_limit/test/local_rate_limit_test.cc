@@ -337,7 +337,7 @@ TEST_P(RateLimit, ShadowModeCountsButDoesNotBlock) {
   EXPECT_EQ(PluginHarness::metric("local_rate_limit.limited"), before + 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, RateLimit, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, RateLimit, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -251,7 +251,7 @@ TEST_P(Opa, ConfigErrors) {
   EXPECT_NE(error_.find("check_result_cache_valid_sec"), std::string::npos) << error_;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Opa, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, Opa, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -35,7 +35,7 @@ TEST_P(ZigScaffold, BehavesAsUpstreamsDemo) {
   EXPECT_FALSE(h->vm().failed());
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ZigScaffold, ::testing::Values("v8", "wabt"),
+INSTANTIATE_TEST_SUITE_P(Engines, ZigScaffold, ::testing::Values("v8", "wabt", "wasm2c"),
                          [](const auto& info) { return info.param; });
 
 TEST(ZigScaffoldProxy, UpstreamSeesTheHeader) {

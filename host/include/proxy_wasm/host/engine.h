@@ -94,8 +94,11 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string_view name() const = 0;
-  // Compiles (and validates) a module. Thread-compatible; the result is shareable.
-  virtual std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string* error) = 0;
+  // Compiles (and validates) a module. Thread-compatible; the result is shareable. `origin` is
+  // the file the module was read from ("" if none): an ahead-of-time engine looks for an artefact
+  // built next to it.
+  virtual std::shared_ptr<CompiledModule> compile(const std::string& bytes, std::string_view origin,
+                                                  std::string* error) = 0;
   // Instantiates with one binding per import, in the module's import order. Does not run any
   // start or initialisation function other than the wasm start section.
   virtual std::unique_ptr<Instance> instantiate(const CompiledModule& module,
@@ -107,8 +110,9 @@ class Engine {
   virtual void releaseThread() {}
 };
 
-// Runtime names: "v8" (also Envoy's "envoy.wasm.runtime.v8") and "wabt" (the wabt interpreter,
-// also "envoy.wasm.runtime.wabt"). Returns the canonical name, or empty for an unknown runtime.
+// Runtime names: "v8" (also Envoy's "envoy.wasm.runtime.v8"), "wabt" (the wabt interpreter, also
+// "envoy.wasm.runtime.wabt") and "wasm2c" (ahead of time, also "envoy.wasm.runtime.wasm2c").
+// Returns the canonical name, or empty for an unknown runtime.
 std::string canonicalRuntimeName(std::string_view runtime);
 std::vector<std::string> availableRuntimes();
 // A new engine for the calling thread, or nullptr with `error` set.
@@ -116,5 +120,12 @@ std::unique_ptr<Engine> createEngine(std::string_view runtime, std::string* erro
 
 std::unique_ptr<Engine> createV8Engine(std::string* error);
 std::unique_ptr<Engine> createWabtEngine(std::string* error);
+std::unique_ptr<Engine> createWasm2cEngine(std::string* error);
+
+// Where engines report work done outside calls (an ahead-of-time compile and how long it took).
+// Standard error unless the embedder sets its own (once, at start-up).
+using EngineLog = void (*)(std::string_view message);
+void setEngineLog(EngineLog log);
+void engineLog(std::string_view message);
 
 }  // namespace proxy_wasm::host

@@ -45,15 +45,18 @@ struct VmConfig {
 class PluginCode {
  public:
   // Parses and checks the module (magic, ABI marker, memory) and applies the memory cap.
+  // `origin`: the file the bytes were read from, if any (see Engine::compile).
   static std::shared_ptr<PluginCode> load(std::string bytes, uint64_t memory_limit_bytes,
-                                          std::string* error);
+                                          std::string* error, std::string origin = "");
   const std::string& bytes() const { return bytes_; }
+  const std::string& origin() const { return origin_; }
   const ModuleInfo& info() const { return info_; }
   // Compiles on first use per engine kind (the result is shared across threads).
   std::shared_ptr<CompiledModule> compiled(Engine& engine, std::string* error) const;
 
  private:
   std::string bytes_;
+  std::string origin_;
   ModuleInfo info_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<CompiledModule>, std::less<>> compiled_;

@@ -1,0 +1,92 @@
+#include "watchdog.h"
+
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace proxy_wasm::host {
+namespace {
+
+class WatchdogThread {
+ public:
+  static WatchdogThread& instance() {
+    static WatchdogThread* w = new WatchdogThread();  // never destroyed: engines may outlive it
+    return *w;
+  }
+  void add(std::shared_ptr<WatchedCalls> calls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched_.push_back(std::move(calls));
+  }
+  void remove(const WatchedCalls* calls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = watched_.begin(); it != watched_.end(); ++it) {
+      if (it->get() == calls) {
+        watched_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  WatchdogThread() {
+    std::thread([this] { loop(); }).detach();
+  }
+  void loop() {
+    for (;;) {
+      std::this_thread::sleep_for(Watchdog::kPeriod);
+      const int64_t now = steadyNs(std::chrono::steady_clock::now());
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& calls : watched_) calls->expireIfDue(now);
+    }
+  }
+
+  std::mutex mu_;
+  std::vector<std::shared_ptr<WatchedCalls>> watched_;
+};
+
+}  // namespace
+
+int64_t steadyNs(Deadline d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+}
+
+void WatchedCalls::begin(Deadline deadline) {
+  kill_.store(0, std::memory_order_relaxed);
+  deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
+                     std::memory_order_release);
+}
+
+bool WatchedCalls::end() {
+  deadline_ns_.store(0, std::memory_order_release);
+  int k = kill_.exchange(3, std::memory_order_acq_rel);
+  if (k == 1) {
+    while (kill_.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+  }
+  return k == 1 || k == 2;
+}
+
+void WatchedCalls::interrupt() {
+  if (deadline_ns_.load(std::memory_order_acquire) != 0) terminate();
+}
+
+void WatchedCalls::expireIfDue(int64_t now_ns) {
+  const int64_t d = deadline_ns_.load(std::memory_order_acquire);
+  if (d != 0 && d <= now_ns) terminate();
+}
+
+void WatchedCalls::terminate() {
+  int expected = 0;
+  if (kill_.compare_exchange_strong(expected, 1)) {
+    stop();
+    kill_.store(2, std::memory_order_release);
+  }
+}
+
+void Watchdog::watch(std::shared_ptr<WatchedCalls> calls) {
+  WatchdogThread::instance().add(std::move(calls));
+}
+void Watchdog::unwatch(const WatchedCalls* calls) {
+  WatchdogThread::instance().remove(calls);
+}
+
+}  // namespace proxy_wasm::host
