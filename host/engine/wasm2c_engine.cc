@@ -193,7 +193,7 @@ class Wasm2cInstance : public Instance {
           auto* me = static_cast<Wasm2cInstance*>(self);
           me->artefact_->api->instantiate(me->instance_);
         },
-        this, nullptr, nullptr, 0, kNoDeadline);
+        this, nullptr, nullptr, kNoDeadline);
     instantiated_ = true;
     if (!r.ok()) *error = r.message;
     return r.ok();
@@ -216,15 +216,14 @@ class Wasm2cInstance : public Instance {
                   size_t num_results, Deadline deadline) override {
     const pwx_w2c_api* api = artefact_->api;
     if (function < 0 || static_cast<uint32_t>(function) >= api->num_exports || num_args > 16) {
-      return CallResult{
-          CallResult::Status::Trap,
-          "no such function",
-      };
+      return CallResult{CallResult::Status::Trap, "no such function"};
     }
-    uint64_t in[16] = {};
+    // Not zeroed: the host passes every parameter of an export, and a missing one would read a
+    // stale value, never memory outside this array.
+    uint64_t in[16];
     std::memcpy(in, args, num_args * sizeof(uint64_t));
-    uint64_t out[2] = {};
-    CallResult r = run(api->exports[function].call, instance_, in, out, 0, deadline);
+    uint64_t out[2] = {0, 0};
+    CallResult r = run(api->exports[function].call, instance_, in, out, deadline);
     for (size_t i = 0; r.ok() && i < num_results && i < 2; ++i) results[i] = out[i];
     return r;
   }
@@ -233,7 +232,7 @@ class Wasm2cInstance : public Instance {
 
  private:
   using Entry = void (*)(void*, const uint64_t*, uint64_t*);
-  CallResult run(Entry entry, void* target, const uint64_t* args, uint64_t* results, int,
+  CallResult run(Entry entry, void* target, const uint64_t* args, uint64_t* results,
                  Deadline deadline);
 
   Wasm2cEngine& engine_;
@@ -362,7 +361,7 @@ class Wasm2cEngine : public Engine {
 };
 
 CallResult Wasm2cInstance::run(Entry entry, void* target, const uint64_t* args, uint64_t* results,
-                               int, Deadline deadline) {
+                               Deadline deadline) {
   Frame frame;
   frame.state = state_;
   Frame* outer_frame = t_frame;
