@@ -1,7 +1,6 @@
 #include "remote_fetch.h"
 
 #include <curl/curl.h>
-#include <openssl/sha.h>
 
 #include <thread>
 
@@ -56,18 +55,6 @@ FetchResponse httpGet(const std::string& url, const FetchOptions& options) {
     if (r.status < 500) return r;
   }
   return r;
-}
-
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : d) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
 }
 
 }  // namespace wasm_proxy

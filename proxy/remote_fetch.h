@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "proxy_wasm/host/module_info.h"
+
 namespace wasm_proxy {
 
 struct FetchResponse {
@@ -27,7 +29,7 @@ struct FetchOptions {
 
 FetchResponse httpGet(const std::string& url, const FetchOptions& options);
 
-// Lower-case hex SHA-256.
-std::string sha256Hex(std::string_view bytes);
+// Lower-case hex SHA-256 (the host's, shared with module checks and wasm2c artefacts).
+using proxy_wasm::host::sha256Hex;
 
 }  // namespace wasm_proxy

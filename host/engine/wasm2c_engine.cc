@@ -292,7 +292,7 @@ class Wasm2cEngine : public Engine {
                                           std::string* error) override {
     const std::string& tools = wasm2c::toolchain(error);
     if (tools.empty()) return nullptr;
-    const std::string sha = wasm2c::sha256Hex(bytes);
+    const std::string sha = sha256Hex(bytes);
     const std::string stamp = wasm2c::stampFor(sha, tools);
     std::string why;
     if (!origin.empty()) {
@@ -303,7 +303,7 @@ class Wasm2cEngine : public Engine {
       }
     }
     const std::string cached =
-        wasm2c::cacheDir() + "/" + sha + "-" + wasm2c::sha256Hex(stamp).substr(0, 12) + ".so";
+        wasm2c::cacheDir() + "/" + sha + "-" + sha256Hex(stamp).substr(0, 12) + ".so";
     if (std::filesystem::exists(cached)) {
       if (auto a = load(cached, stamp, &why)) return std::make_shared<Wasm2cModule>(a);
     }

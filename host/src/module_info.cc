@@ -1,5 +1,7 @@
 #include "proxy_wasm/host/module_info.h"
 
+#include <openssl/evp.h>
+
 namespace proxy_wasm::host {
 namespace {
 
@@ -68,6 +70,19 @@ constexpr uint8_t kSectionCustom = 0, kSectionType = 1, kSectionImport = 2, kSec
                   kSectionMemory = 5, kSectionExport = 7;
 
 }  // namespace
+
+std::string sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
 
 std::string_view toString(AbiVersion v) {
   switch (v) {

@@ -43,6 +43,10 @@ struct ModuleInfo {
   const ModuleExport* findExport(std::string_view name) const;
 };
 
+// Lower-case hex sha256 of a module (or any bytes): how modules are named in configs, caches and
+// wasm2c artefacts.
+std::string sha256Hex(std::string_view bytes);
+
 // Parses the sections the host cares about. Returns nullopt with `error` for a malformed binary.
 std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* error);
 

@@ -18,9 +18,6 @@
 
 namespace proxy_wasm::host::wasm2c {
 
-// Lower-case hex sha256.
-std::string sha256Hex(std::string_view bytes);
-
 // "wasm2c 1.0.32; cc (Debian 12.2.0-14) 12.2.0; runtime <hash>", computed once per process.
 // Empty with `error` when a tool is missing.
 const std::string& toolchain(std::string* error);
