@@ -9,6 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 listen="${DEMO_PORT:-10000}"; admin="${DEMO_ADMIN_PORT:-10001}"; upstream="${DEMO_UPSTREAM_PORT:-10002}"
 collector="${DEMO_COLLECTOR_PORT:-10003}"
+opa_listen="${DEMO_OPA_LISTEN_PORT:-10004}"; opa="${DEMO_OPA_PORT:-10005}"
 work="$build/demo"; mkdir -p "$work"
 # An RS256 key for the demo's tokens, made here with openssl: its public half as a JWKS.
 . "$root/scripts/jwt_helpers.sh"
@@ -16,7 +17,8 @@ jwt_rsa_key "$work"
 token() { jwt_token "$work" "$1" "$2"; }
 sed -e "s|{{PLUGIN_DIR}}|$build/plugins|g" -e "s|{{LISTEN_PORT}}|$listen|g" -e "s|{{WORK_DIR}}|$work|g" \
     -e "s|{{ADMIN_PORT}}|$admin|g" -e "s|{{UPSTREAM_PORT}}|$upstream|g" \
-    -e "s|{{COLLECTOR_PORT}}|$collector|g" \
+    -e "s|{{COLLECTOR_PORT}}|$collector|g" -e "s|{{OPA_LISTEN_PORT}}|$opa_listen|g" \
+    -e "s|{{OPA_PORT}}|$opa|g" \
     "$root/examples/demo/envoy.yaml" > "$work/envoy.yaml"
 
 echo "Plugins built (proxy-wasm ABI 0.2.1; they load unchanged into Envoy and Istio):"
@@ -35,9 +37,15 @@ echo_pid=$!
 # A real gRPC collector for grpc_access_logging (test/support/log_collector.cc).
 "$build/test/support/log-collector" --port "$collector" >"$work/collector.log" 2>&1 &
 collector_pid=$!
+# A stand-in for OPA's REST API with one fixed policy (test/support/opa_standin.cc).
+"$build/test/support/opa-standin" --port "$opa" >"$work/opa.log" 2>&1 &
+opa_pid=$!
 "$build/proxy/wasm-proxy" -c "$work/envoy.yaml" --concurrency 2 >"$work/proxy.log" 2>&1 &
 proxy_pid=$!
-cleanup() { kill "$proxy_pid" "$echo_pid" "$collector_pid" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() {
+  kill "$proxy_pid" "$echo_pid" "$collector_pid" "$opa_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/ready" >/dev/null && break; sleep 0.1; done
 
@@ -80,6 +88,11 @@ show 401 "GET /orders with a forged token" -H "authorization: Bearer $(token car
 routed /orders "GET /orders as alice, plan silver (jwt_routing)" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
 routed /gold/orders "GET /orders as bob, plan gold: the gold cluster" -H "authorization: Bearer $(token bob gold)" "http://127.0.0.1:$listen/orders"
 routed /orders "GET /orders as alice claiming x-plan: gold herself" -H "x-plan: gold" -H "authorization: Bearer $(token alice silver)" "http://127.0.0.1:$listen/orders"
+echo "wasm-proxy on http://127.0.0.1:$opa_listen: open_policy_agent, asking the policy server (allows GET /echo)."
+show 200 "GET /echo (allowed by the policy)" "http://127.0.0.1:$opa_listen/echo"
+show 200 "GET /echo again (each worker caches decisions 10 s)" "http://127.0.0.1:$opa_listen/echo"
+show 403 "POST /echo (denied by the policy)" -X POST "http://127.0.0.1:$opa_listen/echo"
+show 403 "GET /other (denied by the policy)" "http://127.0.0.1:$opa_listen/other"
 entries() { grep -c '"entry"' "$work/collector.log" || true; }
 for _ in $(seq 50); do [ "$(entries)" -ge 16 ] && break; sleep 0.1; done
 if [ "$(entries)" = 16 ]; then
@@ -91,7 +104,7 @@ else
 fi
 echo
 echo "Counters (from /stats/prometheus):"
-curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_jwt_authn_(allowed|denied) |jwt_routing_|grpc_access_logging_write_log_logs_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$admin/stats/prometheus" | grep -E '^(basic_auth_|local_rate_limit_(allowed|limited) |http_jwt_authn_(allowed|denied) |jwt_routing_|grpc_access_logging_write_log_logs_|wasm_filter_opa_filter_|http_downstream_rq_[245]xx)' | sed 's/^/  /'
 echo
 if [ "$mismatches" != 0 ]; then echo "demo: $mismatches unexpected answer(s); logs in $work"; exit 1; fi
 if [ "${DEMO_ONESHOT:-0}" = 1 ]; then exit 0; fi

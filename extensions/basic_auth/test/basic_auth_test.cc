@@ -497,7 +497,10 @@ TEST_P(BasicAuth, HashedCheckTimeDoesNotRevealUsers) {
   for (int i = 0; i < rounds; ++i) {
     for (size_t v = 0; v < variants.size(); ++v) samples[v].push_back(timeRequest(*h, variants[v]));
   }
-  double known = median(samples[0]), unknown = median(samples[1]);
+  // The fastest of each: other load on the machine only ever adds time, and it comes in bursts
+  // that a median over a few dozen milliseconds does not average out.
+  double known = *std::min_element(samples[0].begin(), samples[0].end());
+  double unknown = *std::min_element(samples[1].begin(), samples[1].end());
   EXPECT_LT(std::abs(unknown - known) / known, 0.25) << "known " << known << " unknown " << unknown;
 }
 
