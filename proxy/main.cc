@@ -206,7 +206,8 @@ asio::awaitable<void> adminLoop(Server& server, tcp::acceptor acceptor) {
 }  // namespace
 
 // `wasm-proxy compile plugin.wasm [-o out] [--memory-limit-bytes N]`: the wasm2c artefact a
-// deployment ships next to its module (plugin.wasm2c.so), so no compiler runs at load time.
+// deployment ships next to its module (plugin.wasm2c.so), so no compiler runs at load time. An
+// artefact already made from the same module by the same toolchain is kept.
 int compileCommand(int argc, char** argv) {
   CLI::App app{"wasm-proxy compile: precompiles a plugin for the wasm2c runtime"};
   std::string wasm, out;
@@ -218,13 +219,18 @@ int compileCommand(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::chrono::duration<double> took{};
   std::string error;
-  if (!proxy_wasm::host::wasm2c::precompile(wasm, out, memory_limit, false, nullptr, &took,
+  bool rebuilt = false;
+  if (!proxy_wasm::host::wasm2c::precompile(wasm, out, memory_limit, true, &rebuilt, &took,
                                             &error)) {
     std::cerr << "wasm-proxy compile: " << error << "\n";
     return 1;
   }
-  std::cout << (out.empty() ? proxy_wasm::host::wasm2c::artefactNextTo(wasm) : out)
-            << " compiled in " << took.count() << " s\n";
+  const std::string artefact = out.empty() ? proxy_wasm::host::wasm2c::artefactNextTo(wasm) : out;
+  if (rebuilt) {
+    std::cout << artefact << " compiled in " << took.count() << " s\n";
+  } else {
+    std::cout << artefact << " is up to date\n";
+  }
   return 0;
 }
 

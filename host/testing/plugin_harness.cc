@@ -15,6 +15,10 @@ std::string pluginPath(std::string_view name) {
   return std::string(dir != nullptr ? dir : ".") + "/" + std::string(name) + ".wasm";
 }
 
+std::vector<std::string> allEngines() {
+  return availableRuntimes();
+}
+
 std::optional<std::string> readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -146,6 +150,9 @@ WasmResult FakeStream::setProperty(std::string_view path, std::string_view value
 std::unique_ptr<PluginHarness> PluginHarness::create(const std::string& wasm_path,
                                                      HarnessOptions options, std::string* error) {
   std::unique_ptr<PluginHarness> h(new PluginHarness());
+  for (const Metric* m : MetricsRegistry::instance().all()) {
+    h->metrics_at_start_[m->name()] = m->value();
+  }
   auto bytes = readFile(wasm_path);
   if (!bytes) {
     *error = "cannot read " + wasm_path;
@@ -354,6 +361,12 @@ WasmResult PluginHarness::getProperty(std::string_view path, std::string* value)
   if (it == host_properties.end()) return WasmResult::NotFound;
   *value = it->second;
   return WasmResult::Ok;
+}
+
+int64_t PluginHarness::metricDelta(std::string_view name) const {
+  const int64_t now = metric(name).value_or(0);
+  auto it = metrics_at_start_.find(name);
+  return now - (it == metrics_at_start_.end() ? 0 : it->second);
 }
 
 std::optional<int64_t> PluginHarness::metric(std::string_view name) {

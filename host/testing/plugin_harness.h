@@ -36,8 +36,11 @@ struct HarnessOptions {
   std::map<std::string, std::string> host_properties;
 };
 
-// Where the build puts plugins; tests find `<name>.wasm` there.
+// `<name>.wasm` in $PWX_PLUGIN_DIR (set by add_proxy_wasm_plugin_test for a test of an installed
+// harness; in this tree, the build's plugins folder by default).
 std::string pluginPath(std::string_view name);
+// Every engine this host has ("v8", "wabt", "wasm2c"), for ::testing::ValuesIn.
+std::vector<std::string> allEngines();
 std::optional<std::string> readFile(const std::string& path);
 
 class PluginHarness;
@@ -149,7 +152,12 @@ class PluginHarness : public VmHost {
   // Node/listener properties served to the plugin (path NUL-joined).
   std::map<std::string, std::string> host_properties;
 
+  // A metric's value for the whole process (metrics are process-wide, as in a proxy: every VM
+  // of a plugin adds to the same counter), or nullopt when no VM defined it.
   static std::optional<int64_t> metric(std::string_view name);
+  // What the metric gained since this harness was created: what this harness's plugin did, when
+  // tests run one after another (another engine's run of the same test included).
+  int64_t metricDelta(std::string_view name) const;
 
   // VmHost
   uint64_t realtimeNanos() override { return realtime_base_ns_ + now_ns_; }
@@ -179,6 +187,7 @@ class PluginHarness : public VmHost {
  private:
   friend class FakeStream;
   std::set<FakeStream*> streams_;
+  std::map<std::string, int64_t, std::less<>> metrics_at_start_;
   PluginHarness() = default;
   struct Timer {
     Vm* vm;

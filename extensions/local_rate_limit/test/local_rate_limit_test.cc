@@ -19,6 +19,9 @@ class RateLimit : public ::testing::TestWithParam<std::string> {
     o.plugin.name = name.empty() ? "rl" + std::to_string(++n) : name;  // fresh buckets per test
     o.plugin.configuration = config;
     o.vm.vm_id = "rate_limit";
+    // A request that finds the creation lock held looks again up to 1,000 times: about 0.1 s in
+    // the interpreter, more on a loaded machine; the default 250 ms deadline would fail the VM.
+    if (o.runtime == "wabt") o.vm.callback_deadline = std::chrono::seconds(5);
     std::string error;
     auto h = PluginHarness::create(pluginPath("local_rate_limit"), o, &error);
     error_ = error;
