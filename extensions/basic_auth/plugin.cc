@@ -425,15 +425,24 @@ bool Root::onConfigure(std::string_view configuration) {
   return true;
 }
 
+proxy_wasm::FilterHeadersStatus Stream::continueUnlessIdentityFailed() {
+  if (identity_failure_ == proxy_wasm::WasmResult::Ok) {
+    return proxy_wasm::FilterHeadersStatus::Continue;
+  }
+  proxy_wasm::logError("basic_auth: cannot set the identity headers: ", identity_failure_);
+  proxy_wasm::sendLocalResponse(500, "", {}, "basic_auth_identity_headers_failed");
+  return proxy_wasm::FilterHeadersStatus::StopIteration;
+}
+
 proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   Root& root = rootAs<Root>();
   const Config& config = root.config();
   // The forwarded user is ours to set: a client's own copy never reaches the upstream.
   const std::string& forward = config.forward_username_header;
   if (config.rules.empty()) {
-    if (!forward.empty()) removeRequestHeader(forward);
-    if (!config.anonymous.empty()) removeRequestHeader(kAnonymousHeader);
-    return proxy_wasm::FilterHeadersStatus::Continue;
+    if (!forward.empty()) identity(removeRequestHeader(forward));
+    if (!config.anonymous.empty()) identity(removeRequestHeader(kAnonymousHeader));
+    return continueUnlessIdentityFailed();
   }
   // One hostcall for the four headers a check reads (each single lookup is a hostcall plus an
   // allocation in the plugin).
@@ -453,7 +462,7 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
     } else if (key == config.authentication_header && !authorization) {
       authorization = value;
     } else if (!config.anonymous.empty() && key == kAnonymousHeader) {
-      removeRequestHeader(kAnonymousHeader);  // ours to set
+      identity(removeRequestHeader(kAnonymousHeader));  // ours to set
     }
   }
   Decision d = check(config, method, host, path, authorization, &root.cache());
@@ -461,23 +470,23 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
     case Decision::Kind::Allow:
       if (!d.user.empty()) {
         root.allowed_.increment();
-        if (!forward.empty()) replaceRequestHeader(forward, d.user);
-        if (config.strip_authorization) removeRequestHeader(config.authentication_header);
+        if (!forward.empty()) identity(replaceRequestHeader(forward, d.user));
+        if (config.strip_authorization) identity(removeRequestHeader(config.authentication_header));
       } else if (client_sent_forward) {
-        removeRequestHeader(forward);  // no rule applied: nobody was authenticated
+        identity(removeRequestHeader(forward));  // no rule applied: nobody was authenticated
       }
-      return proxy_wasm::FilterHeadersStatus::Continue;
+      return continueUnlessIdentityFailed();
     case Decision::Kind::NoCredentials:
     case Decision::Kind::InvalidCredentials:
       if (!config.anonymous.empty()) {  // Kong: continue as the anonymous consumer
         root.anonymous_.increment();
         if (!forward.empty())
-          replaceRequestHeader(forward, config.anonymous);
+          identity(replaceRequestHeader(forward, config.anonymous));
         else if (client_sent_forward)
-          removeRequestHeader(forward);
-        replaceRequestHeader(kAnonymousHeader, "true");
-        if (config.strip_authorization) removeRequestHeader(config.authentication_header);
-        return proxy_wasm::FilterHeadersStatus::Continue;
+          identity(removeRequestHeader(forward));
+        identity(replaceRequestHeader(kAnonymousHeader, "true"));
+        if (config.strip_authorization) identity(removeRequestHeader(config.authentication_header));
+        return continueUnlessIdentityFailed();
       }
       root.denied_.increment();
       proxy_wasm::sendLocalResponse(

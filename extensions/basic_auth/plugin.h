@@ -105,6 +105,17 @@ class Stream : public proxy_wasm::HttpContext {
  public:
   using HttpContext::HttpContext;
   proxy_wasm::FilterHeadersStatus onRequestHeaders(uint32_t headers, bool end_of_stream) override;
+
+ private:
+  // Records the first failed change of the identity headers (forwarded user, anonymous marker,
+  // credentials): the upstream trusts them, so such a request is refused, never passed on.
+  void identity(proxy_wasm::WasmResult r) {
+    if (r != proxy_wasm::WasmResult::Ok && identity_failure_ == proxy_wasm::WasmResult::Ok) {
+      identity_failure_ = r;
+    }
+  }
+  proxy_wasm::FilterHeadersStatus continueUnlessIdentityFailed();
+  proxy_wasm::WasmResult identity_failure_ = proxy_wasm::WasmResult::Ok;
 };
 
 }  // namespace basic_auth

@@ -113,7 +113,14 @@ void Root::storeRemoteKeys(const Provider& p, std::shared_ptr<const Jwks> jwks) 
 FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   Root& root = rootAs<Root>();
   const Config& config = root.config();
-  for (const auto& h : config.managed_headers) removeRequestHeader(h);
+  // Headers this plugin sets from verified claims are ours: a client's copy never goes on.
+  for (const auto& h : config.managed_headers) {
+    if (proxy_wasm::WasmResult r = removeRequestHeader(h); r != proxy_wasm::WasmResult::Ok) {
+      proxy_wasm::logError("jwt_routing: cannot remove ", h, ": ", r);
+      proxy_wasm::sendLocalResponse(500, "", {}, "jwt_routing_managed_header_not_removed");
+      return FilterHeadersStatus::StopIteration;
+    }
+  }
   if (!config.providers.empty()) {
     return verifyAndRoute() == Step::Done ? FilterHeadersStatus::Continue
                                           : FilterHeadersStatus::StopIteration;
@@ -177,10 +184,11 @@ Stream::Step Stream::verifyAndRoute() {
       return Step::Done;
     }
     if (!p.forward) {
-      if (!found.header.empty()) removeRequestHeader(found.header);
+      if (!found.header.empty()) changed(removeRequestHeader(found.header), found.header);
       if (!found.param.empty()) {
-        replaceRequestHeader(":path",
-                             withoutParam(requestHeader(":path").value_or(""), found.param));
+        changed(replaceRequestHeader(
+                    ":path", withoutParam(requestHeader(":path").value_or(""), found.param)),
+                ":path");
       }
     }
     auto payload = v.payload;  // the cache may drop the entry while routing
@@ -241,19 +249,30 @@ void Stream::route(const Claims* claims) {
     return;
   }
   for (const auto& c : config.claim_to_headers) {
-    if (auto value = claims->headerValue(c.claim)) replaceRequestHeader(c.header, *value);
+    if (auto value = claims->headerValue(c.claim)) {
+      changed(replaceRequestHeader(c.header, *value), c.header);
+    }
   }
   const Rule* rule = matchRule(config, *claims);
   if (rule == nullptr) {
     root.unmatched_.increment();
   } else {
     root.routed(*rule).increment();
-    for (const auto& [name, value] : rule->set_headers) replaceRequestHeader(name, value);
-    if (!rule->set_authority.empty()) replaceRequestHeader(":authority", rule->set_authority);
+    for (const auto& [name, value] : rule->set_headers) {
+      changed(replaceRequestHeader(name, value), name);
+    }
+    if (!rule->set_authority.empty()) {
+      changed(replaceRequestHeader(":authority", rule->set_authority), ":authority");
+    }
   }
   // Envoy >= 1.33 recomputes the route only when asked; older hosts (ABI 0.2.1) and wasm-proxy do
   // it after any header change. Hosts without the function answer NotFound, which is fine.
   (void)proxy_wasm::callForeignFunction("clear_route_cache", "");
+}
+
+void Stream::changed(proxy_wasm::WasmResult r, std::string_view header) {
+  if (r != proxy_wasm::WasmResult::Ok)
+    proxy_wasm::logWarn("jwt_routing: ", header, " not set: ", r);
 }
 
 void Stream::reject(Status status) {

@@ -121,6 +121,8 @@ class Stream : public proxy_wasm::HttpContext {
 
  private:
   enum class Step { Done, Waiting };
+  // Logs a header change that failed (by the result's name); the request goes on as routed.
+  void changed(proxy_wasm::WasmResult r, std::string_view header);
   // Verifies the first token found in a provider's locations and routes; Waiting while a key
   // set is fetched.
   Step verifyAndRoute();

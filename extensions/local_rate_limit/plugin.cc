@@ -467,7 +467,7 @@ class Stream : public HttpContext {
     root.limited_.increment();
     if (c.shadow_mode || !root.sample(c.enforced_per_million)) {
       for (const auto& [k, v] : c.request_headers_to_add_when_not_enforced) {
-        addRequestHeader(k, v);
+        (void)addRequestHeader(k, v);  // informational: the request goes on either way
       }
       return FilterHeadersStatus::Continue;
     }
@@ -484,7 +484,7 @@ class Stream : public HttpContext {
   }
 
   FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
-    for (const auto& [k, v] : headers_) replaceResponseHeader(k, v);
+    for (const auto& [k, v] : headers_) (void)replaceResponseHeader(k, v);  // informational
     return FilterHeadersStatus::Continue;
   }
 

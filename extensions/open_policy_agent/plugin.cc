@@ -236,7 +236,12 @@ class Stream : public HttpContext {
   FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
-    if (c.failure_mode_allow_header_add) removeRequestHeader("x-envoy-auth-failure-mode-allowed");
+    // The failure-mode marker is ours to set: a client's copy must not reach the upstream.
+    if (c.failure_mode_allow_header_add &&
+        removeRequestHeader("x-envoy-auth-failure-mode-allowed") != WasmResult::Ok) {
+      sendLocalResponse(c.status_on_error, "", {}, "OPA marker header not removed");
+      return FilterHeadersStatus::StopIteration;
+    }
     // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
     // it is built for every request, cache hits included.
     body_.clear();
@@ -322,7 +327,11 @@ class Stream : public HttpContext {
     Root& root = rootAs<Root>();
     if (d.allow) {
       root.allowed_.increment();
-      for (const auto& [k, v] : d.headers) replaceRequestHeader(k, v);
+      for (const auto& [k, v] : d.headers) {
+        if (WasmResult r = replaceRequestHeader(k, v); r != WasmResult::Ok) {
+          logWarn("open_policy_agent: the policy's header ", k, " was not set: ", r);
+        }
+      }
       return true;
     }
     root.denied_.increment();
@@ -336,8 +345,9 @@ class Stream : public HttpContext {
     root.errors_.increment();
     if (root.config().failure_mode_allow) {
       // Envoy ext_authz's marker, so the upstream knows the check did not happen.
-      if (root.config().failure_mode_allow_header_add) {
-        replaceRequestHeader("x-envoy-auth-failure-mode-allowed", "true");
+      if (root.config().failure_mode_allow_header_add &&
+          replaceRequestHeader("x-envoy-auth-failure-mode-allowed", "true") != WasmResult::Ok) {
+        logWarn("open_policy_agent: x-envoy-auth-failure-mode-allowed was not set");
       }
       return true;
     }

@@ -172,6 +172,32 @@ JsonResult<std::vector<Value>> Value::getArray(std::string_view key) const {
   return v->asArray();
 }
 
+JsonResult<std::string> Value::requireString(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return unexpected(v.error());
+  return v->asString();
+}
+JsonResult<uint64_t> Value::requireUint64(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return unexpected(v.error());
+  return v->asUint64();
+}
+JsonResult<std::string> Value::getString(std::string_view key, std::string_view fallback) const {
+  auto v = getString(key);
+  if (!v) return unexpected(v.error());
+  return v->has_value() ? std::move(**v) : std::string(fallback);
+}
+JsonResult<uint64_t> Value::getUint64(std::string_view key, uint64_t fallback) const {
+  auto v = getUint64(key);
+  if (!v) return unexpected(v.error());
+  return v->value_or(fallback);
+}
+JsonResult<bool> Value::getBool(std::string_view key, bool fallback) const {
+  auto v = getBool(key);
+  if (!v) return unexpected(v.error());
+  return v->value_or(fallback);
+}
+
 JsonResult<std::vector<std::string>> Value::getStringList(std::string_view key) const {
   auto v = find(key);
   if (!v) return std::vector<std::string>();

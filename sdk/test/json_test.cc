@@ -55,5 +55,19 @@ TEST(Json, RequireAndNestedPaths) {
   EXPECT_EQ((*obj)[0].second.path(), "outer.inner.x");
 }
 
+TEST(Json, RequiredAndDefaultedMembersInOneCall) {
+  auto root = parseObject(R"({"name":"x","n":"7","flag":true,"bad":[1]})")->root();
+  EXPECT_EQ(*root.requireString("name"), "x");
+  EXPECT_EQ(root.requireString("nope").error().toString(), "nope: missing required field");
+  EXPECT_EQ(root.requireString("bad").error().path, "bad");
+  EXPECT_EQ(*root.requireUint64("n"), 7u);
+  EXPECT_EQ(*root.getString("absent", "fallback"), "fallback");
+  EXPECT_EQ(*root.getString("name", "fallback"), "x");
+  EXPECT_FALSE(root.getString("bad", "fallback")) << "the wrong type is an error, not the default";
+  EXPECT_EQ(*root.getUint64("absent", 5), 5u);
+  EXPECT_EQ(*root.getBool("flag", false), true);
+  EXPECT_EQ(*root.getBool("absent", true), true);
+}
+
 }  // namespace
 }  // namespace proxy_wasm::json

@@ -40,7 +40,7 @@ class TestStream : public HttpContext {
                             "", {}, std::chrono::milliseconds(500),
                             [](HttpContext& self, const HttpCallResponse& r) {
                               if (r.status() == 200) {
-                                self.addRequestHeader("x-checked", r.body());
+                                (void)self.addRequestHeader("x-checked", r.body());
                                 self.continueRequest();
                               } else {
                                 sendLocalResponse(503, "callout failed");
@@ -49,9 +49,22 @@ class TestStream : public HttpContext {
       return token ? FilterHeadersStatus::StopAllIterationAndWatermark
                    : FilterHeadersStatus::Continue;
     }
-    replaceRequestHeader("x-seen", "1");
+    if (requestHeader("x-typed-callout")) {
+      // The callback takes this class: no cast from HttpContext&.
+      auto token =
+          httpCall("authz", {{":method", "GET"}, {":path", "/check"}, {":authority", "a"}}, "", {},
+                   std::chrono::milliseconds(500), [](TestStream& self, const HttpCallResponse& r) {
+                     ++self.typed_answers_;
+                     (void)self.addRequestHeader("x-typed", std::to_string(r.status()));
+                     self.continueRequest();
+                   });
+      return token ? FilterHeadersStatus::StopAllIterationAndWatermark
+                   : FilterHeadersStatus::Continue;
+    }
+    (void)replaceRequestHeader("x-seen", "1");
     return FilterHeadersStatus::Continue;
   }
+  int typed_answers_ = 0;
 };
 
 static RegisterContextFactory register_test(rootFactory<TestRoot>(), streamFactory<TestStream>(),
@@ -59,6 +72,11 @@ static RegisterContextFactory register_test(rootFactory<TestRoot>(), streamFacto
 
 FakeHost& host() {
   return FakeHost::instance();
+}
+
+TEST(Sdk, LogLinesNameWasmResults) {
+  EXPECT_EQ(proxy_wasm::strCat("write: ", proxy_wasm::WasmResult::CasMismatch, " after ", 3),
+            "write: CasMismatch after 3");
 }
 
 TEST(Sdk, ConfigurationReachesOnConfigureAndFalseRejects) {
@@ -116,6 +134,18 @@ TEST(Sdk, CalloutResumesTheStreamWithTheEffectiveContextSet) {
   EXPECT_TRUE(host().stream(s).request_continued);
   EXPECT_EQ(host().stream(s).request_headers.back(),
             (std::pair<std::string, std::string>("x-checked", "alice")));
+  host().completeStream(s);
+}
+
+TEST(Sdk, CalloutCallbackCanTakeTheAuthorsStreamType) {
+  auto root = host().startPlugin("{}", "sdk_test");
+  uint32_t s = host().createStream(*root);
+  host().sendRequestHeaders(s, {{":path", "/"}, {"x-typed-callout", "1"}}, true);
+  ASSERT_FALSE(host().httpCalls().empty());
+  host().respondHttpCall(host().httpCalls().back().token, {{":status", "204"}}, "");
+  EXPECT_TRUE(host().stream(s).request_continued);
+  EXPECT_EQ(host().stream(s).request_headers.back(),
+            (std::pair<std::string, std::string>("x-typed", "204")));
   host().completeStream(s);
 }
 

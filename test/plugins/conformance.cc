@@ -29,7 +29,7 @@ class ChatHandler : public GrpcStreamHandler {
     seen_ += strCat("close:", static_cast<uint32_t>(status));
     const std::string seen = seen_;
     root_->withStream(stream_, [seen](HttpContext& s) {
-      s.replaceRequestHeader("x-grpc-stream", seen);
+      (void)s.replaceRequestHeader("x-grpc-stream", seen);
       s.continueRequest();
     });
   }
@@ -76,7 +76,7 @@ class Root : public RootContext {
     // Resume every stream parked on /pause-tick.
     for (StreamRef ref : parked_) {
       withStream(ref, [](HttpContext& s) {
-        s.addRequestHeader("x-resumed-by", "tick");
+        (void)s.addRequestHeader("x-resumed-by", "tick");
         s.continueRequest();
       });
     }
@@ -135,18 +135,18 @@ class Stream : public HttpContext {
           if (k.substr(0, 2) == "x-") order += strCat(k, "=", v, ";");
         }
       }
-      replaceRequestHeader("x-got-order", order);
+      (void)replaceRequestHeader("x-got-order", order);
       auto found = [](PropertyPath p) {
         auto v = getProperty(p);
         return v ? strCat("ok:", v->view()) : strCat("error:", static_cast<uint32_t>(v.error()));
       };
-      replaceRequestHeader("x-got-referer", found({"request", "referer"}));
-      replaceRequestHeader("x-got-useragent", found({"request", "useragent"}));
-      replaceRequestHeader("x-got-response-code", found({"response", "code"}));
+      (void)replaceRequestHeader("x-got-referer", found({"request", "referer"}));
+      (void)replaceRequestHeader("x-got-useragent", found({"request", "useragent"}));
+      (void)replaceRequestHeader("x-got-response-code", found({"response", "code"}));
       auto other = getBufferBytes(BufferType::HttpResponseBody, 0, 10);
-      replaceRequestHeader("x-got-other-body",
-                           other ? strCat("ok:", other->size())
-                                 : strCat("error:", static_cast<uint32_t>(other.error())));
+      (void)replaceRequestHeader("x-got-other-body",
+                                 other ? strCat("ok:", other->size())
+                                       : strCat("error:", static_cast<uint32_t>(other.error())));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/local-json") {
@@ -155,19 +155,20 @@ class Stream : public HttpContext {
     }
     if (path == "/headers") {
       // Read 3 headers, add, replace, remove.
-      replaceRequestHeader("x-got-a", requestHeader("a").value_or("<none>"));
-      replaceRequestHeader("x-got-b", requestHeader("B").value_or("<none>"));
-      replaceRequestHeader(
+      (void)replaceRequestHeader("x-got-a", requestHeader("a").value_or("<none>"));
+      (void)replaceRequestHeader("x-got-b", requestHeader("B").value_or("<none>"));
+      (void)replaceRequestHeader(
           "x-got-missing",
           getHeaderMapValue(MapType::HttpRequestHeaders, "missing").ok() ? "present" : "not-found");
-      addRequestHeader("x-added", "1");
-      replaceRequestHeader("x-replace", "new");
-      removeRequestHeader("x-remove");
-      replaceRequestHeader("x-got-count", str(headers));
+      (void)addRequestHeader("x-added", "1");
+      (void)replaceRequestHeader("x-replace", "new");
+      (void)removeRequestHeader("x-remove");
+      (void)replaceRequestHeader("x-got-count", str(headers));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/set-pairs") {
-      setHeaderMapPairs(MapType::HttpRequestHeaders, {{":path", "/rewritten"}, {"only", "this"}});
+      (void)setHeaderMapPairs(MapType::HttpRequestHeaders,
+                              {{":path", "/rewritten"}, {"only", "this"}});
       return FilterHeadersStatus::Continue;
     }
     if (path == "/local-reply") {
@@ -187,9 +188,9 @@ class Stream : public HttpContext {
               sendLocalResponse(503, "callout failed", {}, "callout_failed");
               return;
             }
-            self.addRequestHeader("x-callout-status", str(r.status()));
-            self.addRequestHeader("x-callout-body", r.body());
-            self.addRequestHeader("x-callout-header", r.header("x-reply").value_or("<none>"));
+            (void)self.addRequestHeader("x-callout-status", str(r.status()));
+            (void)self.addRequestHeader("x-callout-body", r.body());
+            (void)self.addRequestHeader("x-callout-header", r.header("x-reply").value_or("<none>"));
             self.continueRequest();
           });
       if (!token) {
@@ -210,12 +211,12 @@ class Stream : public HttpContext {
       auto token = grpcCall(
           upstream, "pkg.Service", method, {{"md", "1"}}, "request",
           std::chrono::milliseconds(1000), [](HttpContext& self, const GrpcCallResponse& r) {
-            self.addRequestHeader("x-grpc-status", str(static_cast<uint32_t>(r.status())));
-            self.addRequestHeader("x-grpc-message", r.ok() ? r.message() : r.statusMessage());
+            (void)self.addRequestHeader("x-grpc-status", str(static_cast<uint32_t>(r.status())));
+            (void)self.addRequestHeader("x-grpc-message", r.ok() ? r.message() : r.statusMessage());
             self.continueRequest();
           });
       if (!token) {
-        replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(token.error())));
+        (void)replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(token.error())));
         return FilterHeadersStatus::Continue;
       }
       return FilterHeadersStatus::StopIteration;
@@ -228,27 +229,30 @@ class Stream : public HttpContext {
       auto stream = owner->grpcStream("grpc_cluster", "pkg.Service", "Chat", {{"md", "s"}},
                                       std::move(handler));
       if (!stream) {
-        replaceRequestHeader("x-grpc-call-result", str(static_cast<uint32_t>(stream.error())));
+        (void)replaceRequestHeader("x-grpc-call-result",
+                                   str(static_cast<uint32_t>(stream.error())));
         return FilterHeadersStatus::Continue;
       }
-      (*stream)->send("a");
-      (*stream)->send("b", true);
+      (void)(*stream)->send("a");
+      (void)(*stream)->send("b", true);
       return FilterHeadersStatus::StopIteration;
     }
     if (path == "/properties") {
-      replaceRequestHeader("x-plugin-name", getPropertyString({"plugin_name"}).value_or("?"));
-      replaceRequestHeader("x-plugin-root-id", getPropertyString({"plugin_root_id"}).value_or("?"));
-      replaceRequestHeader("x-plugin-vm-id", getPropertyString({"plugin_vm_id"}).value_or("?"));
-      replaceRequestHeader("x-node-id", getPropertyString({"node", "id"}).value_or("?"));
-      replaceRequestHeader(
+      (void)replaceRequestHeader("x-plugin-name", getPropertyString({"plugin_name"}).value_or("?"));
+      (void)replaceRequestHeader("x-plugin-root-id",
+                                 getPropertyString({"plugin_root_id"}).value_or("?"));
+      (void)replaceRequestHeader("x-plugin-vm-id",
+                                 getPropertyString({"plugin_vm_id"}).value_or("?"));
+      (void)replaceRequestHeader("x-node-id", getPropertyString({"node", "id"}).value_or("?"));
+      (void)replaceRequestHeader(
           "x-source-port",
           str(static_cast<uint64_t>(getPropertyInt64({"source", "port"}).value_or(-1))));
-      replaceRequestHeader("x-header-prop",
-                           getPropertyString({"request", "headers", "a"}).value_or("?"));
-      setProperty({"my_state"}, "kept");
-      replaceRequestHeader("x-state", getPropertyString({"my_state"}).value_or("?"));
-      replaceRequestHeader("x-missing-prop",
-                           getProperty({"no", "such"}).ok() ? "found" : "not-found");
+      (void)replaceRequestHeader("x-header-prop",
+                                 getPropertyString({"request", "headers", "a"}).value_or("?"));
+      (void)setProperty({"my_state"}, "kept");
+      (void)replaceRequestHeader("x-state", getPropertyString({"my_state"}).value_or("?"));
+      (void)replaceRequestHeader("x-missing-prop",
+                                 getProperty({"no", "such"}).ok() ? "found" : "not-found");
       return FilterHeadersStatus::Continue;
     }
     if (path == "/shared") {
@@ -257,7 +261,7 @@ class Stream : public HttpContext {
         auto cur = getSharedData("counter");
         uint64_t n = cur ? std::strtoull(cur->value.toString().c_str(), nullptr, 10) : 0;
         if (setSharedData("counter", str(n + 1), cur ? cur->cas : 0) == WasmResult::Ok) {
-          replaceRequestHeader("x-counter", str(n + 1));
+          (void)replaceRequestHeader("x-counter", str(n + 1));
           break;
         }
       }
@@ -265,39 +269,39 @@ class Stream : public HttpContext {
     }
     if (path == "/queue") {
       auto q = resolveSharedQueue("", "conformance_queue");
-      replaceRequestHeader(
+      (void)replaceRequestHeader(
           "x-enqueue", q && enqueueSharedQueue(*q, "hello") == WasmResult::Ok ? "ok" : "failed");
       return FilterHeadersStatus::Continue;
     }
     if (path == "/env") {
       const char* v = std::getenv("PWX_TEST_ENV");
-      replaceRequestHeader("x-env", v != nullptr ? v : "<unset>");
+      (void)replaceRequestHeader("x-env", v != nullptr ? v : "<unset>");
       return FilterHeadersStatus::Continue;
     }
     if (path == "/time") {
-      replaceRequestHeader("x-time-ns", str(getCurrentTimeNanoseconds()));
+      (void)replaceRequestHeader("x-time-ns", str(getCurrentTimeNanoseconds()));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/log-level") {
-      replaceRequestHeader("x-log-level", str(static_cast<uint32_t>(getLogLevel())));
+      (void)replaceRequestHeader("x-log-level", str(static_cast<uint32_t>(getLogLevel())));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/bad-enum") {
       // Out-of-range enums are refused by the host with BadArgument.
       char* d = nullptr;
       size_t s = 0;
-      replaceRequestHeader("x-bad-map",
-                           str(static_cast<uint32_t>(proxy_get_header_map_pairs(99, &d, &s))));
-      replaceRequestHeader("x-bad-buffer",
-                           str(static_cast<uint32_t>(proxy_get_buffer_bytes(99, 0, 1, &d, &s))));
-      replaceRequestHeader("x-bad-log", str(static_cast<uint32_t>(proxy_log(9, "x", 1))));
+      (void)replaceRequestHeader(
+          "x-bad-map", str(static_cast<uint32_t>(proxy_get_header_map_pairs(99, &d, &s))));
+      (void)replaceRequestHeader(
+          "x-bad-buffer", str(static_cast<uint32_t>(proxy_get_buffer_bytes(99, 0, 1, &d, &s))));
+      (void)replaceRequestHeader("x-bad-log", str(static_cast<uint32_t>(proxy_log(9, "x", 1))));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/vm-global") {
       // Module-global state: plugins that share a VM count together.
       static uint64_t requests_in_this_vm = 0;
-      addRequestHeader("x-vm-count", str(++requests_in_this_vm));
-      addRequestHeader("x-vm-plugin", getPropertyString({"plugin_name"}).value_or("?"));
+      (void)addRequestHeader("x-vm-count", str(++requests_in_this_vm));
+      (void)addRequestHeader("x-vm-plugin", getPropertyString({"plugin_name"}).value_or("?"));
       return FilterHeadersStatus::Continue;
     }
     if (path == "/body") return FilterHeadersStatus::Continue;
@@ -314,7 +318,7 @@ class Stream : public HttpContext {
             sendLocalResponse(503, "callout failed", {}, "callout_failed");
             return;
           }
-          self.addRequestHeader("x-resumed-by", "callout");
+          (void)self.addRequestHeader("x-resumed-by", "callout");
           self.continueRequest();
         });
     return token.ok();
@@ -342,7 +346,7 @@ class Stream : public HttpContext {
     if (path == "/shrink") {  // halves every piece but leaves content-length as it was
       auto piece = getBufferBytes(BufferType::HttpRequestBody, 0, size);
       std::string half = piece ? piece->toString().substr(0, size / 2) : "";
-      setBufferBytes(BufferType::HttpRequestBody, 0, size, half);
+      (void)setBufferBytes(BufferType::HttpRequestBody, 0, size, half);
       return FilterDataStatus::Continue;
     }
     if (path != "/body") return FilterDataStatus::Continue;
@@ -350,29 +354,29 @@ class Stream : public HttpContext {
     auto body = getBufferBytes(BufferType::HttpRequestBody, 0, size);
     std::string upper = body ? body->toString() : "";
     for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-    setBufferBytes(BufferType::HttpRequestBody, 0, size, upper);
+    (void)setBufferBytes(BufferType::HttpRequestBody, 0, size, upper);
     return FilterDataStatus::Continue;
   }
 
   FilterTrailersStatus onRequestTrailers(uint32_t) override {
     request_trailer_ = requestTrailer("x-checksum").value_or("<none>");
-    addHeaderMapValue(MapType::HttpRequestTrailers, "x-plugin-trailer", "added");
+    (void)addHeaderMapValue(MapType::HttpRequestTrailers, "x-plugin-trailer", "added");
     return FilterTrailersStatus::Continue;
   }
 
   FilterHeadersStatus onResponseHeaders(uint32_t, bool) override {
-    addResponseHeader("x-response-seen", "1");
+    (void)addResponseHeader("x-response-seen", "1");
     if (body_calls_ != 0) {
-      addResponseHeader("x-request-body-calls", str(body_calls_));
-      addResponseHeader("x-request-body-bytes", str(body_bytes_));
+      (void)addResponseHeader("x-request-body-calls", str(body_calls_));
+      (void)addResponseHeader("x-request-body-bytes", str(body_bytes_));
     }
-    if (!request_trailer_.empty()) addResponseHeader("x-request-trailer", request_trailer_);
+    if (!request_trailer_.empty()) (void)addResponseHeader("x-request-trailer", request_trailer_);
     return FilterHeadersStatus::Continue;
   }
 
   FilterTrailersStatus onResponseTrailers(uint32_t) override {
     const std::string upstream = responseTrailer("x-upstream-trailer").value_or("<none>");
-    addHeaderMapValue(MapType::HttpResponseTrailers, "x-plugin-saw", upstream);
+    (void)addHeaderMapValue(MapType::HttpResponseTrailers, "x-plugin-saw", upstream);
     return FilterTrailersStatus::Continue;
   }
 

@@ -94,6 +94,8 @@ void appendOne(std::string& out, const T& v) {
     out += v ? "true" : "false";
   } else if constexpr (std::is_same_v<T, char>) {
     out.push_back(v);
+  } else if constexpr (std::is_same_v<T, WasmResult>) {
+    out += abi::toString(v);  // "CasMismatch", not 8
   } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
     char buf[24];
     if constexpr (std::is_enum_v<T>) {
@@ -109,7 +111,8 @@ void appendOne(std::string& out, const T& v) {
 }
 }  // namespace detail
 
-// Concatenates strings, string views, characters, integers, enums (as numbers) and bools.
+// Concatenates strings, string views, characters, integers, WasmResults (by name), other enums
+// (as numbers) and bools.
 template <class... Args>
 std::string strCat(const Args&... args) {
   std::string out;
@@ -162,7 +165,8 @@ Result<Buffer> getBuffer(BufferType type);
 Result<BufferStatus> getBufferStatus(BufferType type);
 // Replaces `length` bytes at `start` with `data`. Hosts like Envoy support start == 0 (replace the
 // first `length` bytes, so (0, size) replaces all) and start >= size (append).
-WasmResult setBufferBytes(BufferType type, size_t start, size_t length, std::string_view data);
+[[nodiscard]] WasmResult setBufferBytes(BufferType type, size_t start, size_t length,
+                                        std::string_view data);
 
 // ---- header maps -------------------------------------------------------------------------------
 
@@ -170,10 +174,12 @@ Result<Buffer> getHeaderMapValue(MapType type, std::string_view key);
 Result<Buffer> getHeaderMapPairs(MapType type);
 Result<HeaderList> getHeaderMap(MapType type);
 Result<size_t> getHeaderMapSize(MapType type);
-WasmResult setHeaderMapPairs(MapType type, const HeaderList& headers);
-WasmResult addHeaderMapValue(MapType type, std::string_view key, std::string_view value);
-WasmResult replaceHeaderMapValue(MapType type, std::string_view key, std::string_view value);
-WasmResult removeHeaderMapValue(MapType type, std::string_view key);
+[[nodiscard]] WasmResult setHeaderMapPairs(MapType type, const HeaderList& headers);
+[[nodiscard]] WasmResult addHeaderMapValue(MapType type, std::string_view key,
+                                           std::string_view value);
+[[nodiscard]] WasmResult replaceHeaderMapValue(MapType type, std::string_view key,
+                                               std::string_view value);
+[[nodiscard]] WasmResult removeHeaderMapValue(MapType type, std::string_view key);
 
 // ---- stream control ----------------------------------------------------------------------------
 
@@ -206,7 +212,7 @@ Result<uint32_t> dispatchGrpcCall(std::string_view service, std::string_view ser
                                   std::string_view message, std::chrono::milliseconds timeout);
 Result<uint32_t> openGrpcStream(std::string_view service, std::string_view service_name,
                                 std::string_view method, const HeaderList& initial_metadata);
-WasmResult grpcSend(uint32_t token, std::string_view message, bool end_of_stream);
+[[nodiscard]] WasmResult grpcSend(uint32_t token, std::string_view message, bool end_of_stream);
 WasmResult grpcCancel(uint32_t token);
 WasmResult grpcClose(uint32_t token);
 
@@ -218,11 +224,12 @@ struct SharedData {
 };
 Result<SharedData> getSharedData(std::string_view key);
 // cas == 0 writes unconditionally; otherwise CasMismatch unless the stored cas still equals it.
-WasmResult setSharedData(std::string_view key, std::string_view value, uint32_t cas = 0);
+[[nodiscard]] WasmResult setSharedData(std::string_view key, std::string_view value,
+                                       uint32_t cas = 0);
 
 Result<uint32_t> registerSharedQueue(std::string_view name);
 Result<uint32_t> resolveSharedQueue(std::string_view vm_id, std::string_view name);
-WasmResult enqueueSharedQueue(uint32_t queue_id, std::string_view data);
+[[nodiscard]] WasmResult enqueueSharedQueue(uint32_t queue_id, std::string_view data);
 // Empty when the queue holds nothing.
 Result<Buffer> dequeueSharedQueue(uint32_t queue_id);
 
@@ -244,7 +251,7 @@ std::optional<int64_t> getPropertyInt64(PropertyPath path);
 std::optional<bool> getPropertyBool(PropertyPath path);
 std::optional<HeaderList> getPropertyMap(PropertyPath path);
 // Envoy stores the bytes as filter state readable back under the same path.
-WasmResult setProperty(PropertyPath path, std::string_view value);
+[[nodiscard]] WasmResult setProperty(PropertyPath path, std::string_view value);
 
 // ---- foreign functions -------------------------------------------------------------------------
 

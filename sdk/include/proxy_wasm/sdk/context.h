@@ -23,11 +23,41 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "proxy_wasm/sdk/api.h"
 
 namespace proxy_wasm {
+
+class HttpContext;
+
+namespace detail {
+// The stream type a callout callback takes first, when it is a class derived from HttpContext
+// (a lambda `[](MyStream& self, const HttpCallResponse& r) {...}`); void otherwise.
+template <class M>
+struct CalloutSelfOf {  // not a (Stream&, const Response&) call operator
+  using type = void;
+};
+template <class C, class R, class A, class B>
+struct CalloutSelfOf<R (C::*)(A, B) const> {
+  using type = std::conditional_t<
+      std::is_lvalue_reference_v<A> && std::is_base_of_v<HttpContext, std::remove_reference_t<A>> &&
+          !std::is_same_v<HttpContext, std::remove_cv_t<std::remove_reference_t<A>>>,
+      std::remove_reference_t<A>, void>;
+};
+template <class C, class R, class A, class B>
+struct CalloutSelfOf<R (C::*)(A, B)> : CalloutSelfOf<R (C::*)(A, B) const> {};
+template <class F, class = void>
+struct CalloutSelf {  // function pointers, generic lambdas: no stream type to find
+  using type = void;
+};
+template <class F>
+struct CalloutSelf<F, std::void_t<decltype(&F::operator())>>
+    : CalloutSelfOf<decltype(&F::operator())> {};
+template <class F>
+using CalloutSelfT = typename CalloutSelf<std::decay_t<F>>::type;
+}  // namespace detail
 
 class RootContext;
 class HttpContext;
@@ -107,7 +137,7 @@ class GrpcStreamHandler {
   virtual void onRemoteClose(GrpcStatus status) = 0;
 
   uint32_t token() const { return token_; }
-  WasmResult send(std::string_view message, bool end_of_stream = false) {
+  [[nodiscard]] WasmResult send(std::string_view message, bool end_of_stream = false) {
     return grpcSend(token_, message, end_of_stream);
   }
   // Half-closes locally; remote messages may still arrive.
@@ -241,12 +271,12 @@ class HttpContext : public ContextBase {
   std::optional<std::string> responseHeader(std::string_view name) const;
   HeaderList requestHeaders() const;
   HeaderList responseHeaders() const;
-  WasmResult addRequestHeader(std::string_view name, std::string_view value);
-  WasmResult replaceRequestHeader(std::string_view name, std::string_view value);
-  WasmResult removeRequestHeader(std::string_view name);
-  WasmResult addResponseHeader(std::string_view name, std::string_view value);
-  WasmResult replaceResponseHeader(std::string_view name, std::string_view value);
-  WasmResult removeResponseHeader(std::string_view name);
+  [[nodiscard]] WasmResult addRequestHeader(std::string_view name, std::string_view value);
+  [[nodiscard]] WasmResult replaceRequestHeader(std::string_view name, std::string_view value);
+  [[nodiscard]] WasmResult removeRequestHeader(std::string_view name);
+  [[nodiscard]] WasmResult addResponseHeader(std::string_view name, std::string_view value);
+  [[nodiscard]] WasmResult replaceResponseHeader(std::string_view name, std::string_view value);
+  [[nodiscard]] WasmResult removeResponseHeader(std::string_view name);
   std::optional<std::string> requestTrailer(std::string_view name) const;
   std::optional<std::string> responseTrailer(std::string_view name) const;
   std::string requestBody() const;
@@ -268,6 +298,32 @@ class HttpContext : public ContextBase {
                             std::string_view method, const HeaderList& initial_metadata,
                             std::string_view message, std::chrono::milliseconds timeout,
                             StreamGrpcCallback callback);
+
+  // The same with a callback that takes the author's own stream type first, so it needs no cast:
+  //   httpCall("keys", headers, "", {}, 500ms, [](MyStream& self, const HttpCallResponse& r) {..});
+  template <class F, class Self = detail::CalloutSelfT<F>>
+    requires(!std::is_void_v<Self>)
+  Result<uint32_t> httpCall(std::string_view cluster, const HeaderList& headers,
+                            std::string_view body, const HeaderList& trailers,
+                            std::chrono::milliseconds timeout, F callback) {
+    return httpCall(cluster, headers, body, trailers, timeout,
+                    StreamHttpCallback([f = std::move(callback)](
+                                           HttpContext& self, const HttpCallResponse& r) mutable {
+                      f(static_cast<Self&>(self), r);
+                    }));
+  }
+  template <class F, class Self = detail::CalloutSelfT<F>>
+    requires(!std::is_void_v<Self>)
+  Result<uint32_t> grpcCall(std::string_view service, std::string_view service_name,
+                            std::string_view method, const HeaderList& initial_metadata,
+                            std::string_view message, std::chrono::milliseconds timeout,
+                            F callback) {
+    return grpcCall(service, service_name, method, initial_metadata, message, timeout,
+                    StreamGrpcCallback([f = std::move(callback)](
+                                           HttpContext& self, const GrpcCallResponse& r) mutable {
+                      f(static_cast<Self&>(self), r);
+                    }));
+  }
 
  private:
   RootContext* root_;

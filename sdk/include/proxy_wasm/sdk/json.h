@@ -5,6 +5,8 @@
 //   auto rules = doc->root().getArray("basic_auth_rules");        // absent -> empty list
 //   for (const auto& rule : *rules) {
 //     auto prefix = rule.getString("prefix");                     // Expected<std::optional<...>>
+//     auto realm = rule.getString("realm", "istio");               // Expected<std::string>
+//     auto user = rule.requireString("user");                      // absent -> error
 //   ...
 //   // errors read like: "basic_auth_rules[2].credentials[0]: expected string, got number"
 //
@@ -77,6 +79,13 @@ class Value {
   JsonResult<std::optional<int64_t>> getInt64(std::string_view key) const;
   JsonResult<std::optional<uint64_t>> getUint64(std::string_view key) const;
   JsonResult<std::optional<bool>> getBool(std::string_view key) const;
+  // Required members in one call: absent -> "missing required field", wrong type -> error.
+  JsonResult<std::string> requireString(std::string_view key) const;
+  JsonResult<uint64_t> requireUint64(std::string_view key) const;
+  // Members with a default: absent -> `fallback`, present with the wrong type -> error.
+  JsonResult<std::string> getString(std::string_view key, std::string_view fallback) const;
+  JsonResult<uint64_t> getUint64(std::string_view key, uint64_t fallback) const;
+  JsonResult<bool> getBool(std::string_view key, bool fallback) const;
   // Absent -> empty list.
   JsonResult<std::vector<Value>> getArray(std::string_view key) const;
   JsonResult<std::vector<std::string>> getStringList(std::string_view key) const;

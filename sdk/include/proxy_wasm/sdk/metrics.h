@@ -1,9 +1,12 @@
 // Counters, gauges and histograms with tags.
 //
-// Tag values are encoded in the stat name the way upstream's SDK does: tags [t1, t2] with values
-// [v1, v2] give "t1.v1.t2.v2.<name>" (separators configurable). Envoy's Prometheus output turns the
-// dots into underscores, e.g. "wasm_filter.opa_filter.cache.hit.policy_cache_count" becomes
-// wasm_filter_opa_filter_cache_hit_policy_cache_count.
+// The name is the stat's whole name: neither Envoy nor wasm-proxy adds a prefix, so give it the
+// plugin's ("my_filter.allowed"). Tag values are encoded in the stat name the way upstream's SDK
+// does: tags [t1, t2] with values [v1, v2] give "t1.v1.t2.v2.<name>" (separators configurable).
+// Prometheus output turns the dots into underscores: "my_filter.allowed" is my_filter_allowed.
+//
+// A metric is listed (at 0) only once defined: call resolve({}) in onConfigure for the ones a
+// dashboard should see before their first increment.
 //
 // Metrics are defined lazily, on first use, and the id is cached per full name; so a metric object
 // may be a global or a member constructed anywhere (construction makes no hostcall).
