@@ -16,8 +16,8 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------------
 packages=(
-  # build
-  cmake ninja-build g++ pkg-config python3 python3-protobuf protobuf-compiler
+  # build (gcc is also the compiler of the wasm2c engine's artefacts, with wabt's wasm2c)
+  cmake ninja-build gcc g++ pkg-config python3 python3-protobuf protobuf-compiler
   # plugins: clang-19 for wasm32-wasi, Debian's WASI sysroot, wasm tools
   clang-19 lld-19 llvm-19 wasi-libc libc++-19-dev-wasm32 libc++abi-19-dev-wasm32
   libclang-rt-19-dev-wasm32 wabt binaryen nlohmann-json3-dev nanopb libnanopb-dev
