@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -84,6 +85,7 @@ struct Frame {
 // thread_locals of the executable: readable from a signal handler.
 thread_local Frame* t_frame = nullptr;
 thread_local uint64_t t_generation = 0;
+thread_local uint64_t t_next_generation = 0;
 
 [[noreturn]] void trapToFrame(int code) {
   Frame* f = t_frame;
@@ -341,7 +343,9 @@ class Wasm2cEngine : public Engine {
 
   // The outermost call arms the watchdog under a new generation.
   void begin(Deadline deadline) {
-    const uint64_t g = ++generation_;
+    // Counted per thread, not per engine: a thread may hold several engines (a test's
+    // harnesses), and a late signal for one engine's call must never match another's.
+    const uint64_t g = ++t_next_generation;
     calls_->generation.store(g, std::memory_order_relaxed);
     t_generation = g;
     calls_->begin(deadline);
@@ -357,7 +361,6 @@ class Wasm2cEngine : public Engine {
 
  private:
   std::shared_ptr<SignalledCalls> calls_;
-  uint64_t generation_ = 0;
 };
 
 CallResult Wasm2cInstance::run(Entry entry, void* target, const uint64_t* args, uint64_t* results,
