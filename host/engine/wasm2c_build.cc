@@ -1,5 +1,7 @@
 #include "proxy_wasm/host/wasm2c_build.h"
 
+#include "proxy_wasm/host/plugin.h"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -420,27 +422,29 @@ std::string stampOf(const std::string& path) {
 
 bool precompile(const std::string& wasm_path, std::string out, uint64_t memory_limit_bytes,
                 bool only_if_stale, bool* rebuilt, std::chrono::duration<double>* took,
-                std::string* error) {
-  std::ifstream in(wasm_path, std::ios::binary);
-  if (!in) {
+                std::string* error, bool* refused) {
+  if (refused != nullptr) *refused = false;
+  if (!fs::exists(wasm_path)) {
     *error = "cannot read " + wasm_path;
     return false;
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  auto capped = capMemory(s.str(), memory_limit_bytes / 65536, error);
-  if (!capped) return false;
-  auto info = parseModule(*capped, error);
-  if (!info) return false;
+  // The module exactly as a host loading it would compile it (checks and memory cap included),
+  // so the artefact's stamp is the one the engine will look for.
+  auto code = PluginCode::load(readFile(wasm_path), memory_limit_bytes, error, wasm_path);
+  if (!code) {
+    if (refused != nullptr) *refused = true;
+    return false;
+  }
   if (out.empty()) out = artefactNextTo(wasm_path);
   const std::string& tools = toolchain(error);
   if (tools.empty()) return false;
   if (rebuilt != nullptr) *rebuilt = false;
-  if (only_if_stale && fs::exists(out) && stampOf(out) == stampFor(sha256Hex(*capped), tools)) {
+  if (only_if_stale && fs::exists(out) &&
+      stampOf(out) == stampFor(sha256Hex(code->bytes()), tools)) {
     return true;
   }
   if (rebuilt != nullptr) *rebuilt = true;
-  return build(*capped, *info, out, took, error);
+  return build(code->bytes(), code->info(), out, took, error);
 }
 
 }  // namespace proxy_wasm::host::wasm2c

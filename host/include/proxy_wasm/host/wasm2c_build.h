@@ -41,9 +41,10 @@ bool build(const std::string& bytes, const ModuleInfo& info, const std::string& 
 // Precompiles the module in `wasm_path` as a host loading it with this memory cap would run it
 // (the cap is part of the module: another cap compiles into the cache at load time). `out`
 // defaults to artefactNextTo(wasm_path). With `only_if_stale`, an artefact whose stamp already
-// matches is kept (`*rebuilt` says which happened).
+// matches is kept (`*rebuilt` says which happened). A module the host would refuse to load is
+// refused here too (`*refused`, with the host's reason in `error`).
 bool precompile(const std::string& wasm_path, std::string out, uint64_t memory_limit_bytes,
                 bool only_if_stale, bool* rebuilt, std::chrono::duration<double>* took,
-                std::string* error);
+                std::string* error, bool* refused = nullptr);
 
 }  // namespace proxy_wasm::host::wasm2c
