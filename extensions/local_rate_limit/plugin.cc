@@ -20,10 +20,16 @@ namespace {
 constexpr uint64_t kMinIntervalNs = 50'000'000;  // 50 ms, as Envoy's local rate limit
 constexpr int kMaxCasAttempts = 100000;          // a livelock guard, never reached in practice
 
-struct Config {
+// One token bucket's shape. A key has one bucket per window; a request passes only when every
+// window has a token, and then takes one from each.
+struct Window {
   uint64_t max_tokens = 0;
   uint64_t tokens_per_refill = 0;
   uint64_t interval_ns = 0;
+};
+
+struct Config {
+  std::vector<Window> windows;  // at least one
   std::vector<KeyPart> key;
   uint64_t max_keys = 10000;
   uint32_t status = 429;
@@ -38,32 +44,69 @@ struct Config {
   bool rate_limited_as_resource_exhausted = false;  // gRPC status 8 instead of 14 (Envoy's)
 };
 
-// Bucket state in shared data: tokens and the time of the last refill, 16 bytes little-endian.
+// Bucket state in shared data: tokens and the time of the last refill, 16 bytes little-endian;
+// a key's buckets (one per window) are stored one after the other.
 struct Bucket {
   uint64_t tokens = 0;
   uint64_t last_refill_ns = 0;
 };
+using Buckets = std::vector<Bucket>;
+constexpr size_t kBucketBytes = 16;
 
-std::string encode(const Bucket& b) {
-  return abi::encodeInt64(static_cast<int64_t>(b.tokens)) +
-         abi::encodeInt64(static_cast<int64_t>(b.last_refill_ns));
+std::string encode(const Buckets& buckets) {
+  std::string out;
+  out.reserve(buckets.size() * kBucketBytes);
+  for (const Bucket& b : buckets) {
+    out += abi::encodeInt64(static_cast<int64_t>(b.tokens));
+    out += abi::encodeInt64(static_cast<int64_t>(b.last_refill_ns));
+  }
+  return out;
 }
 
-std::optional<Bucket> decode(std::string_view v) {
-  if (v.size() != 16) return std::nullopt;
-  return Bucket{static_cast<uint64_t>(*abi::decodeInt64(v.substr(0, 8))),
-                static_cast<uint64_t>(*abi::decodeInt64(v.substr(8, 8)))};
+// `v` holds exactly `count` buckets.
+std::optional<Buckets> decode(std::string_view v, size_t count) {
+  if (v.size() != count * kBucketBytes) return std::nullopt;
+  Buckets out(count);
+  for (size_t i = 0; i < count; ++i, v.remove_prefix(kBucketBytes)) {
+    out[i] = {static_cast<uint64_t>(*abi::decodeInt64(v.substr(0, 8))),
+              static_cast<uint64_t>(*abi::decodeInt64(v.substr(8, 8)))};
+  }
+  return out;
+}
+
+// Every window's bucket full, as a new key gets them.
+Buckets fullBuckets(const Config& c, uint64_t now) {
+  Buckets out;
+  for (const Window& w : c.windows) out.push_back({w.max_tokens, now});
+  return out;
 }
 
 // Adds the tokens of every whole interval elapsed since the last refill, capped at max_tokens.
 // A clock that went backwards adds nothing and leaves the anchor alone.
-void refill(Bucket& b, const Config& c, uint64_t now) {
+void refill(Bucket& b, const Window& w, uint64_t now) {
   if (now <= b.last_refill_ns) return;
-  const uint64_t intervals = (now - b.last_refill_ns) / c.interval_ns;
+  const uint64_t intervals = (now - b.last_refill_ns) / w.interval_ns;
   if (intervals == 0) return;
-  const uint64_t add = intervals > c.max_tokens ? c.max_tokens : intervals * c.tokens_per_refill;
-  b.tokens = std::min(c.max_tokens, b.tokens + std::min(add, c.max_tokens));
-  b.last_refill_ns += intervals * c.interval_ns;
+  const uint64_t add = intervals > w.max_tokens ? w.max_tokens : intervals * w.tokens_per_refill;
+  b.tokens = std::min(w.max_tokens, b.tokens + std::min(add, w.max_tokens));
+  b.last_refill_ns += intervals * w.interval_ns;
+}
+
+void refill(Buckets& buckets, const Config& c, uint64_t now) {
+  for (size_t i = 0; i < buckets.size(); ++i) refill(buckets[i], c.windows[i], now);
+}
+
+bool allFull(const Buckets& buckets, const Config& c) {
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i].tokens != c.windows[i].max_tokens) return false;
+  }
+  return true;
+}
+
+// Whole seconds until the bucket's next refill.
+uint64_t secondsToRefill(const Bucket& b, const Window& w, uint64_t now) {
+  const uint64_t since = now > b.last_refill_ns ? now - b.last_refill_ns : 0;
+  return (w.interval_ns - std::min(since, w.interval_ns) + 999'999'999) / 1'000'000'000;
 }
 
 // Durations: a number of seconds, or "1.5s", "250ms".
@@ -143,25 +186,22 @@ Expected<std::optional<uint32_t>, std::string> perMillion(const json::Value& roo
       static_cast<uint32_t>(std::min<uint64_t>(1'000'000, numerator->value_or(0) * scale)));
 }
 
-Expected<Config, std::string> parseConfig(std::string_view text) {
-  Config c;
-  auto doc = json::parseObject(text);
-  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
-  json::Value root = doc->root();
-  auto max = root.require("max_tokens");
-  if (!max) return unexpected(max.error().toString());
-  auto max_v = max->asUint64();
-  if (!max_v) return unexpected(max_v.error().toString());
-  if (*max_v == 0) return unexpected("max_tokens: must be at least 1");
-  c.max_tokens = *max_v;
-  auto per = root.require("tokens_per_refill");
-  if (!per) return unexpected(per.error().toString());
-  auto per_v = per->asUint64();
-  if (!per_v) return unexpected(per_v.error().toString());
-  if (*per_v == 0) return unexpected("tokens_per_refill: must be at least 1");
-  c.tokens_per_refill = *per_v;
+// upstream's (and Envoy's) bucket: max_tokens, tokens_per_refill and one of refill_interval_sec
+// (upstream) or fill_interval (Envoy). Absent when none of them is given.
+Expected<std::optional<Window>, std::string> tokenBucket(const json::Value& root) {
   auto sec = root.find("refill_interval_sec");
   auto fill = root.find("fill_interval");
+  if (!root.find("max_tokens") && !root.find("tokens_per_refill") && !sec && !fill) {
+    return std::optional<Window>();
+  }
+  Window w;
+  for (auto [field, out] : {std::pair{"max_tokens", &w.max_tokens},
+                            std::pair{"tokens_per_refill", &w.tokens_per_refill}}) {
+    auto v = root.requireUint64(field);
+    if (!v) return unexpected(v.error().toString());
+    if (*v == 0) return unexpected(std::string(field) + ": must be at least 1");
+    *out = *v;
+  }
   if (sec.has_value() == fill.has_value()) {
     return unexpected("exactly one of refill_interval_sec and fill_interval is required");
   }
@@ -170,12 +210,49 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
     if (!s) return unexpected(s.error().toString());
     if (*s == 0)
       return unexpected("refill_interval_sec: must be at least 1 (0 would never refill)");
-    c.interval_ns = *s * 1'000'000'000ull;
+    w.interval_ns = *s * 1'000'000'000ull;
   } else {
     auto d = durationNs(*fill);
     if (!d) return unexpected(d.error());
     if (*d < kMinIntervalNs) return unexpected(fill->path() + ": must be at least 50ms");
-    c.interval_ns = *d;
+    w.interval_ns = *d;
+  }
+  return std::optional<Window>(w);
+}
+
+// Higress's windows: query_per_second / _minute / _hour / _day, N requests per window each (a
+// bucket of N refilled whole every window).
+Expected<std::vector<Window>, std::string> queryPerWindows(const json::Value& root) {
+  constexpr std::pair<const char*, uint64_t> kUnits[] = {{"query_per_second", 1},
+                                                         {"query_per_minute", 60},
+                                                         {"query_per_hour", 3600},
+                                                         {"query_per_day", 86400}};
+  std::vector<Window> out;
+  for (auto [field, seconds] : kUnits) {
+    auto n = root.getUint64(field);
+    if (!n) return unexpected(n.error().toString());
+    if (!*n) continue;
+    if (**n == 0) return unexpected(std::string(field) + ": must be at least 1");
+    out.push_back({**n, **n, seconds * 1'000'000'000ull});
+  }
+  return out;
+}
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  Config c;
+  auto doc = json::parseObject(text);
+  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
+  json::Value root = doc->root();
+  auto bucket = tokenBucket(root);
+  if (!bucket) return unexpected(bucket.error());
+  if (*bucket) c.windows.push_back(**bucket);
+  auto windows = queryPerWindows(root);
+  if (!windows) return unexpected(windows.error());
+  c.windows.insert(c.windows.end(), windows->begin(), windows->end());
+  if (c.windows.empty()) {
+    return unexpected(
+        "max_tokens: missing required field (a token bucket: max_tokens, tokens_per_refill and "
+        "fill_interval; or windows: query_per_second/minute/hour/day)");
   }
   if (auto key = root.find("key")) {
     if (key->isArray()) {
@@ -228,10 +305,13 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   return c;
 }
 
+// The answer for one request; limit, remaining and reset are those of the window that decided
+// (the one with the fewest tokens left; when limited, the empty one that refills last).
 struct Verdict {
   bool allowed = true;
+  uint64_t limit = 0;
   uint64_t remaining = 0;
-  uint64_t reset_seconds = 0;  // until the next refill
+  uint64_t reset_seconds = 0;  // until that window's next refill
   bool contended = false;
   bool error = false;
 };
@@ -259,13 +339,15 @@ class Root : public RootContext {
       return false;
     }
     config_ = std::move(*c);
-    // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets.
+    // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets; and the
+    // number of windows when there are several (a reload that changes it starts new buckets).
     prefix_ = "local_rate_limit." + getPropertyString({"plugin_name"}).value_or("") + ".";
+    if (config_.windows.size() > 1) prefix_ += strCat("w", config_.windows.size(), ".");
     // The lock and the overflow bucket exist before traffic (a write to a missing key succeeds
     // whatever the CAS, so only existing keys can be updated safely by several VMs). An existing
     // one (a reload) is kept, and so are the buckets.
     const uint64_t now = getCurrentTimeNanoseconds();
-    const std::string full = encode({config_.max_tokens, now});
+    const std::string full = encode(fullBuckets(config_, now));
     std::vector<std::pair<std::string, std::string>> initial = {{prefix_ + "lock", "-"},
                                                                 {prefix_ + "overflow", full}};
     if (config_.key.empty()) initial.emplace_back(slotName(0), full);  // the one bucket
@@ -314,28 +396,18 @@ class Root : public RootContext {
       Result<SharedData> cur =
           slot->current ? Result<SharedData>(std::move(*slot->current)) : getSharedData(slot->name);
       if (!cur) return error(v, "read", cur.error());
-      auto state = decode(cur->value.view().substr(0, 16));
+      const size_t bytes = config_.windows.size() * kBucketBytes;
+      auto state = decode(cur->value.view().substr(0, bytes), config_.windows.size());
       if (!state) return error(v, "decode", WasmResult::SerializationFailure);
-      if (slot->state == Slot::State::Own && cur->value.view().substr(16) != key) {
+      if (slot->state == Slot::State::Own && cur->value.view().substr(bytes) != key) {
         continue;  // the slot changed hands since locate(): look again
       }
-      Bucket b = *state;
+      Buckets b = std::move(*state);
       refill(b, config_, now);
-      const uint64_t since = now > b.last_refill_ns ? now - b.last_refill_ns : 0;
-      v.reset_seconds = (config_.interval_ns - std::min(since, config_.interval_ns) + 999'999'999) /
-                        1'000'000'000;
-      if (b.tokens == 0) {
-        v.allowed = false;
-        v.remaining = 0;
-        return v;
-      }
-      --b.tokens;
+      if (!decide(b, now, v)) return v;
       const std::string owner = slot->state == Slot::State::Own ? key : "";
       WasmResult r = setSharedData(slot->name, encode(b) + owner, cur->cas);
-      if (r == WasmResult::Ok) {
-        v.remaining = b.tokens;
-        return v;
-      }
+      if (r == WasmResult::Ok) return v;
       if (r != WasmResult::CasMismatch) return error(v, "write", r);
       v.contended = true;  // another worker took a token between our read and write
     }
@@ -356,6 +428,27 @@ class Root : public RootContext {
     std::string name;
     std::optional<SharedData> current;  // Own: the value locate() read (saves a read)
   };
+
+  // Limited when a window has no token left; otherwise takes one from every window.
+  bool decide(Buckets& b, uint64_t now, Verdict& v) const {
+    size_t decider = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      const uint64_t reset = secondsToRefill(b[i], config_.windows[i], now);
+      const bool empty = b[i].tokens == 0;
+      if (empty && v.allowed) decider = i, v.allowed = false, v.reset_seconds = reset;
+      if (empty && reset > v.reset_seconds) decider = i, v.reset_seconds = reset;
+      if (v.allowed && b[i].tokens < b[decider].tokens) decider = i;
+    }
+    v.limit = config_.windows[decider].max_tokens;
+    if (!v.allowed) {
+      v.remaining = 0;
+      return false;
+    }
+    for (Bucket& bucket : b) --bucket.tokens;
+    v.remaining = b[decider].tokens;
+    v.reset_seconds = secondsToRefill(b[decider], config_.windows[decider], now);
+    return true;
+  }
 
   Verdict& error(Verdict& v, const char* what, WasmResult r) {
     logError("local_rate_limit: shared data ", what, " failed: ", abi::toString(r), "; allowing");
@@ -387,20 +480,21 @@ class Root : public RootContext {
         return createSlot(name, key, now);
       }
       const std::string_view value = cur->value.view();
-      if (value.size() >= 16 && value.substr(16) == key) {
+      const size_t bytes = config_.windows.size() * kBucketBytes;
+      if (value.size() >= bytes && value.substr(bytes) == key) {
         return Slot{Slot::State::Own, name, std::move(*cur)};
       }
       if (!idle) {
-        auto b = decode(value.substr(0, 16));
+        auto b = decode(value.substr(0, bytes), config_.windows.size());
         if (b) {
           refill(*b, config_, now);
-          if (b->tokens == config_.max_tokens) idle.emplace(name, cur->cas);
+          if (allFull(*b, config_)) idle.emplace(name, cur->cas);
         }
       }
     }
     if (!idle) return Slot{Slot::State::Overflow, prefix_ + "overflow", std::nullopt};
     WasmResult r =
-        setSharedData(idle->first, encode({config_.max_tokens, now}) + key, idle->second);
+        setSharedData(idle->first, encode(fullBuckets(config_, now)) + key, idle->second);
     if (r != WasmResult::Ok && r != WasmResult::CasMismatch) return unexpected(r);
     return Slot{Slot::State::Retry, "",
                 std::nullopt};  // ours now, or someone else's: either way, look again
@@ -429,7 +523,7 @@ class Root : public RootContext {
     if (r != WasmResult::Ok) return unexpected(r);
     auto existing = getSharedData(name);
     if (!existing && existing.error() == WasmResult::NotFound) {
-      r = setSharedData(name, encode({config_.max_tokens, now}) + key);
+      r = setSharedData(name, encode(fullBuckets(config_, now)) + key);
       if (r != WasmResult::Ok) return unexpected(r);
     }
     const std::string ours = name + " ";
@@ -456,7 +550,7 @@ class Stream : public HttpContext {
     Verdict v = root.take(requestKey(c.key));
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
-      headers_ = {{"x-ratelimit-limit", strCat(c.max_tokens)},
+      headers_ = {{"x-ratelimit-limit", strCat(v.limit)},
                   {"x-ratelimit-remaining", strCat(v.remaining)},
                   {"x-ratelimit-reset", strCat(v.reset_seconds)}};
     }

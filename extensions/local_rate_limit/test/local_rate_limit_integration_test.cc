@@ -43,6 +43,32 @@ TEST_P(RateLimitIntegration, UpstreamScenario) {
 INSTANTIATE_TEST_SUITE_P(Concurrency, RateLimitIntegration, ::testing::Values(1, 2),
                          [](const auto& info) { return "workers" + std::to_string(info.param); });
 
+// Windows through wasm-proxy on two workers: per second and per minute, both enforced. A burst
+// of 8 meets at most one second's boundary (2 to 4 pass); three bursts a second apart would pass
+// at least 6 but for the minute's 5.
+TEST(RateLimitWindows, PerSecondAndPerMinuteAcrossTwoWorkers) {
+  EchoUpstream upstream;
+  ProxyProcess proxy(config(R"({"query_per_second": 2, "query_per_minute": 5})"), upstream.port(),
+                     2);
+  ASSERT_TRUE(proxy.ready());
+  auto burst = [&] {
+    int ok = 0;
+    for (int i = 0; i < 8; ++i) ok += httpRequest(proxy.port(), "GET", "/").status == 200;
+    return ok;
+  };
+  int total = 0;
+  for (int round = 0; round < 3; ++round) {
+    const int passed = burst();
+    EXPECT_LE(passed, 4) << "round " << round;
+    if (round == 0) {
+      EXPECT_GE(passed, 2);
+    }
+    total += passed;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  }
+  EXPECT_EQ(total, 5);
+}
+
 TEST(RateLimitExactness, TwoWorkersSixtyFourConnectionsExactlyNPass) {
   EchoUpstream upstream;
   constexpr int kTokens = 300;

@@ -93,6 +93,56 @@ TEST_P(RateLimit, InvalidConfigurationsAreRejectedWithTheField) {
   EXPECT_FALSE(load(""));
 }
 
+// Higress's windows: a request passes only when every window has a token, and takes one from
+// each; the headers and Retry-After are those of the window that decided.
+TEST_P(RateLimit, WindowsPerSecondAndMinuteAreAllEnforced) {
+  auto h = load(R"({"query_per_second": 3, "query_per_minute": 5, "rate_limit_headers": true})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(allowed(*h, 3), 3);
+  EXPECT_EQ(send(*h), 429u) << "the second's window is empty";
+  h->advance(std::chrono::seconds(1));
+  EXPECT_EQ(send(*h), 0u);
+  last_->sendResponseHeaders({{":status", "200"}});
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-limit"), "5") << "the minute decides now";
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-remaining"), "1");
+  EXPECT_EQ(allowed(*h, 3), 1);
+  h->advance(std::chrono::seconds(1));
+  EXPECT_EQ(send(*h), 429u) << "a new second, but the minute's 5 are spent";
+  auto retry = [&] {
+    for (auto& [k, v] : last_->local_reply->headers)
+      if (k == "retry-after") return v;
+    return std::string("<none>");
+  };
+  EXPECT_EQ(retry(), "58");
+  h->advance(std::chrono::seconds(58));
+  EXPECT_EQ(allowed(*h, 4), 3);
+}
+
+TEST_P(RateLimit, ATokenBucketAndAnHourlyWindowTogether) {
+  auto h = load(R"({"max_tokens": 2, "tokens_per_refill": 2, "fill_interval": "1s",
+                    "query_per_hour": 5, "key": {"header": "x-user"}})");
+  ASSERT_TRUE(h) << error_;
+  int passed = 0;
+  for (int s = 0; s < 10; ++s, h->advance(std::chrono::seconds(1))) {
+    passed += allowed(*h, 3, {{"x-user", "a"}});
+  }
+  EXPECT_EQ(passed, 5) << "2 per second, 5 per hour";
+  EXPECT_EQ(allowed(*h, 2, {{"x-user", "b"}}), 2) << "another key has its own windows";
+  h->advance(std::chrono::hours(1));
+  EXPECT_EQ(allowed(*h, 3, {{"x-user", "a"}}), 2);
+}
+
+TEST_P(RateLimit, WindowConfigurationErrorsNameTheField) {
+  EXPECT_FALSE(load(R"({"query_per_minute": 0})"));
+  EXPECT_NE(error_.find("query_per_minute: must be at least 1"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"query_per_day": "many"})"));
+  EXPECT_NE(error_.find("query_per_day"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"max_tokens": 5, "query_per_second": 1})"));
+  EXPECT_NE(error_.find("tokens_per_refill: missing required field"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"status": 429})"));
+  EXPECT_NE(error_.find("query_per_second/minute/hour/day"), std::string::npos) << error_;
+}
+
 TEST_P(RateLimit, InitialFillNeverExceedsMaxTokens) {
   auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 50, "refill_interval_sec": 1})");
   EXPECT_EQ(allowed(*h, 10), 5);
