@@ -279,6 +279,11 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   if (!doc)
     return unexpected("cannot parse plugin configuration JSON string: " + doc.error().toString());
   json::Value root = doc->root();
+  if (auto bad = root.unknownField({"realm", "forward_username_header", "strip_authorization",
+                                    "authentication_header", "anonymous", "consumers",
+                                    "basic_auth_rules"})) {
+    return unexpected(bad->toString());
+  }
   auto realm = root.getString("realm");
   if (!realm) return unexpected(realm.error().toString());
   if (*realm) config.realm = **realm;

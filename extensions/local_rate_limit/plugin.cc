@@ -3,13 +3,13 @@
 // of requests pass. See README.md for the configuration and the algorithm.
 #include <algorithm>
 #include <cstdlib>
-#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "keys.h"
 #include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
 
 using namespace proxy_wasm;
@@ -155,37 +155,6 @@ Expected<HeaderList, std::string> headerOptions(const json::Value& root, std::st
   return out;
 }
 
-// Envoy's RuntimeFractionalPercent {"default_value": {"numerator": 5, "denominator": "HUNDRED"}}
-// as a fraction per million. A plugin sees no Envoy runtime, so runtime_key is refused by name.
-Expected<std::optional<uint32_t>, std::string> perMillion(const json::Value& root,
-                                                          std::string_view field) {
-  auto v = root.find(field);
-  if (!v) return std::optional<uint32_t>();
-  if (auto bad = v->unknownField({"default_value"})) {
-    return unexpected(bad->toString() + (bad->path.ends_with("runtime_key")
-                                             ? " (plugins see no Envoy runtime: use default_value)"
-                                             : ""));
-  }
-  auto value = v->require("default_value");
-  if (!value) return unexpected(value.error().toString());
-  if (auto bad = value->unknownField({"numerator", "denominator"}))
-    return unexpected(bad->toString());
-  auto numerator = value->getUint64("numerator");
-  if (!numerator) return unexpected(numerator.error().toString());
-  auto denominator = value->getString("denominator");
-  if (!denominator) return unexpected(denominator.error().toString());
-  const std::string d = denominator->value_or("HUNDRED");
-  const uint64_t scale = d == "HUNDRED"        ? 10'000
-                         : d == "TEN_THOUSAND" ? 100
-                         : d == "MILLION"      ? 1
-                                               : 0;
-  if (scale == 0) {
-    return unexpected(value->path() + ".denominator: expected HUNDRED, TEN_THOUSAND or MILLION");
-  }
-  return std::optional<uint32_t>(
-      static_cast<uint32_t>(std::min<uint64_t>(1'000'000, numerator->value_or(0) * scale)));
-}
-
 // upstream's (and Envoy's) bucket: max_tokens, tokens_per_refill and one of refill_interval_sec
 // (upstream) or fill_interval (Envoy). Absent when none of them is given.
 Expected<std::optional<Window>, std::string> tokenBucket(const json::Value& root) {
@@ -243,6 +212,14 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto doc = json::parseObject(text);
   if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
   json::Value root = doc->root();
+  if (auto bad = root.unknownField(
+          {"max_tokens", "tokens_per_refill", "refill_interval_sec", "fill_interval",
+           "query_per_second", "query_per_minute", "query_per_hour", "query_per_day", "key",
+           "max_keys", "status", "body", "rate_limit_headers", "shadow_mode",
+           "rate_limited_as_resource_exhausted", "response_headers_to_add",
+           "request_headers_to_add_when_not_enforced", "filter_enabled", "filter_enforced"})) {
+    return unexpected(bad->toString());
+  }
   auto bucket = tokenBucket(root);
   if (!bucket) return unexpected(bucket.error());
   if (*bucket) c.windows.push_back(**bucket);
@@ -298,7 +275,7 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   }
   for (auto [field, out] : {std::pair{"filter_enabled", &c.enabled_per_million},
                             std::pair{"filter_enforced", &c.enforced_per_million}}) {
-    auto fraction = perMillion(root, field);
+    auto fraction = parseFractionalPercent(root, field);
     if (!fraction) return unexpected(fraction.error());
     if (*fraction) *out = **fraction;
   }
@@ -365,13 +342,8 @@ class Root : public RootContext {
 
   const Config& config() const { return config_; }
 
-  // True for `per_million` of the calls (Envoy's fractional percent), from a per-VM generator
-  // seeded from the host's entropy.
-  bool sample(uint32_t per_million) {
-    if (per_million >= 1'000'000) return true;
-    if (per_million == 0) return false;
-    return random_() % 1'000'000 < per_million;
-  }
+  // True for `per_million` of the calls (Envoy's fractional percent).
+  bool sample(uint32_t per_million) { return sampler_.sample(per_million); }
 
   // Takes one token from the bucket of `key`, giving the key a bucket (full) on first use.
   Verdict take(const std::string& key) {
@@ -536,7 +508,7 @@ class Root : public RootContext {
 
   Config config_;
   std::string prefix_;
-  std::mt19937_64 random_{std::random_device{}()};
+  FractionSampler sampler_;
 };
 
 class Stream : public HttpContext {

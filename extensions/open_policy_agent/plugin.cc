@@ -2,6 +2,7 @@
 // with a per-VM LRU cache of decisions. See README.md.
 
 #include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
 #include "proxy_wasm/sdk/lru_cache.h"
 
@@ -21,6 +22,7 @@ struct Config {
   uint32_t status_on_error = 500;
   size_t cache_max_entries = 1000;
   std::vector<std::string> input_headers;
+  uint32_t enabled_per_million = kPerMillionAll;  // ext_authz's filter_enabled
 };
 
 // What OPA decided: a bool result, or an object with allow and optional status/headers/body.
@@ -63,6 +65,12 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto doc = json::parseObject(text);
   if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
   json::Value root = doc->root();
+  if (auto bad = root.unknownField(
+          {"opa_service_host", "opa_cluster_name", "policy_path", "check_result_cache_valid_sec",
+           "timeout_ms", "failure_mode_allow", "failure_mode_allow_header_add", "status_on_error",
+           "cache_max_entries", "input_headers", "filter_enabled"})) {
+    return unexpected(bad->toString());
+  }
   auto str = [&](const char* name, std::string* out, bool required) -> std::optional<std::string> {
     auto v = root.getString(name);
     if (!v) return v.error().toString();
@@ -105,6 +113,9 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   auto headers = root.getStringList("input_headers");
   if (!headers) return unexpected(headers.error().toString());
   c.input_headers = std::move(*headers);
+  auto enabled = parseFractionalPercent(root, "filter_enabled");
+  if (!enabled) return unexpected(enabled.error());
+  if (*enabled) c.enabled_per_million = **enabled;
   for (auto& h : c.input_headers) {
     for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   }
@@ -222,11 +233,15 @@ class Root : public RootContext {
   Counter denied_{"opa.denied"};
   Counter errors_{"opa.error"};
   Counter timeouts_{"opa.timeout"};
+  Counter disabled_{"opa.disabled"};  // passed unasked: outside filter_enabled (ext_authz's)
+
+  bool enabledFor() { return sampler_.sample(config_.enabled_per_million); }
 
  private:
   Config config_;
   DecisionCache cache_;
   std::string workload_;
+  FractionSampler sampler_;
 };
 
 class Stream : public HttpContext {
@@ -241,6 +256,10 @@ class Stream : public HttpContext {
         removeRequestHeader("x-envoy-auth-failure-mode-allowed") != WasmResult::Ok) {
       sendLocalResponse(c.status_on_error, "", {}, "OPA marker header not removed");
       return FilterHeadersStatus::StopIteration;
+    }
+    if (!root.enabledFor()) {
+      root.disabled_.increment();
+      return FilterHeadersStatus::Continue;
     }
     // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
     // it is built for every request, cache hits included.

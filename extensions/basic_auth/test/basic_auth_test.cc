@@ -172,6 +172,8 @@ TEST_P(BasicAuth, ConfigErrorsNameTheField) {
   EXPECT_NE(e.find("basic_auth_rules[1].credentials[1]: expected string, got number"),
             std::string::npos)
       << e;
+  e = configError(R"({"basic_auth_rule": []})");
+  EXPECT_NE(e.find("basic_auth_rule: unknown field"), std::string::npos) << e;
   e = configError(R"({"realm": 5})");
   EXPECT_NE(e.find("realm: expected string, got number"), std::string::npos) << e;
   e = configError(R"({"consumers":[{"name":"a","credentials":["a:b"]}],

@@ -139,6 +139,8 @@ TEST_P(RateLimit, WindowConfigurationErrorsNameTheField) {
   EXPECT_NE(error_.find("query_per_day"), std::string::npos) << error_;
   EXPECT_FALSE(load(R"({"max_tokens": 5, "query_per_second": 1})"));
   EXPECT_NE(error_.find("tokens_per_refill: missing required field"), std::string::npos) << error_;
+  EXPECT_FALSE(load(R"({"query_per_second": 1, "requests_per_second": 5})"));
+  EXPECT_NE(error_.find("requests_per_second: unknown field"), std::string::npos) << error_;
   EXPECT_FALSE(load(R"({"status": 429})"));
   EXPECT_NE(error_.find("query_per_second/minute/hour/day"), std::string::npos) << error_;
 }

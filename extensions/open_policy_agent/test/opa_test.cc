@@ -243,7 +243,44 @@ TEST_P(Opa, LruEvictsTheLeastRecentlyUsedEntry) {
   EXPECT_EQ(h->httpCalls().size(), calls + 1) << "/b was evicted";
 }
 
+// ext_authz's filter_enabled: outside the fraction a request passes unasked (counted as
+// opa.disabled); 0% asks nothing, 100% asks for every request.
+TEST_P(Opa, FilterEnabledFraction) {
+  const int64_t before = PluginHarness::metric("opa.disabled").value_or(0);
+  auto none = load(R"({"opa_cluster_name": "c", "opa_service_host": "h",
+                       "filter_enabled": {"default_value": {"numerator": 0}}})");
+  ASSERT_TRUE(none) << error_;
+  for (int i = 0; i < 20; ++i) {
+    auto s = request(*none, "GET", "/echo");
+    EXPECT_EQ(status_, FilterHeadersStatus::Continue);
+  }
+  EXPECT_TRUE(none->httpCalls().empty());
+  EXPECT_EQ(PluginHarness::metric("opa.disabled").value_or(0) - before, 20);
+  auto half = load(R"({"opa_cluster_name": "c", "opa_service_host": "h",
+                       "filter_enabled": {"default_value": {"numerator": 5000,
+                                                            "denominator": "TEN_THOUSAND"}}})");
+  ASSERT_TRUE(half) << error_;
+  int asked = 0;
+  for (int i = 0; i < 400; ++i) {
+    auto s = request(*half, "GET", "/echo");
+    if (status_ != FilterHeadersStatus::Continue) {
+      ++asked;
+      answer(*half, R"({"result": true})");
+    }
+  }
+  EXPECT_GT(asked, 120);  // 200 expected; 7 standard deviations either way
+  EXPECT_LT(asked, 280);
+}
+
 TEST_P(Opa, ConfigErrors) {
+  EXPECT_FALSE(load(R"({"opa_cluster_name": "c", "opa_service_host": "h",
+                        "filter_enabled": {"runtime_key": "x"}})"));
+  EXPECT_NE(error_.find("filter_enabled.runtime_key: unknown field (plugins see no Envoy runtime"),
+            std::string::npos)
+      << error_;
+  EXPECT_FALSE(
+      load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "with_request_body": {}})"));
+  EXPECT_NE(error_.find("with_request_body: unknown field"), std::string::npos) << error_;
   EXPECT_FALSE(load(R"({"opa_service_host": "h"})"));
   EXPECT_NE(error_.find("opa_cluster_name: missing required field"), std::string::npos) << error_;
   EXPECT_FALSE(load(
