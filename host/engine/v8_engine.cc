@@ -215,9 +215,9 @@ void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
   *b->memory_valid = false;
   v8::Isolate* iso = info.GetIsolate();
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  uint64_t in[16] = {};
+  uint64_t in[kMaxCallSlots] = {};
   uint64_t out[2] = {};
-  const size_t n = b->type.params.size() < 16 ? b->type.params.size() : 16;
+  const size_t n = b->type.params.size() < kMaxCallSlots ? b->type.params.size() : kMaxCallSlots;
   for (size_t i = 0; i < n; ++i) {
     v8::Local<v8::Value> a = info[static_cast<int>(i)];
     if (b->type.params[i] == ValType::I64) {
@@ -350,8 +350,8 @@ class V8Instance : public Instance {
     std::optional<v8::Context::Scope> context_scope;
     if (outer && (!iso->InContext() || iso->GetCurrentContext() != ctx)) context_scope.emplace(ctx);
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
-    v8::Local<v8::Value> argv[16];
-    for (size_t i = 0; i < num_args && i < 16; ++i) {
+    v8::Local<v8::Value> argv[kMaxCallSlots];
+    for (size_t i = 0; i < num_args && i < kMaxCallSlots; ++i) {
       argv[i] = v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i])));
     }
     ++engine_.depth;

@@ -183,9 +183,9 @@ class WabtInstance : public Instance {
           wi::HostFunc::New(store_, type,
                             [this, b](wi::Thread&, const wi::Values& args, wi::Values& res,
                                       wi::Trap::Ptr* trap) -> wabt::Result {
-                              uint64_t in[16] = {};
+                              uint64_t in[kMaxCallSlots] = {};
                               uint64_t out[2] = {};
-                              for (size_t k = 0; k < args.size() && k < 16; ++k) {
+                              for (size_t k = 0; k < args.size() && k < kMaxCallSlots; ++k) {
                                 in[k] = toSlot(args[k], b->type.params[k]);
                               }
                               if (!b->fn(b->user, in, out)) {

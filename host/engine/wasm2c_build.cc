@@ -184,7 +184,7 @@ std::string cString(std::string_view s) {
 }
 
 bool checkSignature(const std::string& what, const FuncType& type, std::string* error) {
-  if (type.results.size() > 1 || type.params.size() > 16) {
+  if (type.results.size() > 1 || type.params.size() > kMaxCallSlots) {
     *error = "the wasm2c engine cannot bind " + what + " with " +
              std::to_string(type.params.size()) + " parameters and " +
              std::to_string(type.results.size()) + " results (at most 16 and one)";

@@ -217,13 +217,14 @@ class Wasm2cInstance : public Instance {
   CallResult call(int32_t function, const uint64_t* args, size_t num_args, uint64_t* results,
                   size_t num_results, Deadline deadline) override {
     const pwx_w2c_api* api = artefact_->api;
-    if (function < 0 || static_cast<uint32_t>(function) >= api->num_exports || num_args > 16) {
+    if (function < 0 || static_cast<uint32_t>(function) >= api->num_exports ||
+        num_args > kMaxCallSlots) {
       return CallResult{CallResult::Status::Trap, "no such function"};
     }
     // Not zeroed: the host passes every parameter of an export, and a missing one would read a
     // stale value, never memory outside this array.
-    uint64_t in[16];
-    std::memcpy(in, args, num_args * sizeof(uint64_t));
+    uint64_t in[kMaxCallSlots];
+    if (num_args > 0) std::memcpy(in, args, num_args * sizeof(uint64_t));  // args may be null
     uint64_t out[2] = {0, 0};
     CallResult r = run(api->exports[function].call, instance_, in, out, deadline);
     for (size_t i = 0; r.ok() && i < num_results && i < 2; ++i) results[i] = out[i];

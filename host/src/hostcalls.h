@@ -3,7 +3,9 @@
 // Emscripten helpers the reference host accepts. Internal to the host library.
 #pragma once
 
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "proxy_wasm/host/engine.h"
 
@@ -14,11 +16,16 @@ struct HostcallDef {
   const char* name;
   FuncType type;
   // Its trampoline knows whether it may run during module initialisation and inside the
-  // allocator (Hostcalls::proxy/wasi<F, true>).
+  // allocator (hostcall_env.h).
   HostFunction function;
 };
 
 const HostcallDef* findHostcall(std::string_view module, std::string_view name);
 const HostcallDef* findHostcallByFunction(HostFunction fn);
+// The names of the ABI table's hostcalls, in its order (each has an entry in the host's table).
+std::vector<std::string_view> abiHostcallNames();
+// The engine type of an ABI callback the plugin exports, from the ABI table; nullopt for a name
+// that is not one.
+std::optional<FuncType> abiCallbackType(std::string_view name);
 
 }  // namespace proxy_wasm::host

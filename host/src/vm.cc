@@ -8,37 +8,45 @@
 namespace proxy_wasm::host {
 namespace {
 
-struct CallbackDef {
-  const char* name;
-  FuncType type;
+// The exports the host calls, in the order of Vm::Callback; their types come from the ABI table.
+// "malloc" (the reference host's first choice of allocator) has proxy_on_memory_allocate's.
+constexpr const char* kCallbackNames[] = {
+    "malloc",
+    "proxy_on_context_create",
+    "proxy_on_vm_start",
+    "proxy_on_configure",
+    "proxy_on_tick",
+    "proxy_on_queue_ready",
+    "proxy_on_done",
+    "proxy_on_log",
+    "proxy_on_delete",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_request_trailers",
+    "proxy_on_response_headers",
+    "proxy_on_response_body",
+    "proxy_on_response_trailers",
+    "proxy_on_http_call_response",
+    "proxy_on_grpc_receive_initial_metadata",
+    "proxy_on_grpc_receive",
+    "proxy_on_grpc_receive_trailing_metadata",
+    "proxy_on_grpc_close",
+    "proxy_on_foreign_function",
 };
+static_assert(sizeof(kCallbackNames) / sizeof(kCallbackNames[0]) == 21);
+
+const FuncType& callbackType(int cb) {
+  static const std::vector<FuncType> types = [] {
+    std::vector<FuncType> out;
+    for (std::string_view name : kCallbackNames) {
+      out.push_back(*abiCallbackType(name == "malloc" ? "proxy_on_memory_allocate" : name));
+    }
+    return out;
+  }();
+  return types[cb];
+}
 
 constexpr ValType I = ValType::I32;
-
-const CallbackDef kCallbacks[] = {
-    {"malloc", {{I}, {I}}},
-    {"proxy_on_context_create", {{I, I}, {}}},
-    {"proxy_on_vm_start", {{I, I}, {I}}},
-    {"proxy_on_configure", {{I, I}, {I}}},
-    {"proxy_on_tick", {{I}, {}}},
-    {"proxy_on_queue_ready", {{I, I}, {}}},
-    {"proxy_on_done", {{I}, {I}}},
-    {"proxy_on_log", {{I}, {}}},
-    {"proxy_on_delete", {{I}, {}}},
-    {"proxy_on_request_headers", {{I, I, I}, {I}}},
-    {"proxy_on_request_body", {{I, I, I}, {I}}},
-    {"proxy_on_request_trailers", {{I, I}, {I}}},
-    {"proxy_on_response_headers", {{I, I, I}, {I}}},
-    {"proxy_on_response_body", {{I, I, I}, {I}}},
-    {"proxy_on_response_trailers", {{I, I}, {I}}},
-    {"proxy_on_http_call_response", {{I, I, I, I, I}, {}}},
-    {"proxy_on_grpc_receive_initial_metadata", {{I, I, I}, {}}},
-    {"proxy_on_grpc_receive", {{I, I, I}, {}}},
-    {"proxy_on_grpc_receive_trailing_metadata", {{I, I, I}, {}}},
-    {"proxy_on_grpc_close", {{I, I, I}, {}}},
-    {"proxy_on_foreign_function", {{I, I, I}, {}}},
-};
-static_assert(sizeof(kCallbacks) / sizeof(kCallbacks[0]) == 21);
 
 std::string describeImport(const ModuleImport& imp) {
   return imp.module + "." + imp.name + " " + toString(imp.type);
@@ -47,7 +55,7 @@ std::string describeImport(const ModuleImport& imp) {
 }  // namespace
 
 const char* Vm::callbackName(int cb) {
-  return kCallbacks[cb].name;
+  return kCallbackNames[cb];
 }
 
 Vm::Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host)
@@ -95,19 +103,19 @@ bool Vm::initialize(std::string* error) {
   if (!instance_) return false;
 
   for (int cb = 0; cb < kCallbackCount; ++cb) {
-    const ModuleExport* e = info.findExport(kCallbacks[cb].name);
+    const ModuleExport* e = info.findExport(kCallbackNames[cb]);
     if (e == nullptr || e->kind != 0) continue;
-    if (e->type != kCallbacks[cb].type) {
-      *error = std::string("export ") + kCallbacks[cb].name + " has type " + toString(e->type) +
-               ", expected " + toString(kCallbacks[cb].type);
+    if (e->type != callbackType(cb)) {
+      *error = std::string("export ") + kCallbackNames[cb] + " has type " + toString(e->type) +
+               ", expected " + toString(callbackType(cb));
       return false;
     }
-    callbacks_[cb] = instance_->findFunction(kCallbacks[cb].name);
+    callbacks_[cb] = instance_->findFunction(kCallbackNames[cb]);
   }
   // The reference host looks for malloc first, then proxy_on_memory_allocate.
   if (callbacks_[kMalloc] < 0) {
     const ModuleExport* e = info.findExport("proxy_on_memory_allocate");
-    if (e != nullptr && e->kind == 0 && e->type == kCallbacks[kMalloc].type) {
+    if (e != nullptr && e->kind == 0 && e->type == callbackType(kMalloc)) {
       callbacks_[kMalloc] = instance_->findFunction("proxy_on_memory_allocate");
     }
   }
@@ -192,13 +200,13 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
   const std::string_view saved_callback = current_callback_;
   current_context_ = context_id;
   effective_context_ = 0;
-  current_callback_ = kCallbacks[cb].name;
+  current_callback_ = kCallbackNames[cb];
   const bool outer = depth_++ == 0;
   if (outer) aborted_reason_.clear();
   Deadline deadline = outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline;
   uint64_t result = 0;
   CallResult r = instance_->call(fn, args.begin(), args.size(), &result,
-                                 kCallbacks[cb].type.results.size(), deadline);
+                                 callbackType(cb).results.size(), deadline);
   --depth_;
   current_context_ = saved_current;
   effective_context_ = saved_effective;
@@ -210,7 +218,7 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
       message = "exceeded its CPU deadline of " +
                 std::to_string(config_.callback_deadline.count()) + " ms";
     }
-    fail(kCallbacks[cb].name, message);
+    fail(kCallbackNames[cb], message);
     if (outer) deferred_.clear();
     return std::nullopt;
   }

@@ -36,6 +36,8 @@ std::string toString(const FuncType& type);
 // low 32 bits). Returning false aborts the calling wasm code: the engine unwinds it as a trap that
 // the guest cannot catch. The function records the reason itself (in its user data).
 using HostFunction = bool (*)(void* user_data, const uint64_t* args, uint64_t* results);
+// The most argument slots an engine passes to a host function or an export.
+inline constexpr size_t kMaxCallSlots = 16;
 
 struct ImportBinding {
   std::string module;

@@ -95,7 +95,7 @@ class Vm {
   uint64_t memoryBytes();
 
  private:
-  friend struct Hostcalls;
+  friend class HostcallEnv;  // what hostcall bodies may reach (host/src/hostcall_env.h)
 
   // The exports the host calls, resolved and type-checked once.
   enum Callback : int {
