@@ -71,8 +71,9 @@ struct Server {
     return true;
   }
 
-  // Reload: parse, then instantiate on worker 0 first, so a config whose plugins fail is
-  // rejected before any worker switches. Returns an error or "".
+  // Reload: parse, then start the new config on every worker, and switch only when all of them
+  // could: a config whose plugins fail on any worker is rejected before any worker switches.
+  // Returns an error or "".
   std::string reload() {
     std::string error;
     auto next = load(&error);
@@ -81,8 +82,12 @@ struct Server {
       return config_path + ": listener addresses cannot change on reload; restart instead";
     }
     for (auto& w : workers) {
-      if (!w->applyConfig(next, &error)) return error;
+      if (!w->prepareConfig(next, &error)) {
+        for (auto& v : workers) v->abandonConfig();
+        return error;
+      }
     }
+    for (auto& w : workers) w->commitConfig();
     config = next;
     return "";
   }
@@ -288,7 +293,7 @@ int main(int argc, char** argv) {
   for (unsigned i = 0; i < concurrency; ++i) {
     auto w = std::make_unique<Worker>(static_cast<int>(i), WorkerOptions{});
     w->start();
-    if (!w->applyConfig(server.config, &error)) {
+    if (!w->prepareConfig(server.config, &error)) {
       std::cerr << "wasm-proxy: " << error << "\n";
       w->stop();
       server.workers.push_back(std::move(w));
@@ -297,6 +302,7 @@ int main(int argc, char** argv) {
     }
     server.workers.push_back(std::move(w));
   }
+  for (auto& w : server.workers) w->commitConfig();
   if (mode == "validate") {
     std::cout << "configuration '" << server.config_path << "' OK\n";
     for (auto& w : server.workers) w->stop();

@@ -17,17 +17,35 @@ Worker::~Worker() {
   join();
 }
 
-bool Worker::applyConfig(std::shared_ptr<const Bootstrap> config, std::string* error) {
+bool Worker::prepareConfig(std::shared_ptr<const Bootstrap> config, std::string* error) {
   std::promise<std::pair<bool, std::string>> done;
   auto result = done.get_future();
   asio::post(io_, [state = state_, config, &done] {
     std::string e;
-    bool ok = state->applyConfig(config, &e);
+    bool ok = state->prepareConfig(config, &e);
     done.set_value({ok, e});
   });
   auto [ok, e] = result.get();
   if (!ok) *error = e;
   return ok;
+}
+
+void Worker::runAndWait(std::function<void(WorkerState&)> action) {
+  std::promise<void> done;
+  auto finished = done.get_future();
+  asio::post(io_, [state = state_, &action, &done] {
+    action(*state);
+    done.set_value();
+  });
+  finished.get();
+}
+
+void Worker::commitConfig() {
+  runAndWait([](WorkerState& s) { s.commitConfig(); });
+}
+
+void Worker::abandonConfig() {
+  runAndWait([](WorkerState& s) { s.abandonConfig(); });
 }
 
 bool Worker::listen(std::string* error) {

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,14 +34,19 @@ class Worker {
   Worker(int index, WorkerOptions options);
   ~Worker();
 
+  // Binds this worker's listeners (SO_REUSEPORT) of its current config.
   bool listen(std::string* error);
-  // Runs the loop on a new thread (before applyConfig).
+  // Runs the loop on a new thread (before the first config).
   void start();
   // Thread-safe, blocking: instantiates `config` on this worker (its plugins start on the
-  // worker's thread); on success new streams use it, streams in flight finish on the old one.
-  // On failure the worker keeps its current config.
-  bool applyConfig(std::shared_ptr<const Bootstrap> config, std::string* error);
-  // Binds this worker's listeners (SO_REUSEPORT) of its current config.
+  // worker's thread) without using it yet; on failure nothing changes. A reload prepares every
+  // worker before any switches.
+  bool prepareConfig(std::shared_ptr<const Bootstrap> config, std::string* error);
+  // Thread-safe, blocking: new streams use the prepared config; streams in flight finish on the
+  // old one.
+  void commitConfig();
+  // Thread-safe, blocking: drops the prepared config (another worker could not start it).
+  void abandonConfig();
   // Thread-safe: stop accepting, finish in-flight requests, close idle connections, stop.
   void drain();
   // Thread-safe: stops the loop now (after a drain timeout).
@@ -54,6 +60,9 @@ class Worker {
   bool drained() const;
 
  private:
+  // Runs `action` on the worker's thread and waits for it.
+  void runAndWait(std::function<void(WorkerState&)> action);
+
   int index_;
   WorkerOptions options_;
   // One thread runs the loop and does all socket I/O; other threads only post to it, which the

@@ -35,7 +35,8 @@ void WorkerState::releaseEngines() {
   for (auto& [runtime, engine] : engines_) engine->releaseThread();
 }
 
-bool WorkerState::applyConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error) {
+bool WorkerState::prepareConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error) {
+  prepared_.reset();
   auto cfg = std::make_shared<WorkerConfig>();
   cfg->bootstrap = bootstrap;
   for (const auto& [name, cluster] : bootstrap->clusters) {
@@ -63,8 +64,12 @@ bool WorkerState::applyConfig(std::shared_ptr<const Bootstrap> bootstrap, std::s
     }
   }
   config_under_construction_ = nullptr;
-  config_ = std::move(cfg);
+  prepared_ = std::move(cfg);
   return true;
+}
+
+void WorkerState::commitConfig() {
+  if (prepared_) config_ = std::move(prepared_);
 }
 
 std::string WorkerState::listen() {

@@ -51,8 +51,11 @@ class WorkerState : public proxy_wasm::host::VmHost,
   std::shared_ptr<WorkerConfig> config() const { return config_; }
   bool draining() const { return draining_; }
 
-  // Instantiates `bootstrap` here (pools, plugins started); on failure keeps the current one.
-  bool applyConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error);
+  // Instantiates `bootstrap` here (pools, plugins started) without switching to it; on failure
+  // nothing is kept. commitConfig() switches new streams to it, abandonConfig() drops it.
+  bool prepareConfig(std::shared_ptr<const Bootstrap> bootstrap, std::string* error);
+  void commitConfig();
+  void abandonConfig() { prepared_.reset(); }
   // Binds the listeners of the current config on this thread; returns an error or "".
   std::string listen();
   void beginDrain();
@@ -112,6 +115,7 @@ class WorkerState : public proxy_wasm::host::VmHost,
   std::map<std::string, std::unique_ptr<proxy_wasm::host::Engine>> engines_;
   proxy_wasm::host::VmPool vm_pool_;  // before config_: its plugins point to it
   std::shared_ptr<WorkerConfig> config_;
+  std::shared_ptr<WorkerConfig> prepared_;  // started, waiting for every worker to be ready
   WorkerConfig* config_under_construction_ = nullptr;
   std::map<std::pair<proxy_wasm::host::Vm*, uint32_t>, std::shared_ptr<boost::asio::steady_timer>>
       timers_;

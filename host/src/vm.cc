@@ -54,6 +54,28 @@ std::string describeImport(const ModuleImport& imp) {
 
 }  // namespace
 
+Vm::CallScope::CallScope(Vm& vm, uint32_t context_id, std::string_view callback, bool restricted)
+    : vm_(vm),
+      saved_current_(vm.current_context_),
+      saved_effective_(vm.effective_context_),
+      saved_callback_(vm.current_callback_),
+      saved_restricted_(vm.restricted_),
+      outermost_(vm.depth_ == 0) {
+  vm.current_context_ = context_id;
+  vm.effective_context_ = 0;
+  vm.current_callback_ = callback;
+  vm.restricted_ = restricted || vm.restricted_;
+  ++vm.depth_;
+}
+
+Vm::CallScope::~CallScope() {
+  --vm_.depth_;
+  vm_.current_context_ = saved_current_;
+  vm_.effective_context_ = saved_effective_;
+  vm_.current_callback_ = saved_callback_;
+  vm_.restricted_ = saved_restricted_;
+}
+
 const char* Vm::callbackName(int cb) {
   return kCallbackNames[cb];
 }
@@ -128,14 +150,13 @@ bool Vm::initialize(std::string* error) {
   auto run = [&](const char* name, std::vector<uint64_t> args, size_t results) -> bool {
     int32_t fn = instance_->findFunction(name);
     if (fn < 0) return true;
-    restricted_ = true;
-    current_callback_ = name;
-    ++depth_;
     uint64_t result = 0;
-    CallResult r = instance_->call(fn, args.data(), args.size(), &result, results,
-                                   deadlineAfter(config_.callback_deadline));
-    --depth_;
-    restricted_ = false;
+    CallResult r;
+    {
+      CallScope scope(*this, 0, name, /*restricted=*/true);
+      r = instance_->call(fn, args.data(), args.size(), &result, results,
+                          deadlineAfter(config_.callback_deadline));
+    }
     if (!r.ok()) {
       fail(name, !aborted_reason_.empty() ? aborted_reason_ : r.message);
       *error = failure_message_;
@@ -196,21 +217,15 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
   if (failed_) return std::nullopt;
   int32_t fn = callbacks_[cb];
   if (fn < 0) return std::nullopt;
-  const uint32_t saved_current = current_context_, saved_effective = effective_context_;
-  const std::string_view saved_callback = current_callback_;
-  current_context_ = context_id;
-  effective_context_ = 0;
-  current_callback_ = kCallbackNames[cb];
-  const bool outer = depth_++ == 0;
+  const bool outer = depth_ == 0;
   if (outer) aborted_reason_.clear();
-  Deadline deadline = outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline;
   uint64_t result = 0;
-  CallResult r = instance_->call(fn, args.begin(), args.size(), &result,
-                                 callbackType(cb).results.size(), deadline);
-  --depth_;
-  current_context_ = saved_current;
-  effective_context_ = saved_effective;
-  current_callback_ = saved_callback;
+  CallResult r;
+  {
+    CallScope scope(*this, context_id, kCallbackNames[cb], /*restricted=*/false);
+    r = instance_->call(fn, args.begin(), args.size(), &result, callbackType(cb).results.size(),
+                        outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline);
+  }
   if (!r.ok()) {
     std::string message = r.message;
     if (!aborted_reason_.empty()) message = aborted_reason_;
@@ -481,11 +496,12 @@ std::optional<uint64_t> Vm::callExportForTest(int32_t fn, const std::vector<uint
                                               uint32_t context_id) {
   if (failed_ || fn < 0) return std::nullopt;
   uint64_t result = 0;
-  const uint32_t saved = current_context_;
-  current_context_ = context_id;
-  CallResult r = instance_->call(fn, args.data(), args.size(), &result, 1,
-                                 deadlineAfter(config_.callback_deadline));
-  current_context_ = saved;
+  CallResult r;
+  {
+    CallScope scope(*this, context_id, "(test export)", /*restricted=*/false);
+    r = instance_->call(fn, args.data(), args.size(), &result, 1,
+                        deadlineAfter(config_.callback_deadline));
+  }
   if (!r.ok()) {
     fail("(test export)", !aborted_reason_.empty() ? aborted_reason_ : r.message);
     return std::nullopt;
@@ -521,17 +537,16 @@ bool Vm::writeU64(uint32_t ptr, uint64_t value) {
 }
 
 std::optional<uint32_t> Vm::allocate(uint32_t size) {
-  const bool was_restricted = restricted_;
-  restricted_ = true;
-  const uint32_t saved = current_context_, saved_effective = effective_context_;
-  ++depth_;
   uint64_t ptr = 0;
   const uint64_t arg = size;
-  CallResult r = instance_->call(callbacks_[kMalloc], &arg, 1, &ptr, 1, kNoDeadline);
-  --depth_;
-  current_context_ = saved;
-  effective_context_ = saved_effective;
-  restricted_ = was_restricted;
+  CallResult r;
+  {
+    // The allocator runs for the hostcall in progress: same contexts, same callback name.
+    const uint32_t effective = effective_context_;
+    CallScope scope(*this, current_context_, current_callback_, /*restricted=*/true);
+    effective_context_ = effective;
+    r = instance_->call(callbacks_[kMalloc], &arg, 1, &ptr, 1, kNoDeadline);
+  }
   if (!r.ok()) {
     if (aborted_reason_.empty()) aborted_reason_ = "the allocator failed: " + r.message;
     return std::nullopt;

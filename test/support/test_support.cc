@@ -101,6 +101,12 @@ std::string pluginDir() {
   return d != nullptr ? d : PWX_DEFAULT_PLUGIN_DIR;
 }
 
+std::string wasmProxyBin() {
+  const char* bin =
+      std::getenv("PWX_WASM_PROXY");  // another build of it (scripts/test-sanitized.sh)
+  return bin != nullptr ? bin : PWX_WASM_PROXY_BIN;
+}
+
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream ss;
@@ -222,8 +228,9 @@ ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, in
       vars_(std::move(vars)) {
   config_path_ = tempDir() + "/envoy-" + std::to_string(port_) + ".yaml";
   writeFile(config_path_, render(config));
-  std::vector<std::string> argv{PWX_WASM_PROXY_BIN,          "-c", config_path_, "--concurrency",
-                                std::to_string(concurrency), "-l", "info"};
+  std::vector<std::string> argv{
+      wasmProxyBin(), "-c",  config_path_, "--concurrency", std::to_string(concurrency),
+      "-l",           "info"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ =
       std::make_unique<Process>(argv, tempDir() + "/proxy-" + std::to_string(port_) + ".log");
@@ -314,7 +321,7 @@ std::pair<int, std::string> runProxyExpectingExit(const std::string& config,
                      key == "PLUGIN_DIR" ? pluginDir() : std::to_string(freePort()));
   }
   writeFile(path, rendered);
-  std::vector<std::string> argv{PWX_WASM_PROXY_BIN, "-c", path, "--concurrency", "1"};
+  std::vector<std::string> argv{wasmProxyBin(), "-c", path, "--concurrency", "1"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   Process p(argv, path + ".log");
   int code = p.wait(std::chrono::seconds(30));

@@ -38,6 +38,8 @@ class Process {
 uint16_t freePort();
 std::string tempDir();
 std::string pluginDir();
+// The wasm-proxy the tests run: $PWX_WASM_PROXY (a sanitizer build, say), else this build's.
+std::string wasmProxyBin();
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content);
 bool waitForPort(uint16_t port, std::chrono::milliseconds timeout);

@@ -32,7 +32,7 @@ using abi::FilterHeadersStatus;
 using abi::FilterTrailersStatus;
 using abi::GrpcStatus;
 
-struct Hostcalls;
+class HostcallEnv;
 
 class Vm {
  public:
@@ -73,7 +73,7 @@ class Vm {
   FilterTrailersStatus onResponseTrailers(uint32_t stream, uint32_t trailers);
   // Envoy's order at stream end: on_log, on_done, on_delete. The context is gone afterwards.
   void endStream(uint32_t stream);
-  // A stream whose filter is destroyed without a normal end (client reset): on_done, on_delete.
+  // Whether context `id` exists (a stream is gone after endStream(), a root after its on_delete).
   bool hasContext(uint32_t id) const { return contexts_.count(id) != 0; }
 
   // ---- events delivered by the embedder on this thread ----
@@ -123,6 +123,25 @@ class Vm {
     kCallbackCount
   };
   static const char* callbackName(int cb);
+
+  // One call into the VM (RAII, created only where the host calls plugin code): sets the call's
+  // context (no effective context), callback name and restricted flag and counts the depth;
+  // restores all of them when the call returns, however it returns.
+  class CallScope {
+   public:
+    CallScope(Vm& vm, uint32_t context_id, std::string_view callback, bool restricted);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+    bool outermost() const { return outermost_; }
+
+   private:
+    Vm& vm_;
+    uint32_t saved_current_, saved_effective_;
+    std::string_view saved_callback_;
+    bool saved_restricted_;
+    bool outermost_;
+  };
 
   struct Context {
     uint32_t id = 0;
