@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/json.h"
 
 namespace basic_auth {
@@ -273,69 +274,62 @@ std::string challenge(std::string_view realm) {
   return quoted + "\"";
 }
 
-Expected<Config, std::string> parseConfig(std::string_view text) {
-  Config config;
-  auto doc = json::parseObject(text, /*empty_is_object=*/true);
-  if (!doc)
-    return unexpected("cannot parse plugin configuration JSON string: " + doc.error().toString());
-  json::Value root = doc->root();
-  if (auto bad = root.unknownField({"realm", "forward_username_header", "strip_authorization",
-                                    "authentication_header", "anonymous", "consumers",
-                                    "basic_auth_rules"})) {
-    return unexpected(bad->toString());
-  }
-  auto realm = root.getString("realm");
-  if (!realm) return unexpected(realm.error().toString());
-  if (*realm) config.realm = **realm;
-  auto fwd = root.getString("forward_username_header");
-  if (!fwd) return unexpected(fwd.error().toString());
-  if (*fwd) config.forward_username_header = **fwd;
-  auto strip = root.getBool("strip_authorization");
-  if (!strip) return unexpected(strip.error().toString());
-  config.strip_authorization = strip->value_or(false);
-  auto header = root.getString("authentication_header");
-  if (!header) return unexpected(header.error().toString());
-  if (*header) {
-    if ((*header)->empty() || (*header)->front() == ':') {
-      return unexpected(std::string("authentication_header: expected a header name"));
-    }
-    config.authentication_header = **header;
-    for (char& c : config.authentication_header)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  auto anonymous = root.getString("anonymous");
-  if (!anonymous) return unexpected(anonymous.error().toString());
-  if (*anonymous) {
-    if ((*anonymous)->empty()) return unexpected(std::string("anonymous: must not be empty"));
-    config.anonymous = **anonymous;
-  }
+namespace {
 
-  auto consumers = root.getArray("consumers");
-  if (!consumers) return unexpected(consumers.error().toString());
+std::optional<std::string> readAuthenticationHeader(const json::Value& v, Config& c) {
+  auto header = v.asString();
+  if (!header) return header.error().toString();
+  if (header->empty() || header->front() == ':') return v.path() + ": expected a header name";
+  c.authentication_header = *header;
+  for (char& ch : c.authentication_header)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return std::nullopt;
+}
+
+std::optional<std::string> readConsumers(const json::Value& v, Config& config) {
+  auto consumers = v.asArray();
+  if (!consumers) return consumers.error().toString();
   for (const auto& c : *consumers) {
-    auto name = c.require("name");
-    if (!name) return unexpected(name.error().toString());
-    auto n = name->asString();
-    if (!n) return unexpected(n.error().toString());
+    auto name = c.requireString("name");
+    if (!name) return name.error().toString();
     auto list = c.require("credentials");
-    if (!list) return unexpected(list.error().toString());
+    if (!list) return list.error().toString();
     auto creds = parseCredentials(*list);
-    if (!creds) return unexpected(creds.error());
-    if (creds->empty()) return unexpected(list->path() + ": at least one credential is required");
+    if (!creds) return creds.error();
+    if (creds->empty()) return list->path() + ": at least one credential is required";
     for (auto& cred : *creds) {
-      cred.consumer = *n;
+      cred.consumer = *name;
       config.consumers.push_back(std::move(cred));
     }
   }
+  return std::nullopt;
+}
 
-  auto rules = root.getArray("basic_auth_rules");
-  if (!rules) return unexpected(rules.error().toString());
+// After consumers (rules may name them).
+std::optional<std::string> readRules(const json::Value& v, Config& config) {
+  auto rules = v.asArray();
+  if (!rules) return rules.error().toString();
   for (const auto& r : *rules) {
     auto rule = parseRule(r, config);
-    if (!rule) return unexpected(rule.error());
+    if (!rule) return rule.error();
     config.rules.push_back(std::move(*rule));
   }
-  return config;
+  return std::nullopt;
+}
+
+const auto kSchema = proxy_wasm::config::Schema<Config>()
+                         .string("realm", &Config::realm)
+                         .string("forward_username_header", &Config::forward_username_header)
+                         .boolean("strip_authorization", &Config::strip_authorization)
+                         .field("authentication_header", readAuthenticationHeader)
+                         .string("anonymous", &Config::anonymous, proxy_wasm::config::kNonEmpty)
+                         .field("consumers", readConsumers)
+                         .field("basic_auth_rules", readRules);
+
+}  // namespace
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  return kSchema.parse(text, /*empty_is_object=*/true);
 }
 
 VerifiedCache::VerifiedCache(size_t capacity) : secret_(32, '\0'), lru_(capacity) {

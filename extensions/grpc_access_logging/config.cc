@@ -1,5 +1,6 @@
 // grpc_access_logging's configuration: JSON, every error naming its field.
 #include "plugin.h"
+#include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/json.h"
 
 namespace grpc_access_logging {
@@ -10,65 +11,43 @@ namespace json = proxy_wasm::json;
 
 namespace {
 
-Expected<std::optional<ServiceTarget>, std::string> service(const json::Value& root,
-                                                            std::string_view key) {
-  auto v = root.getString(key);
-  if (!v) return unexpected(v.error().toString());
-  if (!*v) return std::optional<ServiceTarget>();
-  if ((*v)->empty()) return unexpected(std::string(key) + ": must not be empty");
-  return std::optional<ServiceTarget>(ServiceTarget{**v, encodeGrpcService(**v)});
-}
-
-// A positive integer no larger than `max`, or the default when absent.
-std::optional<std::string> bounded(const json::Value& root, std::string_view key, uint32_t max,
-                                   uint32_t* out) {
-  auto v = root.getUint64(key);
-  if (!v) return v.error().toString();
-  if (!*v) return std::nullopt;
-  if (**v == 0 || **v > max) {
-    return std::string(key) + ": must be between 1 and " + std::to_string(max);
-  }
-  *out = static_cast<uint32_t>(**v);
+template <std::optional<ServiceTarget> Config::* member>
+std::optional<std::string> readService(const json::Value& v, Config& c) {
+  auto target = v.asString();
+  if (!target) return target.error().toString();
+  if (target->empty()) return v.path() + ": must not be empty";
+  c.*member = ServiceTarget{*target, encodeGrpcService(*target)};
   return std::nullopt;
 }
+
+std::optional<std::string> checkTogether(const json::Value&, Config& c) {
+  if (!c.logging_service && !c.otlp_service) {
+    return std::string("logging_service or otlp_service: at least one is required");
+  }
+  if (c.max_buffered_entries < c.max_batch_entries) {
+    return "max_buffered_entries: must be at least max_batch_entries (" +
+           std::to_string(c.max_batch_entries) + ")";
+  }
+  return std::nullopt;
+}
+
+constexpr uint32_t kHour = 3'600'000;
+
+const auto kSchema =
+    proxy_wasm::config::Schema<Config>()
+        .field("logging_service", readService<&Config::logging_service>)
+        .field("otlp_service", readService<&Config::otlp_service>)
+        .integer("flush_interval_ms", &Config::flush_interval_ms, {1, kHour})
+        .integer("max_batch_entries", &Config::max_batch_entries, {1, 100'000})
+        .integer("max_batch_bytes", &Config::max_batch_bytes, {1, 4u << 20})
+        .integer("max_buffered_entries", &Config::max_buffered_entries, {1, 10'000'000})
+        .integer("timeout_ms", &Config::timeout_ms, {1, kHour})
+        .check(checkTogether);
 
 }  // namespace
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
-  auto doc = json::parseObject(text, true);
-  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
-  const json::Value root = doc->root();
-  if (auto bad = root.unknownField({"logging_service", "otlp_service", "flush_interval_ms",
-                                    "max_batch_entries", "max_batch_bytes", "max_buffered_entries",
-                                    "timeout_ms"})) {
-    return unexpected(bad->toString());
-  }
-  Config c;
-  auto logging = service(root, "logging_service");
-  if (!logging) return unexpected(logging.error());
-  auto otlp = service(root, "otlp_service");
-  if (!otlp) return unexpected(otlp.error());
-  c.logging_service = std::move(*logging);
-  c.otlp_service = std::move(*otlp);
-  if (!c.logging_service && !c.otlp_service) {
-    return unexpected(std::string("logging_service or otlp_service: at least one is required"));
-  }
-  constexpr uint32_t kHour = 3'600'000;
-  const std::pair<std::string_view, std::pair<uint32_t, uint32_t*>> limits[] = {
-      {"flush_interval_ms", {kHour, &c.flush_interval_ms}},
-      {"max_batch_entries", {100'000, &c.max_batch_entries}},
-      {"max_batch_bytes", {4u << 20, &c.max_batch_bytes}},
-      {"max_buffered_entries", {10'000'000, &c.max_buffered_entries}},
-      {"timeout_ms", {kHour, &c.timeout_ms}},
-  };
-  for (const auto& [key, limit] : limits) {
-    if (auto e = bounded(root, key, limit.first, limit.second)) return unexpected(*e);
-  }
-  if (c.max_buffered_entries < c.max_batch_entries) {
-    return unexpected("max_buffered_entries: must be at least max_batch_entries (" +
-                      std::to_string(c.max_batch_entries) + ")");
-  }
-  return c;
+  return kSchema.parse(text, /*empty_is_object=*/true);
 }
 
 }  // namespace grpc_access_logging

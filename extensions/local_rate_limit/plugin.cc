@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
 
@@ -29,7 +30,10 @@ struct Window {
 };
 
 struct Config {
-  std::vector<Window> windows;  // at least one
+  std::vector<Window> windows;  // at least one (the check of kSchema builds it)
+  // As configured: upstream's/Envoy's token bucket (0: absent) and Higress's windows (0: none).
+  uint64_t max_tokens = 0, tokens_per_refill = 0, interval_ns = 0;
+  uint64_t query_per[4] = {0, 0, 0, 0};  // second, minute, hour, day
   std::vector<KeyPart> key;
   uint64_t max_keys = 10000;
   uint32_t status = 429;
@@ -134,10 +138,10 @@ Expected<uint64_t, std::string> durationNs(const json::Value& v) {
   return static_cast<uint64_t>(value * scale);
 }
 
-// Envoy's HeaderValueOption list: [{"header": {"key": "x-a", "value": "1"}}] (absent: empty).
-Expected<HeaderList, std::string> headerOptions(const json::Value& root, std::string_view field) {
+// Envoy's HeaderValueOption list: [{"header": {"key": "x-a", "value": "1"}}].
+Expected<HeaderList, std::string> headerOptions(const json::Value& options) {
   HeaderList out;
-  auto list = root.getArray(field);
+  auto list = options.asArray();
   if (!list) return unexpected(list.error().toString());
   for (const auto& option : *list) {
     auto header = option.require("header");
@@ -155,132 +159,120 @@ Expected<HeaderList, std::string> headerOptions(const json::Value& root, std::st
   return out;
 }
 
-// upstream's (and Envoy's) bucket: max_tokens, tokens_per_refill and one of refill_interval_sec
-// (upstream) or fill_interval (Envoy). Absent when none of them is given.
-Expected<std::optional<Window>, std::string> tokenBucket(const json::Value& root) {
-  auto sec = root.find("refill_interval_sec");
-  auto fill = root.find("fill_interval");
-  if (!root.find("max_tokens") && !root.find("tokens_per_refill") && !sec && !fill) {
-    return std::optional<Window>();
-  }
-  Window w;
-  for (auto [field, out] : {std::pair{"max_tokens", &w.max_tokens},
-                            std::pair{"tokens_per_refill", &w.tokens_per_refill}}) {
-    auto v = root.requireUint64(field);
-    if (!v) return unexpected(v.error().toString());
-    if (*v == 0) return unexpected(std::string(field) + ": must be at least 1");
-    *out = *v;
-  }
-  if (sec.has_value() == fill.has_value()) {
-    return unexpected("exactly one of refill_interval_sec and fill_interval is required");
-  }
-  if (sec) {
-    auto s = sec->asUint64();
-    if (!s) return unexpected(s.error().toString());
-    if (*s == 0)
-      return unexpected("refill_interval_sec: must be at least 1 (0 would never refill)");
-    w.interval_ns = *s * 1'000'000'000ull;
+// Readers of fields whose value is more than a number.
+std::optional<std::string> readQueryPer(const json::Value& v, Config& c, int window) {
+  auto n = v.asUint64();
+  if (!n) return n.error().toString();
+  if (*n == 0) return v.path() + ": must be at least 1";
+  c.query_per[window] = *n;
+  return std::nullopt;
+}
+
+std::optional<std::string> readRefillSeconds(const json::Value& v, Config& c) {
+  auto s = v.asUint64();
+  if (!s) return s.error().toString();
+  if (*s == 0) return v.path() + ": must be at least 1 (0 would never refill)";
+  c.interval_ns = *s * 1'000'000'000ull;
+  return std::nullopt;
+}
+
+std::optional<std::string> readFillInterval(const json::Value& v, Config& c) {
+  auto d = durationNs(v);
+  if (!d) return d.error();
+  if (*d < kMinIntervalNs) return v.path() + ": must be at least 50ms";
+  c.interval_ns = *d;
+  return std::nullopt;
+}
+
+std::optional<std::string> readKey(const json::Value& v, Config& c) {
+  std::vector<json::Value> parts;
+  if (v.isArray()) {
+    auto list = v.asArray();
+    if (!list) return list.error().toString();
+    parts = std::move(*list);
   } else {
-    auto d = durationNs(*fill);
-    if (!d) return unexpected(d.error());
-    if (*d < kMinIntervalNs) return unexpected(fill->path() + ": must be at least 50ms");
-    w.interval_ns = *d;
+    parts.push_back(v);
   }
-  return std::optional<Window>(w);
+  for (const auto& part : parts) {
+    auto p = parseKeyPart(part);
+    if (!p) return p.error();
+    c.key.push_back(*p);
+  }
+  return std::nullopt;
 }
 
-// Higress's windows: query_per_second / _minute / _hour / _day, N requests per window each (a
-// bucket of N refilled whole every window).
-Expected<std::vector<Window>, std::string> queryPerWindows(const json::Value& root) {
-  constexpr std::pair<const char*, uint64_t> kUnits[] = {{"query_per_second", 1},
-                                                         {"query_per_minute", 60},
-                                                         {"query_per_hour", 3600},
-                                                         {"query_per_day", 86400}};
-  std::vector<Window> out;
-  for (auto [field, seconds] : kUnits) {
-    auto n = root.getUint64(field);
-    if (!n) return unexpected(n.error().toString());
-    if (!*n) continue;
-    if (**n == 0) return unexpected(std::string(field) + ": must be at least 1");
-    out.push_back({**n, **n, seconds * 1'000'000'000ull});
-  }
-  return out;
+template <HeaderList Config::* member>
+std::optional<std::string> readHeaderOptions(const json::Value& v, Config& c) {
+  auto list = headerOptions(v);
+  if (!list) return list.error();
+  c.*member = std::move(*list);
+  return std::nullopt;
 }
 
-Expected<Config, std::string> parseConfig(std::string_view text) {
-  Config c;
-  auto doc = json::parseObject(text);
-  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
-  json::Value root = doc->root();
-  if (auto bad = root.unknownField(
-          {"max_tokens", "tokens_per_refill", "refill_interval_sec", "fill_interval",
-           "query_per_second", "query_per_minute", "query_per_hour", "query_per_day", "key",
-           "max_keys", "status", "body", "rate_limit_headers", "shadow_mode",
-           "rate_limited_as_resource_exhausted", "response_headers_to_add",
-           "request_headers_to_add_when_not_enforced", "filter_enabled", "filter_enforced"})) {
-    return unexpected(bad->toString());
+template <uint32_t Config::* member>
+std::optional<std::string> readFraction(const json::Value& v, Config& c) {
+  auto fraction = parseFractionalPercent(v);
+  if (!fraction) return fraction.error();
+  c.*member = *fraction;
+  return std::nullopt;
+}
+
+// The windows: upstream's (and Envoy's) token bucket when any of its fields is given, then
+// Higress's windows (a bucket of N refilled whole every second / minute / hour / day).
+std::optional<std::string> buildWindows(const json::Value& root, Config& c) {
+  const bool bucket = root.find("max_tokens") || root.find("tokens_per_refill") ||
+                      root.find("refill_interval_sec") || root.find("fill_interval");
+  if (bucket) {
+    if (c.max_tokens == 0) return std::string("max_tokens: missing required field");
+    if (c.tokens_per_refill == 0) return std::string("tokens_per_refill: missing required field");
+    if (root.find("refill_interval_sec").has_value() == root.find("fill_interval").has_value()) {
+      return std::string("exactly one of refill_interval_sec and fill_interval is required");
+    }
+    c.windows.push_back({c.max_tokens, c.tokens_per_refill, c.interval_ns});
   }
-  auto bucket = tokenBucket(root);
-  if (!bucket) return unexpected(bucket.error());
-  if (*bucket) c.windows.push_back(**bucket);
-  auto windows = queryPerWindows(root);
-  if (!windows) return unexpected(windows.error());
-  c.windows.insert(c.windows.end(), windows->begin(), windows->end());
+  constexpr uint64_t kWindowSeconds[4] = {1, 60, 3600, 86400};
+  for (int i = 0; i < 4; ++i) {
+    if (c.query_per[i] > 0) {
+      c.windows.push_back({c.query_per[i], c.query_per[i], kWindowSeconds[i] * 1'000'000'000ull});
+    }
+  }
   if (c.windows.empty()) {
-    return unexpected(
+    return std::string(
         "max_tokens: missing required field (a token bucket: max_tokens, tokens_per_refill and "
         "fill_interval; or windows: query_per_second/minute/hour/day)");
   }
-  if (auto key = root.find("key")) {
-    if (key->isArray()) {
-      auto parts = key->asArray();  // kept alive: a range-for over *temporary would dangle
-      for (const auto& part : *parts) {
-        auto p = parseKeyPart(part);
-        if (!p) return unexpected(p.error());
-        c.key.push_back(*p);
-      }
-    } else {
-      auto p = parseKeyPart(*key);
-      if (!p) return unexpected(p.error());
-      c.key.push_back(*p);
-    }
-  }
-  auto max_keys = root.getUint64("max_keys");
-  if (!max_keys) return unexpected(max_keys.error().toString());
-  if (*max_keys) c.max_keys = std::max<uint64_t>(1, **max_keys);
-  auto status = root.getUint64("status");
-  if (!status) return unexpected(status.error().toString());
-  if (*status) {
-    if (**status < 400 || **status > 599) return unexpected("status: expected a 4xx or 5xx code");
-    c.status = static_cast<uint32_t>(**status);
-  }
-  auto body = root.getString("body");
-  if (!body) return unexpected(body.error().toString());
-  if (*body) c.body = **body;
-  auto headers = root.getBool("rate_limit_headers");
-  if (!headers) return unexpected(headers.error().toString());
-  c.rate_limit_headers = headers->value_or(false);
-  auto shadow = root.getBool("shadow_mode");
-  if (!shadow) return unexpected(shadow.error().toString());
-  c.shadow_mode = shadow->value_or(false);
-  auto exhausted = root.getBool("rate_limited_as_resource_exhausted");
-  if (!exhausted) return unexpected(exhausted.error().toString());
-  c.rate_limited_as_resource_exhausted = exhausted->value_or(false);
-  for (auto [field, out] : {std::pair{"response_headers_to_add", &c.response_headers_to_add},
-                            std::pair{"request_headers_to_add_when_not_enforced",
-                                      &c.request_headers_to_add_when_not_enforced}}) {
-    auto list = headerOptions(root, field);
-    if (!list) return unexpected(list.error());
-    *out = std::move(*list);
-  }
-  for (auto [field, out] : {std::pair{"filter_enabled", &c.enabled_per_million},
-                            std::pair{"filter_enforced", &c.enforced_per_million}}) {
-    auto fraction = parseFractionalPercent(root, field);
-    if (!fraction) return unexpected(fraction.error());
-    if (*fraction) *out = **fraction;
-  }
-  return c;
+  return std::nullopt;
 }
+
+const config::Bounds kAtLeastOne{1};
+
+const auto kSchema =
+    config::Schema<Config>()
+        .integer("max_tokens", &Config::max_tokens, kAtLeastOne)
+        .integer("tokens_per_refill", &Config::tokens_per_refill, kAtLeastOne)
+        .field("refill_interval_sec", readRefillSeconds)
+        .field("fill_interval", readFillInterval)
+        .field("query_per_second",
+               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 0); })
+        .field("query_per_minute",
+               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 1); })
+        .field("query_per_hour",
+               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 2); })
+        .field("query_per_day",
+               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 3); })
+        .field("key", readKey)
+        .integer("max_keys", &Config::max_keys, kAtLeastOne)
+        .integer("status", &Config::status, {400, 599})
+        .string("body", &Config::body)
+        .boolean("rate_limit_headers", &Config::rate_limit_headers)
+        .boolean("shadow_mode", &Config::shadow_mode)
+        .boolean("rate_limited_as_resource_exhausted", &Config::rate_limited_as_resource_exhausted)
+        .field("response_headers_to_add", readHeaderOptions<&Config::response_headers_to_add>)
+        .field("request_headers_to_add_when_not_enforced",
+               readHeaderOptions<&Config::request_headers_to_add_when_not_enforced>)
+        .field("filter_enabled", readFraction<&Config::enabled_per_million>)
+        .field("filter_enforced", readFraction<&Config::enforced_per_million>)
+        .check(buildWindows);
 
 // The answer for one request; limit, remaining and reset are those of the window that decided
 // (the one with the fewest tokens left; when limited, the empty one that refills last).
@@ -310,7 +302,7 @@ class Root : public RootContext {
   using RootContext::RootContext;
 
   bool onConfigure(std::string_view configuration) override {
-    auto c = parseConfig(configuration);
+    auto c = kSchema.parse(configuration);
     if (!c) {
       logWarn("local_rate_limit: ", c.error());
       return false;

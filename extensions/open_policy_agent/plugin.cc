@@ -2,6 +2,7 @@
 // with a per-VM LRU cache of decisions. See README.md.
 
 #include "proxy_wasm/sdk.h"
+#include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
 #include "proxy_wasm/sdk/lru_cache.h"
@@ -14,7 +15,7 @@ namespace {
 struct Config {
   std::string service_host;
   std::string cluster;
-  uint64_t cache_valid_ns = 0;
+  uint64_t cache_valid_sec = 0;  // 0: no cache
   std::string policy_path = "test/allow";
   uint32_t timeout_ms = 5000;
   bool failure_mode_allow = false;
@@ -60,67 +61,38 @@ class DecisionCache {
   proxy_wasm::LruCache<Entry> lru_{1000};
 };
 
-Expected<Config, std::string> parseConfig(std::string_view text) {
-  Config c;
-  auto doc = json::parseObject(text);
-  if (!doc) return unexpected("cannot parse plugin configuration: " + doc.error().toString());
-  json::Value root = doc->root();
-  if (auto bad = root.unknownField(
-          {"opa_service_host", "opa_cluster_name", "policy_path", "check_result_cache_valid_sec",
-           "timeout_ms", "failure_mode_allow", "failure_mode_allow_header_add", "status_on_error",
-           "cache_max_entries", "input_headers", "filter_enabled"})) {
-    return unexpected(bad->toString());
-  }
-  auto str = [&](const char* name, std::string* out, bool required) -> std::optional<std::string> {
-    auto v = root.getString(name);
-    if (!v) return v.error().toString();
-    if (!*v)
-      return required ? std::optional<std::string>(std::string(name) + ": missing required field")
-                      : std::nullopt;
-    if ((*v)->empty()) return std::string(name) + ": must not be empty";
-    *out = **v;
-    return std::nullopt;
-  };
-  if (auto e = str("opa_service_host", &c.service_host, true)) return unexpected(*e);
-  if (auto e = str("opa_cluster_name", &c.cluster, true)) return unexpected(*e);
-  if (auto e = str("policy_path", &c.policy_path, false)) return unexpected(*e);
-  while (!c.policy_path.empty() && c.policy_path.front() == '/') c.policy_path.erase(0, 1);
-  if (c.policy_path.rfind("v1/data/", 0) == 0) c.policy_path.erase(0, 8);
-  auto ttl = root.getUint64("check_result_cache_valid_sec");
-  if (!ttl) return unexpected(ttl.error().toString());
-  c.cache_valid_ns = ttl->value_or(0) * 1'000'000'000ull;
-  auto timeout = root.getUint64("timeout_ms");
-  if (!timeout) return unexpected(timeout.error().toString());
-  if (*timeout) {
-    if (**timeout == 0 || **timeout > 600000) return unexpected("timeout_ms: expected 1..600000");
-    c.timeout_ms = static_cast<uint32_t>(**timeout);
-  }
-  auto fma = root.getBool("failure_mode_allow");
-  if (!fma) return unexpected(fma.error().toString());
-  c.failure_mode_allow = fma->value_or(false);
-  auto fma_header = root.getBool("failure_mode_allow_header_add");
-  if (!fma_header) return unexpected(fma_header.error().toString());
-  c.failure_mode_allow_header_add = fma_header->value_or(false);
-  auto soe = root.getUint64("status_on_error");
-  if (!soe) return unexpected(soe.error().toString());
-  if (*soe) {
-    if (**soe < 200 || **soe > 599) return unexpected("status_on_error: expected an HTTP status");
-    c.status_on_error = static_cast<uint32_t>(**soe);
-  }
-  auto max = root.getUint64("cache_max_entries");
-  if (!max) return unexpected(max.error().toString());
-  if (*max) c.cache_max_entries = static_cast<size_t>(**max);
-  auto headers = root.getStringList("input_headers");
-  if (!headers) return unexpected(headers.error().toString());
-  c.input_headers = std::move(*headers);
-  auto enabled = parseFractionalPercent(root, "filter_enabled");
-  if (!enabled) return unexpected(enabled.error());
-  if (*enabled) c.enabled_per_million = **enabled;
-  for (auto& h : c.input_headers) {
+std::optional<std::string> lowerCaseAll(std::vector<std::string>& names) {
+  for (auto& h : names) {
     for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   }
-  return c;
+  return std::nullopt;
 }
+
+const auto kSchema =
+    config::Schema<Config>()
+        .string("opa_service_host", &Config::service_host, config::kRequired | config::kNonEmpty)
+        .string("opa_cluster_name", &Config::cluster, config::kRequired | config::kNonEmpty)
+        .string("policy_path", &Config::policy_path, config::kNonEmpty)
+        .integer("check_result_cache_valid_sec", &Config::cache_valid_sec)
+        .integer("timeout_ms", &Config::timeout_ms, {1, 600'000})
+        .boolean("failure_mode_allow", &Config::failure_mode_allow)
+        .boolean("failure_mode_allow_header_add", &Config::failure_mode_allow_header_add)
+        .integer("status_on_error", &Config::status_on_error, {200, 599})
+        .integer("cache_max_entries", &Config::cache_max_entries)
+        .stringList("input_headers", &Config::input_headers)
+        .field("filter_enabled",
+               [](const json::Value& v, Config& c) -> std::optional<std::string> {
+                 auto fraction = parseFractionalPercent(v);
+                 if (!fraction) return fraction.error();
+                 c.enabled_per_million = *fraction;
+                 return std::nullopt;
+               })
+        .check([](const json::Value&, Config& c) -> std::optional<std::string> {
+          // "/v1/data/x/allow", "/x/allow" and "x/allow" name the same document.
+          while (!c.policy_path.empty() && c.policy_path.front() == '/') c.policy_path.erase(0, 1);
+          if (c.policy_path.rfind("v1/data/", 0) == 0) c.policy_path.erase(0, 8);
+          return lowerCaseAll(c.input_headers);
+        });
 
 // Reads OPA's {"result": ...}: a bool, or an object with "allow" (bool) and optionally "status",
 // "headers" (object of strings) and "body".
@@ -213,7 +185,7 @@ class Root : public RootContext {
  public:
   using RootContext::RootContext;
   bool onConfigure(std::string_view configuration) override {
-    auto c = parseConfig(configuration);
+    auto c = kSchema.parse(configuration);
     if (!c) {
       logWarn("open_policy_agent: ", c.error());
       return false;
@@ -335,8 +307,9 @@ class Stream : public HttpContext {
     }
     // Only real decisions are cached, never errors.
     const Config& c = root.config();
-    if (c.cache_valid_ns > 0) {
-      root.cache().insert(body_, *d, getCurrentTimeNanoseconds() + c.cache_valid_ns);
+    if (c.cache_valid_sec > 0) {
+      root.cache().insert(body_, *d,
+                          getCurrentTimeNanoseconds() + c.cache_valid_sec * 1'000'000'000);
     }
     if (apply(*d)) continueRequest();
   }

@@ -75,7 +75,9 @@ TEST_P(GrpcAccessLogging, RefusesBadConfigurationsNamingTheField) {
       {R"({"logging_service": 5})", "logging_service: expected string"},
       {R"({"logging_service": "a:1", "flush_interval": 5})", "flush_interval: unknown field"},
       {R"({"logging_service": "a:1", "max_batch_entries": 0})",
-       "max_batch_entries: must be between 1 and 100000"},
+       "max_batch_entries: must be at least 1"},
+      {R"({"logging_service": "a:1", "max_batch_entries": 100001})",
+       "max_batch_entries: must be at most 100000"},
       {R"({"logging_service": "a:1", "max_batch_entries": 50, "max_buffered_entries": 10})",
        "max_buffered_entries: must be at least max_batch_entries (50)"},
   };

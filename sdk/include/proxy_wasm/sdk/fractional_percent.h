@@ -19,18 +19,15 @@ namespace proxy_wasm {
 
 inline constexpr uint32_t kPerMillionAll = 1'000'000;
 
-// The member `field` of `parent` as a fraction per million; nullopt when absent. Errors name the
-// path ("filter_enabled.default_value.denominator: expected ...").
-inline Expected<std::optional<uint32_t>, std::string> parseFractionalPercent(
-    const json::Value& parent, std::string_view field) {
-  auto v = parent.find(field);
-  if (!v) return std::optional<uint32_t>();
-  if (auto bad = v->unknownField({"default_value"})) {
+// A RuntimeFractionalPercent object as a fraction per million. Errors name the path
+// ("filter_enabled.default_value.denominator: expected ...").
+inline Expected<uint32_t, std::string> parseFractionalPercent(const json::Value& v) {
+  if (auto bad = v.unknownField({"default_value"})) {
     return unexpected(bad->toString() + (bad->path.ends_with("runtime_key")
                                              ? " (plugins see no Envoy runtime: use default_value)"
                                              : ""));
   }
-  auto value = v->require("default_value");
+  auto value = v.require("default_value");
   if (!value) return unexpected(value.error().toString());
   if (auto bad = value->unknownField({"numerator", "denominator"})) {
     return unexpected(bad->toString());
@@ -46,8 +43,17 @@ inline Expected<std::optional<uint32_t>, std::string> parseFractionalPercent(
   if (scale == 0) {
     return unexpected(value->path() + ".denominator: expected HUNDRED, TEN_THOUSAND or MILLION");
   }
-  return std::optional<uint32_t>(
-      static_cast<uint32_t>(std::min<uint64_t>(kPerMillionAll, *numerator * scale)));
+  return static_cast<uint32_t>(std::min<uint64_t>(kPerMillionAll, *numerator * scale));
+}
+
+// The member `field` of `parent`, as above; nullopt when absent.
+inline Expected<std::optional<uint32_t>, std::string> parseFractionalPercent(
+    const json::Value& parent, std::string_view field) {
+  auto v = parent.find(field);
+  if (!v) return std::optional<uint32_t>();
+  auto fraction = parseFractionalPercent(*v);
+  if (!fraction) return unexpected(fraction.error());
+  return std::optional<uint32_t>(*fraction);
 }
 
 // True for `per_million` of the calls, from a per-VM generator seeded from the host's entropy
