@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "plugin.h"
+#include "proxy_wasm/sdk/config_schema.h"
 
 namespace jwt_routing {
 
@@ -16,182 +17,196 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The error for a value that is not an object or has a field not in `known`, else nullopt.
-std::optional<std::string> unknownKey(const json::Value& v,
-                                      std::initializer_list<std::string_view> known) {
-  auto bad = v.unknownField(known);
-  return bad ? std::optional<std::string>(bad->toString()) : std::nullopt;
+template <class T>
+using Schema = proxy_wasm::config::Schema<T>;
+using proxy_wasm::config::kRequired;
+using Error = std::optional<std::string>;
+
+// A header name a rule or claim_to_headers may set: not a pseudo-header, not Host.
+bool settable(std::string_view name) {
+  return !name.empty() && name[0] != ':' && lower(std::string(name)) != "host";
 }
 
-#define PWX_TRY(var, expr) \
-  auto var = (expr);       \
-  if (!var) return unexpected(var.error().toString())
-
-Expected<RemoteJwks, std::string> remoteJwks(const json::Value& v) {
-  if (auto bad = unknownKey(v, {"http_uri", "cache_duration_seconds"}); bad) {
-    return unexpected(*bad);
-  }
-  RemoteJwks r;
-  PWX_TRY(http_uri, v.require("http_uri"));
-  if (auto bad = unknownKey(*http_uri, {"uri", "cluster", "timeout_ms"}); bad) {
-    return unexpected(*bad);
-  }
-  PWX_TRY(uri_value, http_uri->require("uri"));
-  PWX_TRY(uri, uri_value->asString());
-  PWX_TRY(cluster_value, http_uri->require("cluster"));
-  PWX_TRY(cluster, cluster_value->asString());
-  r.cluster = *cluster;
+Error readUri(const json::Value& v, RemoteJwks& r) {
+  auto uri = v.asString();
+  if (!uri) return uri.error().toString();
   const size_t scheme = uri->find("://");
   const size_t slash = scheme == std::string::npos ? scheme : uri->find('/', scheme + 3);
   if (scheme == std::string::npos || slash == scheme + 3) {
-    return unexpected(uri_value->path() + ": expected http://host[:port]/path");
+    return v.path() + ": expected http://host[:port]/path";
   }
   r.authority = uri->substr(scheme + 3, slash == std::string::npos ? slash : slash - scheme - 3);
   r.path = slash == std::string::npos ? "/" : uri->substr(slash);
-  PWX_TRY(timeout, http_uri->getUint64("timeout_ms"));
-  if (*timeout) r.timeout = std::chrono::milliseconds(**timeout);
-  PWX_TRY(cache, v.getUint64("cache_duration_seconds"));
-  if (*cache) r.cache_duration_ms = **cache * 1000;
-  return r;
+  return std::nullopt;
 }
 
-Expected<Provider, std::string> provider(const std::string& name, const json::Value& v) {
-  if (auto bad =
-          unknownKey(v, {"issuer", "audiences", "local_jwks", "remote_jwks", "from_headers",
-                         "from_params", "forward", "clock_skew_seconds", "require_expiration"});
-      bad) {
-    return unexpected(*bad);
-  }
-  Provider p;
-  p.name = name;
-  PWX_TRY(issuer, v.getString("issuer"));
-  p.issuer = issuer->value_or("");
-  PWX_TRY(audiences, v.getStringList("audiences"));
-  p.audiences = std::move(*audiences);
-  auto local = v.find("local_jwks");
-  auto remote = v.find("remote_jwks");
-  if (local.has_value() == remote.has_value()) {
-    return unexpected(v.path() + ": exactly one of local_jwks and remote_jwks is required");
-  }
-  if (local) {
-    if (auto bad = unknownKey(*local, {"inline_string"}); bad) return unexpected(*bad);
-    PWX_TRY(text_value, local->require("inline_string"));
-    PWX_TRY(text, text_value->asString());
-    std::string error;
-    std::vector<std::string> skipped;
-    p.local_jwks = Jwks::parse(*text, &error, &skipped);
-    if (!p.local_jwks) return unexpected(text_value->path() + ": not a JWKS: " + error);
-    if (p.local_jwks->keys().empty()) {
-      return unexpected(text_value->path() + ": no usable key" +
-                        (skipped.empty() ? "" : " (" + skipped[0] + ")"));
-    }
-  } else {
-    auto r = remoteJwks(*remote);
-    if (!r) return unexpected(r.error());
-    p.remote_jwks = std::move(*r);
-  }
-  PWX_TRY(headers, v.getArray("from_headers"));
-  for (const auto& h : *headers) {
-    if (auto bad = unknownKey(h, {"name", "value_prefix"}); bad) return unexpected(*bad);
-    PWX_TRY(hname_value, h.require("name"));
-    PWX_TRY(hname, hname_value->asString());
-    PWX_TRY(prefix, h.getString("value_prefix"));
-    p.from_headers.push_back({lower(*hname), prefix->value_or("")});
-  }
-  PWX_TRY(params, v.getStringList("from_params"));
-  p.from_params = std::move(*params);
-  PWX_TRY(forward, v.getBool("forward"));
-  p.forward = forward->value_or(false);
-  PWX_TRY(skew, v.getUint64("clock_skew_seconds"));
-  p.clock_skew_seconds = static_cast<int64_t>(std::min<uint64_t>(skew->value_or(60), 86400));
-  PWX_TRY(require_exp, v.getBool("require_expiration"));
-  p.require_expiration = require_exp->value_or(false);
-  return p;
+Error readMilliseconds(const json::Value& v, std::chrono::milliseconds& out, uint64_t scale) {
+  auto n = v.asUint64();
+  if (!n) return n.error().toString();
+  out = std::chrono::milliseconds(*n * scale);
+  return std::nullopt;
 }
 
-Expected<Rule, std::string> rule(const json::Value& v, size_t index) {
-  if (auto bad = unknownKey(v, {"name", "claim", "values", "set_headers", "set_authority"}); bad) {
-    return unexpected(*bad);
+const Schema<RemoteJwks> kHttpUri =
+    Schema<RemoteJwks>()
+        .field("uri", readUri, kRequired)
+        .string("cluster", &RemoteJwks::cluster, kRequired)
+        .field("timeout_ms", [](const json::Value& v, RemoteJwks& r) {
+          return readMilliseconds(v, r.timeout, 1);
+        });
+
+const Schema<RemoteJwks> kRemoteJwks =
+    Schema<RemoteJwks>()
+        .field(
+            "http_uri", [](const json::Value& v, RemoteJwks& r) { return kHttpUri.read(v, r); },
+            kRequired)
+        .field("cache_duration_seconds", [](const json::Value& v, RemoteJwks& r) -> Error {
+          auto n = v.asUint64();
+          if (!n) return n.error().toString();
+          r.cache_duration_ms = *n * 1000;
+          return std::nullopt;
+        });
+
+Error readLocalJwks(const json::Value& v, Provider& p) {
+  if (auto bad = v.unknownField({"inline_string"})) return bad->toString();
+  auto text_value = v.require("inline_string");
+  if (!text_value) return text_value.error().toString();
+  auto text = text_value->asString();
+  if (!text) return text.error().toString();
+  std::string error;
+  std::vector<std::string> skipped;
+  p.local_jwks = Jwks::parse(*text, &error, &skipped);
+  if (!p.local_jwks) return text_value->path() + ": not a JWKS: " + error;
+  if (p.local_jwks->keys().empty()) {
+    return text_value->path() + ": no usable key" +
+           (skipped.empty() ? "" : " (" + skipped[0] + ")");
   }
-  Rule r;
-  PWX_TRY(name, v.getString("name"));
-  r.name = name->value_or("rule" + std::to_string(index));
-  PWX_TRY(claim_value, v.require("claim"));
-  PWX_TRY(claim, claim_value->asString());
-  r.claim = *claim;
-  PWX_TRY(values_value, v.require("values"));
-  PWX_TRY(values, values_value->asStringList());
-  if (values->empty()) return unexpected(values_value->path() + ": must not be empty");
-  r.values = std::move(*values);
-  if (auto set = v.find("set_headers")) {
-    PWX_TRY(members, set->asObject());
-    for (const auto& [key, value] : *members) {
-      PWX_TRY(text, value.asString());
-      if (key.empty() || key[0] == ':' || lower(key) == "host") {
-        return unexpected(value.path() + ": not a header this plugin may set (use set_authority)");
-      }
-      r.set_headers.emplace_back(lower(key), *text);
-    }
-  }
-  PWX_TRY(authority, v.getString("set_authority"));
-  r.set_authority = authority->value_or("");
-  if (r.set_headers.empty() && r.set_authority.empty()) {
-    return unexpected(v.path() + ": set_headers or set_authority is required");
-  }
-  return r;
+  return std::nullopt;
 }
 
-}  // namespace
+const Schema<HeaderLocation> kHeaderLocation =
+    Schema<HeaderLocation>()
+        .field(
+            "name",
+            [](const json::Value& v, HeaderLocation& h) -> Error {
+              auto name = v.asString();
+              if (!name) return name.error().toString();
+              h.name = lower(*name);
+              return std::nullopt;
+            },
+            kRequired)
+        .string("value_prefix", &HeaderLocation::value_prefix);
 
-Expected<Config, std::string> parseConfig(std::string_view text) {
-  auto doc = json::parseObject(text, true);
-  if (!doc) return unexpected(doc.error().toString());
-  const json::Value root = doc->root();
-  if (auto bad = unknownKey(root, {"metadata_namespace", "payload_key", "providers",
-                                   "require_token", "cache_size", "claim_to_headers", "rules"});
-      bad) {
-    return unexpected(*bad);
+const Schema<Provider> kProvider =
+    Schema<Provider>()
+        .string("issuer", &Provider::issuer)
+        .stringList("audiences", &Provider::audiences)
+        .field("local_jwks", readLocalJwks)
+        .field("remote_jwks",
+               [](const json::Value& v, Provider& p) -> Error {
+                 p.remote_jwks.emplace();
+                 return kRemoteJwks.read(v, *p.remote_jwks);
+               })
+        .list("from_headers", &Provider::from_headers, kHeaderLocation)
+        .stringList("from_params", &Provider::from_params)
+        .boolean("forward", &Provider::forward)
+        .field("clock_skew_seconds",
+               [](const json::Value& v, Provider& p) -> Error {
+                 auto n = v.asUint64();
+                 if (!n) return n.error().toString();
+                 p.clock_skew_seconds = static_cast<int64_t>(std::min<uint64_t>(*n, 86400));
+                 return std::nullopt;
+               })
+        .boolean("require_expiration", &Provider::require_expiration)
+        .check([](const json::Value& v, Provider&) -> Error {
+          if (v.find("local_jwks").has_value() == v.find("remote_jwks").has_value()) {
+            return v.path() + ": exactly one of local_jwks and remote_jwks is required";
+          }
+          return std::nullopt;
+        });
+
+Error readProviders(const json::Value& v, Config& c) {
+  auto members = v.asObject();
+  if (!members) return members.error().toString();
+  for (const auto& [name, value] : *members) {
+    Provider p;
+    p.name = name;
+    if (auto e = kProvider.read(value, p)) return e;
+    c.providers.push_back(std::move(p));
   }
-  Config c;
-  PWX_TRY(ns, root.getString("metadata_namespace"));
-  if (*ns) c.metadata_namespace = **ns;
-  PWX_TRY(key, root.getString("payload_key"));
-  if (*key) c.payload_key = **key;
-  if (auto providers = root.find("providers")) {
-    PWX_TRY(members, providers->asObject());
-    for (const auto& [name, value] : *members) {
-      auto p = provider(name, value);
-      if (!p) return unexpected(p.error());
-      c.providers.push_back(std::move(*p));
+  return std::nullopt;
+}
+
+Error readSetHeaders(const json::Value& v, Rule& r) {
+  auto members = v.asObject();
+  if (!members) return members.error().toString();
+  for (const auto& [key, value] : *members) {
+    auto text = value.asString();
+    if (!text) return text.error().toString();
+    if (!settable(key)) {
+      return value.path() + ": not a header this plugin may set (use set_authority)";
     }
+    r.set_headers.emplace_back(lower(key), *text);
   }
-  PWX_TRY(require_token, root.getBool("require_token"));
-  c.require_token = require_token->value_or(false);
-  if (c.require_token && c.providers.empty()) {
-    return unexpected("require_token: needs providers (with jwt_authn, require the token there)");
-  }
-  PWX_TRY(cache_size, root.getUint64("cache_size"));
-  c.cache_size = static_cast<size_t>(std::min<uint64_t>(cache_size->value_or(1024), 100000));
-  PWX_TRY(claims, root.getArray("claim_to_headers"));
-  for (const auto& item : *claims) {
-    if (auto bad = unknownKey(item, {"claim", "header"}); bad) return unexpected(*bad);
-    PWX_TRY(claim_value, item.require("claim"));
-    PWX_TRY(claim, claim_value->asString());
-    PWX_TRY(header_value, item.require("header"));
-    PWX_TRY(header, header_value->asString());
-    if (header->empty() || (*header)[0] == ':' || lower(*header) == "host") {
-      return unexpected(header_value->path() + ": not a header this plugin may set");
-    }
-    c.claim_to_headers.push_back({*claim, lower(*header)});
-  }
-  PWX_TRY(rules, root.getArray("rules"));
+  return std::nullopt;
+}
+
+const Schema<Rule> kRule = Schema<Rule>()
+                               .string("name", &Rule::name)
+                               .string("claim", &Rule::claim, kRequired)
+                               .field(
+                                   "values",
+                                   [](const json::Value& v, Rule& r) -> Error {
+                                     auto values = v.asStringList();
+                                     if (!values) return values.error().toString();
+                                     if (values->empty()) return v.path() + ": must not be empty";
+                                     r.values = std::move(*values);
+                                     return std::nullopt;
+                                   },
+                                   kRequired)
+                               .field("set_headers", readSetHeaders)
+                               .string("set_authority", &Rule::set_authority)
+                               .check([](const json::Value& v, Rule& r) -> Error {
+                                 if (r.set_headers.empty() && r.set_authority.empty()) {
+                                   return v.path() + ": set_headers or set_authority is required";
+                                 }
+                                 return std::nullopt;
+                               });
+
+Error readRules(const json::Value& v, Config& c) {
+  auto rules = v.asArray();
+  if (!rules) return rules.error().toString();
   for (size_t i = 0; i < rules->size(); ++i) {
-    auto r = rule((*rules)[i], i);
-    if (!r) return unexpected(r.error());
-    c.rules.push_back(std::move(*r));
+    Rule r;
+    r.name = "rule" + std::to_string(i);
+    if (auto e = kRule.read((*rules)[i], r)) return e;
+    c.rules.push_back(std::move(r));
+  }
+  return std::nullopt;
+}
+
+const Schema<ClaimToHeader> kClaimToHeader =
+    Schema<ClaimToHeader>()
+        .string("claim", &ClaimToHeader::claim, kRequired)
+        .field(
+            "header",
+            [](const json::Value& v, ClaimToHeader& h) -> Error {
+              auto name = v.asString();
+              if (!name) return name.error().toString();
+              if (!settable(*name)) return v.path() + ": not a header this plugin may set";
+              h.header = lower(*name);
+              return std::nullopt;
+            },
+            kRequired);
+
+// Across fields: something to route by, providers for require_token, and every header name the
+// plugin sets (removed from the client's request first).
+Error finish(const json::Value&, Config& c) {
+  if (c.require_token && c.providers.empty()) {
+    return std::string("require_token: needs providers (with jwt_authn, require the token there)");
   }
   if (c.claim_to_headers.empty() && c.rules.empty()) {
-    return unexpected("claim_to_headers or rules is required (nothing to route by)");
+    return std::string("claim_to_headers or rules is required (nothing to route by)");
   }
   for (const auto& h : c.claim_to_headers) c.managed_headers.push_back(h.header);
   for (const auto& r : c.rules) {
@@ -200,9 +215,30 @@ Expected<Config, std::string> parseConfig(std::string_view text) {
   std::sort(c.managed_headers.begin(), c.managed_headers.end());
   c.managed_headers.erase(std::unique(c.managed_headers.begin(), c.managed_headers.end()),
                           c.managed_headers.end());
-  return c;
+  return std::nullopt;
 }
 
-#undef PWX_TRY
+const Schema<Config> kConfig =
+    Schema<Config>()
+        .string("metadata_namespace", &Config::metadata_namespace)
+        .string("payload_key", &Config::payload_key)
+        .field("providers", readProviders)
+        .boolean("require_token", &Config::require_token)
+        .field("cache_size",
+               [](const json::Value& v, Config& c) -> Error {
+                 auto n = v.asUint64();
+                 if (!n) return n.error().toString();
+                 c.cache_size = static_cast<size_t>(std::min<uint64_t>(*n, 100000));
+                 return std::nullopt;
+               })
+        .list("claim_to_headers", &Config::claim_to_headers, kClaimToHeader)
+        .field("rules", readRules)
+        .check(finish);
+
+}  // namespace
+
+Expected<Config, std::string> parseConfig(std::string_view text) {
+  return kConfig.parse(text, /*empty_is_object=*/true);
+}
 
 }  // namespace jwt_routing

@@ -54,7 +54,7 @@ class Schema {
     return *this;
   }
 
-  Schema& string(std::string_view key, std::string Config::*member, unsigned flags = kOptional) {
+  Schema& string(std::string_view key, std::string Config::* member, unsigned flags = kOptional) {
     return field(
         key,
         [member, flags](const json::Value& v, Config& out) -> std::optional<Error> {
@@ -68,7 +68,7 @@ class Schema {
   }
 
   template <class Int>
-  Schema& integer(std::string_view key, Int Config::*member, Bounds bounds = {},
+  Schema& integer(std::string_view key, Int Config::* member, Bounds bounds = {},
                   unsigned flags = kOptional) {
     bounds.max = std::min<uint64_t>(bounds.max, std::numeric_limits<Int>::max());
     return field(
@@ -84,7 +84,7 @@ class Schema {
         flags);
   }
 
-  Schema& boolean(std::string_view key, bool Config::*member) {
+  Schema& boolean(std::string_view key, bool Config::* member) {
     return field(key, [member](const json::Value& v, Config& out) -> std::optional<Error> {
       auto b = v.asBool();
       if (!b) return b.error().toString();
@@ -93,13 +93,45 @@ class Schema {
     });
   }
 
-  Schema& stringList(std::string_view key, std::vector<std::string> Config::*member) {
+  Schema& stringList(std::string_view key, std::vector<std::string> Config::* member) {
     return field(key, [member](const json::Value& v, Config& out) -> std::optional<Error> {
       auto list = v.asStringList();
       if (!list) return list.error().toString();
       out.*member = std::move(*list);
       return std::nullopt;
     });
+  }
+
+  // An array of objects, each read by `item` (its errors name "<key>[i].<field>").
+  template <class Item>
+  Schema& list(std::string_view key, std::vector<Item> Config::* member, Schema<Item> item,
+               unsigned flags = kOptional) {
+    return field(
+        key,
+        [member, item = std::move(item)](const json::Value& v,
+                                         Config& out) -> std::optional<Error> {
+          auto elements = v.asArray();
+          if (!elements) return elements.error().toString();
+          for (const auto& element : *elements) {
+            Item one;
+            if (auto e = item.read(element, one)) return e;
+            (out.*member).push_back(std::move(one));
+          }
+          return std::nullopt;
+        },
+        flags);
+  }
+
+  // A nested object read by `sub`.
+  template <class Sub>
+  Schema& object(std::string_view key, Sub Config::* member, Schema<Sub> sub,
+                 unsigned flags = kOptional) {
+    return field(
+        key,
+        [member, sub = std::move(sub)](const json::Value& v, Config& out) -> std::optional<Error> {
+          return sub.read(v, out.*member);
+        },
+        flags);
   }
 
   Schema& check(Check c) {
