@@ -164,10 +164,12 @@ Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
     if (p.kind == KeyPart::Kind::Header) {
       for (char& c : p.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     }
-  } else if (name == "source_address" || name == "path") {
+  } else if (name == "source_address" || name == "path" || name == "connection") {
     auto b = value.asBool();
     if (!b || !*b) return unexpected(value.path() + ": expected true");
-    p.kind = name == "path" ? KeyPart::Kind::Path : KeyPart::Kind::SourceAddress;
+    p.kind = name == "path"             ? KeyPart::Kind::Path
+             : name == "source_address" ? KeyPart::Kind::SourceAddress
+                                        : KeyPart::Kind::Connection;
   } else if (name == "masked_remote_address") {  // Envoy's rate-limit action of that name
     p.kind = KeyPart::Kind::MaskedAddress;
     if (auto bad = value.unknownField({"v4_prefix_mask_len", "v6_prefix_mask_len"})) {
@@ -190,7 +192,7 @@ Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
   } else {
     return unexpected(v.path() + "." + name +
                       ": unknown key source (header, source_address, masked_remote_address, "
-                      "xff_hop, path, query_param, cookie)");
+                      "xff_hop, path, query_param, cookie, connection)");
   }
   return p;
 }
@@ -213,6 +215,9 @@ std::string requestKey(const std::vector<KeyPart>& parts) {
         break;
       case KeyPart::Kind::Cookie:
         k += cookieValue(header("cookie").value_or(""), p.name);
+        break;
+      case KeyPart::Kind::Connection:  // its id, 8 bytes
+        k += getPropertyString({"connection", "id"}).value_or("");
         break;
       case KeyPart::Kind::XffHop: {
         std::string xff = header("x-forwarded-for").value_or("");

@@ -15,7 +15,16 @@ namespace local_rate_limit {
 
 // One component of a bucket key.
 struct KeyPart {
-  enum class Kind { Header, SourceAddress, MaskedAddress, XffHop, Path, QueryParam, Cookie } kind;
+  enum class Kind {
+    Header,
+    SourceAddress,
+    MaskedAddress,
+    XffHop,
+    Path,
+    QueryParam,
+    Cookie,
+    Connection,  // the downstream connection (Envoy's local_rate_limit_per_downstream_connection)
+  } kind;
   std::string name;  // header, query parameter or cookie
   int64_t hop = 1;   // x-forwarded-for hop counted from the right (1 = the last address)
   int v4_prefix = 32, v6_prefix = 128;  // masked_remote_address

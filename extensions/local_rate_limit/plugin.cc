@@ -261,6 +261,13 @@ const auto kSchema =
         .field("query_per_day",
                [](const json::Value& v, Config& c) { return readQueryPer(v, c, 3); })
         .field("key", readKey)
+        .field("local_rate_limit_per_downstream_connection",
+               [](const json::Value& v, Config& c) -> std::optional<std::string> {
+                 auto on = v.asBool();
+                 if (!on) return on.error().toString();
+                 if (*on) c.key.push_back(KeyPart{KeyPart::Kind::Connection, {}});
+                 return std::nullopt;
+               })
         .integer("max_keys", &Config::max_keys, kAtLeastOne)
         .integer("status", &Config::status, {400, 599})
         .string("body", &Config::body)

@@ -69,6 +69,29 @@ TEST(RateLimitWindows, PerSecondAndPerMinuteAcrossTwoWorkers) {
   EXPECT_EQ(total, 5);
 }
 
+// Per downstream connection through wasm-proxy: two keep-alive connections, a bucket each.
+TEST(RateLimitPerConnection, EachKeepAliveConnectionHasItsOwnBucket) {
+  EchoUpstream upstream;
+  ProxyProcess proxy(config(R"({"max_tokens": 2, "tokens_per_refill": 2, "fill_interval": "60s",
+                               "local_rate_limit_per_downstream_connection": true})"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  // Three requests pipelined on one connection; the statuses in order.
+  auto statuses = [&] {
+    const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n";
+    std::string wire =
+        rawExchange(proxy.port(), get + "\r\n" + get + "\r\n" + get + "Connection: close\r\n\r\n");
+    std::string codes;
+    for (size_t at = wire.find("HTTP/1.1 "); at != std::string::npos;
+         at = wire.find("HTTP/1.1 ", at + 1)) {
+      codes += wire.substr(at + 9, 3) + " ";
+    }
+    return codes;
+  };
+  EXPECT_EQ(statuses(), "200 200 429 ");
+  EXPECT_EQ(statuses(), "200 200 429 ") << "another connection, another bucket";
+}
+
 TEST(RateLimitExactness, TwoWorkersSixtyFourConnectionsExactlyNPass) {
   EchoUpstream upstream;
   constexpr int kTokens = 300;

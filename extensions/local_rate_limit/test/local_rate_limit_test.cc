@@ -145,6 +145,26 @@ TEST_P(RateLimit, WindowConfigurationErrorsNameTheField) {
   EXPECT_NE(error_.find("query_per_second/minute/hour/day"), std::string::npos) << error_;
 }
 
+// Envoy's local_rate_limit_per_downstream_connection: each connection has its own bucket.
+TEST_P(RateLimit, ABucketPerDownstreamConnection) {
+  auto h = load(R"({"max_tokens": 2, "tokens_per_refill": 2, "fill_interval": "60s",
+                    "local_rate_limit_per_downstream_connection": true})");
+  ASSERT_TRUE(h) << error_;
+  auto on = [&](uint64_t connection) {
+    auto s = h->newStream();
+    s->properties[proxy_wasm::abi::encodePropertyPath({"connection", "id"})] =
+        proxy_wasm::abi::encodeInt64(static_cast<int64_t>(connection));
+    s->sendRequestHeaders({{":method", "GET"}, {":path", "/"}});
+    return s->local_reply ? s->local_reply->status : 0u;
+  };
+  EXPECT_EQ(on(1), 0u);
+  EXPECT_EQ(on(1), 0u);
+  EXPECT_EQ(on(1), 429u);
+  EXPECT_EQ(on(2), 0u) << "another connection, another bucket";
+  EXPECT_EQ(on(2), 0u);
+  EXPECT_EQ(on(2), 429u);
+}
+
 TEST_P(RateLimit, InitialFillNeverExceedsMaxTokens) {
   auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 50, "refill_interval_sec": 1})");
   EXPECT_EQ(allowed(*h, 10), 5);
