@@ -39,6 +39,7 @@ struct Config {
   uint32_t status = 429;
   std::string body = "rate_limited";
   bool rate_limit_headers = false;
+  bool quota_policy = false;  // Envoy's enable_x_ratelimit_headers: limit with ";w=<seconds>"
   bool shadow_mode = false;
   HeaderList response_headers_to_add;  // on limited responses (Envoy's field)
   // Envoy's filter_enabled / filter_enforced, per million requests (default: all), and the
@@ -272,6 +273,16 @@ const auto kSchema =
         .integer("status", &Config::status, {400, 599})
         .string("body", &Config::body)
         .boolean("rate_limit_headers", &Config::rate_limit_headers)
+        .field("enable_x_ratelimit_headers",
+               [](const json::Value& v, Config& c) -> std::optional<std::string> {
+                 auto version = v.asString();
+                 if (!version) return version.error().toString();
+                 if (*version != "OFF" && *version != "DRAFT_VERSION_03") {
+                   return v.path() + ": expected OFF or DRAFT_VERSION_03";
+                 }
+                 c.rate_limit_headers = c.quota_policy = *version == "DRAFT_VERSION_03";
+                 return std::nullopt;
+               })
         .boolean("shadow_mode", &Config::shadow_mode)
         .boolean("rate_limited_as_resource_exhausted", &Config::rate_limited_as_resource_exhausted)
         .field("response_headers_to_add", readHeaderOptions<&Config::response_headers_to_add>)
@@ -286,6 +297,7 @@ const auto kSchema =
 struct Verdict {
   bool allowed = true;
   uint64_t limit = 0;
+  uint64_t window_seconds = 0;
   uint64_t remaining = 0;
   uint64_t reset_seconds = 0;  // until that window's next refill
   bool contended = false;
@@ -411,6 +423,7 @@ class Root : public RootContext {
       if (v.allowed && b[i].tokens < b[decider].tokens) decider = i;
     }
     v.limit = config_.windows[decider].max_tokens;
+    v.window_seconds = config_.windows[decider].interval_ns / 1'000'000'000;
     if (!v.allowed) {
       v.remaining = 0;
       return false;
@@ -521,7 +534,10 @@ class Stream : public HttpContext {
     Verdict v = root.take(requestKey(c.key));
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
-      headers_ = {{"x-ratelimit-limit", strCat(v.limit)},
+      // Draft 03 with a quota policy: "10, 10;w=60" (the limit, then the limit per window).
+      headers_ = {{"x-ratelimit-limit", c.quota_policy ? strCat(v.limit, ", ", v.limit, ";w=",
+                                                                v.window_seconds)
+                                                       : strCat(v.limit)},
                   {"x-ratelimit-remaining", strCat(v.remaining)},
                   {"x-ratelimit-reset", strCat(v.reset_seconds)}};
     }

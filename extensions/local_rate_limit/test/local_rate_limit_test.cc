@@ -165,6 +165,22 @@ TEST_P(RateLimit, ABucketPerDownstreamConnection) {
   EXPECT_EQ(on(2), 429u);
 }
 
+// Envoy's enable_x_ratelimit_headers: DRAFT_VERSION_03, the limit with its quota policy.
+TEST_P(RateLimit, EnvoysDraft03RateLimitHeaders) {
+  auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 5, "fill_interval": "60s",
+                    "enable_x_ratelimit_headers": "DRAFT_VERSION_03"})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(send(*h), 0u);
+  last_->sendResponseHeaders({{":status", "200"}});
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-limit"), "5, 5;w=60");
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-remaining"), "4");
+  EXPECT_EQ(last_->response_headers.get("x-ratelimit-reset"), "60");
+  EXPECT_FALSE(load(R"({"query_per_second": 1, "enable_x_ratelimit_headers": "v4"})"));
+  EXPECT_NE(error_.find("enable_x_ratelimit_headers: expected OFF or DRAFT_VERSION_03"),
+            std::string::npos)
+      << error_;
+}
+
 TEST_P(RateLimit, InitialFillNeverExceedsMaxTokens) {
   auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 50, "refill_interval_sec": 1})");
   EXPECT_EQ(allowed(*h, 10), 5);
