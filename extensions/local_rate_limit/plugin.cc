@@ -535,9 +535,9 @@ class Stream : public HttpContext {
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
       // Draft 03 with a quota policy: "10, 10;w=60" (the limit, then the limit per window).
-      headers_ = {{"x-ratelimit-limit", c.quota_policy ? strCat(v.limit, ", ", v.limit, ";w=",
-                                                                v.window_seconds)
-                                                       : strCat(v.limit)},
+      headers_ = {{"x-ratelimit-limit",
+                   c.quota_policy ? strCat(v.limit, ", ", v.limit, ";w=", v.window_seconds)
+                                  : strCat(v.limit)},
                   {"x-ratelimit-remaining", strCat(v.remaining)},
                   {"x-ratelimit-reset", strCat(v.reset_seconds)}};
     }

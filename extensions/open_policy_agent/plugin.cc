@@ -1,6 +1,9 @@
 // open_policy_agent: asks an OPA server (REST Data API) whether to let each request through,
 // with a per-VM LRU cache of decisions. See README.md.
 
+#include <algorithm>
+#include <map>
+
 #include "proxy_wasm/sdk.h"
 #include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/fractional_percent.h"
@@ -11,6 +14,25 @@ using namespace proxy_wasm;
 
 namespace open_policy_agent {
 namespace {
+
+// Envoy's StringMatcher on a header name (names are lower-case; ignore_case lowers the pattern).
+struct NameMatcher {
+  enum class Kind { Exact, Prefix, Suffix, Contains } kind = Kind::Exact;
+  std::string text;
+  bool matches(std::string_view name) const {
+    switch (kind) {
+      case Kind::Exact:
+        return name == text;
+      case Kind::Prefix:
+        return name.starts_with(text);
+      case Kind::Suffix:
+        return name.ends_with(text);
+      case Kind::Contains:
+        return name.find(text) != std::string_view::npos;
+    }
+    return false;
+  }
+};
 
 struct Config {
   std::string service_host;
@@ -23,6 +45,10 @@ struct Config {
   uint32_t status_on_error = 500;
   size_t cache_max_entries = 1000;
   std::vector<std::string> input_headers;
+  // ext_authz's allowed_headers / disallowed_headers: request headers whose names match go into
+  // input.headers (all of them when only disallowed_headers is given), but for disallowed ones.
+  std::vector<NameMatcher> allowed_headers, disallowed_headers;
+  bool header_matchers = false;
   uint32_t enabled_per_million = kPerMillionAll;  // ext_authz's filter_enabled
 };
 
@@ -61,6 +87,39 @@ class DecisionCache {
   proxy_wasm::LruCache<Entry> lru_{1000};
 };
 
+std::optional<std::string> readMatchers(const json::Value& v, std::vector<NameMatcher>& out) {
+  if (auto bad = v.unknownField({"patterns"})) return bad->toString();
+  auto patterns = v.getArray("patterns");
+  if (!patterns) return patterns.error().toString();
+  for (const auto& p : *patterns) {
+    if (auto bad = p.unknownField({"exact", "prefix", "suffix", "contains", "ignore_case"})) {
+      return bad->toString() + (bad->path.ends_with("safe_regex")
+                                    ? " (regular expressions are not supported by this plugin)"
+                                    : "");
+    }
+    constexpr std::pair<const char*, NameMatcher::Kind> kKinds[] = {
+        {"exact", NameMatcher::Kind::Exact},
+        {"prefix", NameMatcher::Kind::Prefix},
+        {"suffix", NameMatcher::Kind::Suffix},
+        {"contains", NameMatcher::Kind::Contains}};
+    std::optional<NameMatcher> m;
+    for (auto [key, kind] : kKinds) {
+      auto text = p.getString(key);
+      if (!text) return text.error().toString();
+      if (!*text) continue;
+      if (m) return p.path() + ": exactly one of exact, prefix, suffix, contains";
+      m = NameMatcher{kind, **text};
+    }
+    if (!m) return p.path() + ": exactly one of exact, prefix, suffix, contains";
+    // Header names are lower-case, so every match ignores case (ignore_case: false included).
+    for (char& ch : m->text) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    auto ignore_case = p.getBool("ignore_case");
+    if (!ignore_case) return ignore_case.error().toString();
+    out.push_back(std::move(*m));
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> lowerCaseAll(std::vector<std::string>& names) {
   for (auto& h : names) {
     for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
@@ -80,6 +139,16 @@ const auto kSchema =
         .integer("status_on_error", &Config::status_on_error, {200, 599})
         .integer("cache_max_entries", &Config::cache_max_entries)
         .stringList("input_headers", &Config::input_headers)
+        .field("allowed_headers",
+               [](const json::Value& v, Config& c) {
+                 c.header_matchers = true;
+                 return readMatchers(v, c.allowed_headers);
+               })
+        .field("disallowed_headers",
+               [](const json::Value& v, Config& c) {
+                 c.header_matchers = true;
+                 return readMatchers(v, c.disallowed_headers);
+               })
         .field("filter_enabled",
                [](const json::Value& v, Config& c) -> std::optional<std::string> {
                  auto fraction = parseFractionalPercent(v);
@@ -238,20 +307,7 @@ class Stream : public HttpContext {
     body_.clear();
     body_ += R"({"input":{"destination_workload":)";
     appendJsonString(body_, root.workload());
-    if (!c.input_headers.empty()) {
-      body_ += R"(,"headers":{)";
-      bool first = true;
-      for (const auto& h : c.input_headers) {
-        auto v = requestHeader(h);
-        if (!v) continue;
-        if (!first) body_ += ',';
-        first = false;
-        appendJsonString(body_, h);
-        body_ += ':';
-        appendJsonString(body_, *v);
-      }
-      body_ += '}';
-    }
+    if (!c.input_headers.empty() || c.header_matchers) appendInputHeaders(c);
     body_ += R"(,"request_method":)";
     appendJsonString(body_, getPropertyString({"request", "method"}).value_or(""));
     body_ += R"(,"request_url_path":)";
@@ -285,6 +341,47 @@ class Stream : public HttpContext {
   }
 
  private:
+  // input.headers: the input_headers, then (with allowed/disallowed_headers) every matching
+  // request header; sorted by name, repeated ones joined with ','.
+  void appendInputHeaders(const Config& c) {
+    std::map<std::string, std::string> headers;
+    auto add = [&](const std::string& name, std::string_view value) {
+      auto [it, fresh] = headers.try_emplace(name, value);
+      if (!fresh) (it->second += ',') += value;
+    };
+    for (const auto& h : c.input_headers) {
+      if (auto v = requestHeader(h)) add(h, *v);
+    }
+    if (c.header_matchers) {
+      auto any = [](const std::vector<NameMatcher>& ms, std::string_view name) {
+        for (const auto& m : ms) {
+          if (m.matches(name)) return true;
+        }
+        return false;
+      };
+      for (const auto& [name, value] : requestHeaders()) {
+        if (name.empty() || name[0] == ':') continue;
+        if (!c.allowed_headers.empty() && !any(c.allowed_headers, name)) continue;
+        if (any(c.disallowed_headers, name)) continue;
+        if (std::find(c.input_headers.begin(), c.input_headers.end(), name) !=
+            c.input_headers.end()) {
+          continue;  // already in
+        }
+        add(name, value);
+      }
+    }
+    body_ += R"(,"headers":{)";
+    bool first = true;
+    for (const auto& [name, value] : headers) {
+      if (!first) body_ += ',';
+      first = false;
+      appendJsonString(body_, name);
+      body_ += ':';
+      appendJsonString(body_, value);
+    }
+    body_ += '}';
+  }
+
   void onOpaResponse(const HttpCallResponse& r) {
     Root& root = rootAs<Root>();
     if (r.failed() || r.status() == 504) {

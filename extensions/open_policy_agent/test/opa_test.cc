@@ -74,6 +74,37 @@ TEST_P(Opa, CalloutCarriesTheUpstreamInputDocument) {
   EXPECT_EQ(call.request.headers, expected);
 }
 
+// ext_authz's allowed_headers / disallowed_headers choose what input.headers carries.
+TEST_P(Opa, AllowedAndDisallowedHeadersChooseTheInputHeaders) {
+  auto h = load(R"({"opa_cluster_name": "c", "opa_service_host": "h", "input_headers": ["x-b"],
+                    "allowed_headers": {"patterns": [{"prefix": "X-Tenant"}, {"exact": "x-a"}]},
+                    "disallowed_headers": {"patterns": [{"suffix": "-secret"}]}})");
+  ASSERT_TRUE(h) << error_;
+  auto s = h->newStream();
+  s->sendRequestHeaders({{":method", "GET"},
+                         {":path", "/"},
+                         {"x-tenant-id", "t1"},
+                         {"x-tenant-secret", "s"},
+                         {"x-a", "1"},
+                         {"x-a", "2"},
+                         {"x-b", "b"},
+                         {"x-other", "o"}});
+  ASSERT_EQ(h->httpCalls().size(), 1u);
+  EXPECT_NE(h->httpCalls()[0].request.body.find(
+                R"("headers":{"x-a":"1,2","x-b":"b","x-tenant-id":"t1"})"),
+            std::string::npos)
+      << h->httpCalls()[0].request.body;
+  EXPECT_FALSE(load(R"({"opa_cluster_name": "c", "opa_service_host": "h",
+                        "allowed_headers": {"patterns": [{"safe_regex": {"regex": "x-.*"}}]}})"));
+  EXPECT_NE(error_.find("allowed_headers.patterns[0].safe_regex: unknown field (regular"),
+            std::string::npos)
+      << error_;
+  EXPECT_FALSE(load(R"({"opa_cluster_name": "c", "opa_service_host": "h",
+                        "disallowed_headers": {"patterns": [{"exact": "a", "prefix": "b"}]}})"));
+  EXPECT_NE(error_.find("disallowed_headers.patterns[0]: exactly one of"), std::string::npos)
+      << error_;
+}
+
 TEST_P(Opa, AllowAndDenyWithUpstreamsCacheCounts) {
   auto h = load(kConfig);
   auto hit0 = hits(), miss0 = misses();
