@@ -120,11 +120,10 @@ std::optional<std::string> readMatchers(const json::Value& v, std::vector<NameMa
   return std::nullopt;
 }
 
-std::optional<std::string> lowerCaseAll(std::vector<std::string>& names) {
+void lowerCaseAll(std::vector<std::string>& names) {
   for (auto& h : names) {
     for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   }
-  return std::nullopt;
 }
 
 const auto kSchema =
@@ -160,7 +159,8 @@ const auto kSchema =
           // "/v1/data/x/allow", "/x/allow" and "x/allow" name the same document.
           while (!c.policy_path.empty() && c.policy_path.front() == '/') c.policy_path.erase(0, 1);
           if (c.policy_path.rfind("v1/data/", 0) == 0) c.policy_path.erase(0, 8);
-          return lowerCaseAll(c.input_headers);
+          lowerCaseAll(c.input_headers);
+          return std::nullopt;
         });
 
 // Reads OPA's {"result": ...}: a bool, or an object with "allow" (bool) and optionally "status",
