@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "proxy_fixtures.h"
@@ -103,6 +105,69 @@ TEST_F(HardeningTest, AClientThatStopsSendingItsBodyTimesOut) {
   EXPECT_EQ(c.received.substr(0, 12), "HTTP/1.1 408") << c.received;
   EXPECT_LT(took, std::chrono::seconds(3));
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200);
+}
+
+// A client that asks for 50 MiB and never reads: the write waits at most stream_idle_timeout,
+// then the proxy gives the response up and closes (before the fix it held both connections as
+// long as the client wished, and a late reader got every byte).
+TEST_F(HardeningTest, AClientThatNeverReadsItsResponseIsCutAfterTheIdleTimeout) {
+  ProxyProcess proxy(withHcm(config("scaffold"), "          stream_idle_timeout: 0.5s\n"),
+                     upstream.port());
+  ASSERT_TRUE(proxy.ready());
+  RawClient c(proxy.port());
+  c.send("GET /bytes/52428800 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // not reading
+  const bool closed_early = !c.readUntil(kUntilClosed, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c.received.substr(0, 12), "HTTP/1.1 200");
+  EXPECT_LT(c.received.size(), 50u << 20) << "the proxy kept writing to a client that never read";
+  EXPECT_TRUE(closed_early);
+  EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200);
+}
+
+// The proxy's CPU time in clock ticks (user + system), from /proc.
+uint64_t cpuTicks(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) {
+      stime = std::stoull(field);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+// Out of file descriptors, accepting fails: the accept loop backs off instead of spinning (it
+// used to burn ~90% of a core), and serves again once descriptors are free.
+TEST_F(HardeningTest, OutOfDescriptorsTheAcceptLoopBacksOffAndRecovers) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 96;  // inherited by the proxy only: restored right after it started
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto proxy = std::make_unique<ProxyProcess>(config("scaffold"), upstream.port(), 1);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(proxy->ready());
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 160; ++i) clients.push_back(std::make_unique<RawClient>(proxy->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int pid = proxy->process().pid();
+  const uint64_t before = cpuTicks(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const uint64_t used = cpuTicks(pid) - before;  // ticks of 10 ms: 200 would be a whole core
+  EXPECT_LT(used, 60u) << "the accept loop spins while descriptors are exhausted";
+  clients.clear();
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    served = httpRequest(proxy->port(), "GET", "/").status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served);
+  EXPECT_TRUE(proxy->process().running());
 }
 
 TEST_F(HardeningTest, PausedPluginsHoldNoMoreThanTheReadAheadLimit) {
