@@ -29,8 +29,23 @@ struct Window {
   uint64_t interval_ns = 0;
 };
 
+// Envoy's descriptors: a limit of its own for requests whose attributes match every entry (an
+// entry without a value matches any value the request has, and each value gets its buckets).
+struct DescriptorEntry {
+  KeyPart source;
+  std::optional<std::string> value;
+};
+struct Descriptor {
+  std::vector<DescriptorEntry> entries;
+  std::vector<Window> windows;
+};
+
 struct Config {
-  std::vector<Window> windows;  // at least one (the check of kSchema builds it)
+  // The default limit: at least one window unless descriptors are given (then requests that
+  // match no descriptor and find no window here are not limited).
+  std::vector<Window> windows;
+  std::vector<Descriptor> descriptors;
+  std::vector<DescriptorEntry> entries;  // a descriptor's, while it is read
   // As configured: upstream's/Envoy's token bucket (0: absent) and Higress's windows (0: none).
   uint64_t max_tokens = 0, tokens_per_refill = 0, interval_ns = 0;
   uint64_t query_per[4] = {0, 0, 0, 0};  // second, minute, hour, day
@@ -80,9 +95,9 @@ std::optional<Buckets> decode(std::string_view v, size_t count) {
 }
 
 // Every window's bucket full, as a new key gets them.
-Buckets fullBuckets(const Config& c, uint64_t now) {
+Buckets fullBuckets(const std::vector<Window>& windows, uint64_t now) {
   Buckets out;
-  for (const Window& w : c.windows) out.push_back({w.max_tokens, now});
+  for (const Window& w : windows) out.push_back({w.max_tokens, now});
   return out;
 }
 
@@ -97,13 +112,13 @@ void refill(Bucket& b, const Window& w, uint64_t now) {
   b.last_refill_ns += intervals * w.interval_ns;
 }
 
-void refill(Buckets& buckets, const Config& c, uint64_t now) {
-  for (size_t i = 0; i < buckets.size(); ++i) refill(buckets[i], c.windows[i], now);
+void refill(Buckets& buckets, const std::vector<Window>& windows, uint64_t now) {
+  for (size_t i = 0; i < buckets.size(); ++i) refill(buckets[i], windows[i], now);
 }
 
-bool allFull(const Buckets& buckets, const Config& c) {
+bool allFull(const Buckets& buckets, const std::vector<Window>& windows) {
   for (size_t i = 0; i < buckets.size(); ++i) {
-    if (buckets[i].tokens != c.windows[i].max_tokens) return false;
+    if (buckets[i].tokens != windows[i].max_tokens) return false;
   }
   return true;
 }
@@ -221,13 +236,14 @@ std::optional<std::string> readFraction(const json::Value& v, Config& c) {
 // The windows: upstream's (and Envoy's) token bucket when any of its fields is given, then
 // Higress's windows (a bucket of N refilled whole every second / minute / hour / day).
 std::optional<std::string> buildWindows(const json::Value& root, Config& c) {
+  const std::string at = root.path().empty() ? "" : root.path() + ".";
   const bool bucket = root.find("max_tokens") || root.find("tokens_per_refill") ||
                       root.find("refill_interval_sec") || root.find("fill_interval");
   if (bucket) {
-    if (c.max_tokens == 0) return std::string("max_tokens: missing required field");
-    if (c.tokens_per_refill == 0) return std::string("tokens_per_refill: missing required field");
+    if (c.max_tokens == 0) return at + "max_tokens: missing required field";
+    if (c.tokens_per_refill == 0) return at + "tokens_per_refill: missing required field";
     if (root.find("refill_interval_sec").has_value() == root.find("fill_interval").has_value()) {
-      return std::string("exactly one of refill_interval_sec and fill_interval is required");
+      return at + "exactly one of refill_interval_sec and fill_interval is required";
     }
     c.windows.push_back({c.max_tokens, c.tokens_per_refill, c.interval_ns});
   }
@@ -237,30 +253,70 @@ std::optional<std::string> buildWindows(const json::Value& root, Config& c) {
       c.windows.push_back({c.query_per[i], c.query_per[i], kWindowSeconds[i] * 1'000'000'000ull});
     }
   }
-  if (c.windows.empty()) {
-    return std::string(
-        "max_tokens: missing required field (a token bucket: max_tokens, tokens_per_refill and "
-        "fill_interval; or windows: query_per_second/minute/hour/day)");
+  if (c.windows.empty() && c.descriptors.empty()) {
+    return at +
+           "max_tokens: missing required field (a token bucket: max_tokens, tokens_per_refill "
+           "and fill_interval; or windows: query_per_second/minute/hour/day)";
   }
   return std::nullopt;
 }
 
 const config::Bounds kAtLeastOne{1};
 
+// The fields of a limit's windows, at the top level and in each descriptor.
+config::Schema<Config> windowFields() {
+  config::Schema<Config> s;
+  s.integer("max_tokens", &Config::max_tokens, kAtLeastOne)
+      .integer("tokens_per_refill", &Config::tokens_per_refill, kAtLeastOne)
+      .field("refill_interval_sec", readRefillSeconds)
+      .field("fill_interval", readFillInterval)
+      .field("query_per_second",
+             [](const json::Value& v, Config& c) { return readQueryPer(v, c, 0); })
+      .field("query_per_minute",
+             [](const json::Value& v, Config& c) { return readQueryPer(v, c, 1); })
+      .field("query_per_hour",
+             [](const json::Value& v, Config& c) { return readQueryPer(v, c, 2); })
+      .field("query_per_day",
+             [](const json::Value& v, Config& c) { return readQueryPer(v, c, 3); });
+  return s;
+}
+
+std::optional<std::string> readEntries(const json::Value& v, Config& c) {
+  auto list = v.asArray();
+  if (!list) return list.error().toString();
+  if (list->empty()) return v.path() + ": at least one entry is required";
+  for (const auto& entry : *list) {
+    if (auto bad = entry.unknownField({"source", "value"})) return bad->toString();
+    auto source = entry.require("source");
+    if (!source) return source.error().toString();
+    auto part = parseKeyPart(*source);
+    if (!part) return part.error();
+    auto value = entry.getString("value");
+    if (!value) return value.error().toString();
+    c.entries.push_back({*part, *value});
+  }
+  return std::nullopt;
+}
+
+const auto kDescriptorSchema =
+    windowFields().field("entries", readEntries, config::kRequired).check(buildWindows);
+
+constexpr size_t kMaxDescriptors = 64;
+
+std::optional<std::string> readDescriptors(const json::Value& v, Config& c) {
+  auto list = v.asArray();
+  if (!list) return list.error().toString();
+  if (list->size() > kMaxDescriptors) return v.path() + ": at most 64 descriptors";
+  for (const auto& d : *list) {
+    Config one;
+    if (auto e = kDescriptorSchema.read(d, one)) return e;
+    c.descriptors.push_back({std::move(one.entries), std::move(one.windows)});
+  }
+  return std::nullopt;
+}
+
 const auto kSchema =
-    config::Schema<Config>()
-        .integer("max_tokens", &Config::max_tokens, kAtLeastOne)
-        .integer("tokens_per_refill", &Config::tokens_per_refill, kAtLeastOne)
-        .field("refill_interval_sec", readRefillSeconds)
-        .field("fill_interval", readFillInterval)
-        .field("query_per_second",
-               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 0); })
-        .field("query_per_minute",
-               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 1); })
-        .field("query_per_hour",
-               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 2); })
-        .field("query_per_day",
-               [](const json::Value& v, Config& c) { return readQueryPer(v, c, 3); })
+    windowFields()
         .field("key", readKey)
         .field("local_rate_limit_per_downstream_connection",
                [](const json::Value& v, Config& c) -> std::optional<std::string> {
@@ -290,6 +346,7 @@ const auto kSchema =
                readHeaderOptions<&Config::request_headers_to_add_when_not_enforced>)
         .field("filter_enabled", readFraction<&Config::enabled_per_million>)
         .field("filter_enforced", readFraction<&Config::enforced_per_million>)
+        .field("descriptors", readDescriptors)
         .check(buildWindows);
 
 // The answer for one request; limit, remaining and reset are those of the window that decided
@@ -316,6 +373,14 @@ constexpr int kProbes = 16;
 constexpr uint64_t kStaleLockNs = 1'000'000'000;  // a creator that died mid-creation
 constexpr int kMaxBusyLooks = 1000;
 
+// A limit as the buckets see it: its windows and where its buckets live in shared data
+// (`single`: one bucket for every request, no key).
+struct Limit {
+  std::vector<Window> windows;
+  std::string prefix;
+  bool single = false;
+};
+
 class Root : public RootContext {
  public:
   using RootContext::RootContext;
@@ -327,18 +392,32 @@ class Root : public RootContext {
       return false;
     }
     config_ = std::move(*c);
-    // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets; and the
-    // number of windows when there are several (a reload that changes it starts new buckets).
-    prefix_ = "local_rate_limit." + getPropertyString({"plugin_name"}).value_or("") + ".";
-    if (config_.windows.size() > 1) prefix_ += strCat("w", config_.windows.size(), ".");
+    // Keys carry the plugin's name: two filters sharing a vm_id keep separate buckets; each
+    // descriptor has its own, and so has every number of windows (a reload that changes it
+    // starts new buckets).
+    const std::string base =
+        "local_rate_limit." + getPropertyString({"plugin_name"}).value_or("") + ".";
+    auto named = [&](std::string prefix, const std::vector<Window>& windows, bool single) {
+      if (windows.size() > 1) prefix += strCat("w", windows.size(), ".");
+      return Limit{windows, std::move(prefix), single};
+    };
+    limits_.clear();
+    limits_.push_back(named(base, config_.windows, config_.key.empty()));
+    for (size_t i = 0; i < config_.descriptors.size(); ++i) {
+      limits_.push_back(named(strCat(base, "d", i, "."), config_.descriptors[i].windows, false));
+    }
     // The lock and the overflow bucket exist before traffic (a write to a missing key succeeds
     // whatever the CAS, so only existing keys can be updated safely by several VMs). An existing
     // one (a reload) is kept, and so are the buckets.
     const uint64_t now = getCurrentTimeNanoseconds();
-    const std::string full = encode(fullBuckets(config_, now));
-    std::vector<std::pair<std::string, std::string>> initial = {{prefix_ + "lock", "-"},
-                                                                {prefix_ + "overflow", full}};
-    if (config_.key.empty()) initial.emplace_back(slotName(0), full);  // the one bucket
+    std::vector<std::pair<std::string, std::string>> initial;
+    for (const Limit& limit : limits_) {
+      if (limit.windows.empty()) continue;  // no default limit: nothing to create
+      const std::string full = encode(fullBuckets(limit.windows, now));
+      initial.emplace_back(limit.prefix + "lock", "-");
+      initial.emplace_back(limit.prefix + "overflow", full);
+      if (limit.single) initial.emplace_back(slotName(0, limit), full);  // the one bucket
+    }
     for (const auto& [key, value] : initial) {
       if (!getSharedData(key) && setSharedData(key, value) != WasmResult::Ok) {
         logWarn("local_rate_limit: cannot initialise shared data");
@@ -351,26 +430,51 @@ class Root : public RootContext {
     return true;
   }
 
+  // The limit for the request being handled and its bucket key: the first descriptor whose
+  // entries all match (the key: their values), else the default limit (the key: `key`'s parts);
+  // nullptr when no limit applies.
+  const Limit* limitFor(std::string* key) const {
+    for (size_t i = 0; i < config_.descriptors.size(); ++i) {
+      std::string values;
+      bool matched = true;
+      for (const DescriptorEntry& e : config_.descriptors[i].entries) {
+        const std::string v = requestKey({e.source});
+        if (e.value ? v != *e.value : v.empty()) {
+          matched = false;
+          break;
+        }
+        (values += v) += '|';
+      }
+      if (matched) {
+        *key = std::move(values);
+        return &limits_[i + 1];
+      }
+    }
+    if (limits_[0].windows.empty()) return nullptr;
+    *key = requestKey(config_.key);
+    return &limits_[0];
+  }
+
   const Config& config() const { return config_; }
 
   // True for `per_million` of the calls (Envoy's fractional percent).
   bool sample(uint32_t per_million) { return sampler_.sample(per_million); }
 
   // Takes one token from the bucket of `key`, giving the key a bucket (full) on first use.
-  Verdict take(const std::string& key) {
+  Verdict take(const std::string& key, const Limit& limit) {
     Verdict v;
     const uint64_t now = getCurrentTimeNanoseconds();
     int busy_looks = 0;
     bool overflowed = false;
     for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-      auto slot = locate(key, now);
+      auto slot = locate(key, now, limit);
       if (!slot) return error(v, "read", slot.error());
       if (slot->state == Slot::State::Retry) continue;
       if (slot->state == Slot::State::Busy) {
         // The lock is held for a few hostcalls by another thread; a holder still there after
         // kMaxBusyLooks is stuck (it goes stale after kStaleLockNs): use the overflow bucket.
         if (++busy_looks < kMaxBusyLooks) continue;
-        slot = Slot{Slot::State::Overflow, prefix_ + "overflow", std::nullopt};
+        slot = Slot{Slot::State::Overflow, limit.prefix + "overflow", std::nullopt};
       }
       if (slot->state == Slot::State::Overflow && !overflowed) {
         overflow_.increment();  // once per request, however many CAS rounds follow
@@ -379,15 +483,15 @@ class Root : public RootContext {
       Result<SharedData> cur =
           slot->current ? Result<SharedData>(std::move(*slot->current)) : getSharedData(slot->name);
       if (!cur) return error(v, "read", cur.error());
-      const size_t bytes = config_.windows.size() * kBucketBytes;
-      auto state = decode(cur->value.view().substr(0, bytes), config_.windows.size());
+      const size_t bytes = limit.windows.size() * kBucketBytes;
+      auto state = decode(cur->value.view().substr(0, bytes), limit.windows.size());
       if (!state) return error(v, "decode", WasmResult::SerializationFailure);
       if (slot->state == Slot::State::Own && cur->value.view().substr(bytes) != key) {
         continue;  // the slot changed hands since locate(): look again
       }
       Buckets b = std::move(*state);
-      refill(b, config_, now);
-      if (!decide(b, now, v)) return v;
+      refill(b, limit.windows, now);
+      if (!decide(b, now, v, limit)) return v;
       const std::string owner = slot->state == Slot::State::Own ? key : "";
       WasmResult r = setSharedData(slot->name, encode(b) + owner, cur->cas);
       if (r == WasmResult::Ok) return v;
@@ -413,24 +517,24 @@ class Root : public RootContext {
   };
 
   // Limited when a window has no token left; otherwise takes one from every window.
-  bool decide(Buckets& b, uint64_t now, Verdict& v) const {
+  bool decide(Buckets& b, uint64_t now, Verdict& v, const Limit& limit) const {
     size_t decider = 0;
     for (size_t i = 0; i < b.size(); ++i) {
-      const uint64_t reset = secondsToRefill(b[i], config_.windows[i], now);
+      const uint64_t reset = secondsToRefill(b[i], limit.windows[i], now);
       const bool empty = b[i].tokens == 0;
       if (empty && v.allowed) decider = i, v.allowed = false, v.reset_seconds = reset;
       if (empty && reset > v.reset_seconds) decider = i, v.reset_seconds = reset;
       if (v.allowed && b[i].tokens < b[decider].tokens) decider = i;
     }
-    v.limit = config_.windows[decider].max_tokens;
-    v.window_seconds = config_.windows[decider].interval_ns / 1'000'000'000;
+    v.limit = limit.windows[decider].max_tokens;
+    v.window_seconds = limit.windows[decider].interval_ns / 1'000'000'000;
     if (!v.allowed) {
       v.remaining = 0;
       return false;
     }
     for (Bucket& bucket : b) --bucket.tokens;
     v.remaining = b[decider].tokens;
-    v.reset_seconds = secondsToRefill(b[decider], config_.windows[decider], now);
+    v.reset_seconds = secondsToRefill(b[decider], limit.windows[decider], now);
     return true;
   }
 
@@ -442,43 +546,45 @@ class Root : public RootContext {
     return v;
   }
 
-  std::string slotName(uint64_t i) const { return prefix_ + "slot." + std::to_string(i); }
+  std::string slotName(uint64_t i, const Limit& limit) const {
+    return limit.prefix + "slot." + std::to_string(i);
+  }
 
   // Finds the key among its candidate slots, or gives it one: the first never-used slot (created
   // under the lock) or the first whose bucket is full again (taken over by CAS). Overflow when all
   // are held by buckets still in use.
-  Expected<Slot, WasmResult> locate(const std::string& key, uint64_t now) {
-    if (config_.key.empty())
-      return Slot{Slot::State::Own, slotName(0), std::nullopt};  // the one bucket
+  Expected<Slot, WasmResult> locate(const std::string& key, uint64_t now, const Limit& limit) {
+    if (limit.single)
+      return Slot{Slot::State::Own, slotName(0, limit), std::nullopt};  // the one bucket
     const uint64_t first = fnv1a(key) % config_.max_keys;
     const int probes = static_cast<int>(std::min<uint64_t>(kProbes, config_.max_keys));
     std::optional<std::pair<std::string, uint32_t>> idle;  // a reusable slot and its CAS
     for (int p = 0; p < probes; ++p) {
-      const std::string name = slotName((first + p) % config_.max_keys);
+      const std::string name = slotName((first + p) % config_.max_keys, limit);
       auto cur = getSharedData(name);
       if (!cur) {
         if (cur.error() != WasmResult::NotFound) return unexpected(cur.error());
         // Never used: the key is in no later slot (slots are never removed). Take this one
         // unless an idle slot came first.
         if (idle) break;
-        return createSlot(name, key, now);
+        return createSlot(name, key, now, limit);
       }
       const std::string_view value = cur->value.view();
-      const size_t bytes = config_.windows.size() * kBucketBytes;
+      const size_t bytes = limit.windows.size() * kBucketBytes;
       if (value.size() >= bytes && value.substr(bytes) == key) {
         return Slot{Slot::State::Own, name, std::move(*cur)};
       }
       if (!idle) {
-        auto b = decode(value.substr(0, bytes), config_.windows.size());
+        auto b = decode(value.substr(0, bytes), limit.windows.size());
         if (b) {
-          refill(*b, config_, now);
-          if (allFull(*b, config_)) idle.emplace(name, cur->cas);
+          refill(*b, limit.windows, now);
+          if (allFull(*b, limit.windows)) idle.emplace(name, cur->cas);
         }
       }
     }
-    if (!idle) return Slot{Slot::State::Overflow, prefix_ + "overflow", std::nullopt};
+    if (!idle) return Slot{Slot::State::Overflow, limit.prefix + "overflow", std::nullopt};
     WasmResult r =
-        setSharedData(idle->first, encode(fullBuckets(config_, now)) + key, idle->second);
+        setSharedData(idle->first, encode(fullBuckets(limit.windows, now)) + key, idle->second);
     if (r != WasmResult::Ok && r != WasmResult::CasMismatch) return unexpected(r);
     return Slot{Slot::State::Retry, "",
                 std::nullopt};  // ours now, or someone else's: either way, look again
@@ -490,8 +596,8 @@ class Root : public RootContext {
   // belongs to a VM that failed mid-creation and is taken over. While another VM holds it, this
   // request counts against the overflow bucket (creations are rare: once per slot, ever).
   Expected<Slot, WasmResult> createSlot(const std::string& name, const std::string& key,
-                                        uint64_t now) {
-    const std::string lock = prefix_ + "lock";
+                                        uint64_t now, const Limit& limit) {
+    const std::string lock = limit.prefix + "lock";
     auto held = getSharedData(lock);
     if (!held) return unexpected(held.error());
     const std::string value = held->value.toString();
@@ -507,7 +613,7 @@ class Root : public RootContext {
     if (r != WasmResult::Ok) return unexpected(r);
     auto existing = getSharedData(name);
     if (!existing && existing.error() == WasmResult::NotFound) {
-      r = setSharedData(name, encode(fullBuckets(config_, now)) + key);
+      r = setSharedData(name, encode(fullBuckets(limit.windows, now)) + key);
       if (r != WasmResult::Ok) return unexpected(r);
     }
     const std::string ours = name + " ";
@@ -519,7 +625,7 @@ class Root : public RootContext {
   }
 
   Config config_;
-  std::string prefix_;
+  std::vector<Limit> limits_;  // the default limit, then one per descriptor
   FractionSampler sampler_;
 };
 
@@ -531,7 +637,10 @@ class Stream : public HttpContext {
     Root& root = rootAs<Root>();
     const Config& c = root.config();
     if (!root.sample(c.enabled_per_million)) return FilterHeadersStatus::Continue;
-    Verdict v = root.take(requestKey(c.key));
+    std::string key;
+    const Limit* limit = root.limitFor(&key);
+    if (limit == nullptr) return FilterHeadersStatus::Continue;  // no descriptor, no default
+    Verdict v = root.take(key, *limit);
     if (v.contended && v.allowed) root.contended_.increment();
     if (c.rate_limit_headers) {
       // Draft 03 with a quota policy: "10, 10;w=60" (the limit, then the limit per window).

@@ -92,6 +92,26 @@ TEST(RateLimitPerConnection, EachKeepAliveConnectionHasItsOwnBucket) {
   EXPECT_EQ(statuses(), "200 200 429 ") << "another connection, another bucket";
 }
 
+// Descriptors through wasm-proxy on two workers: a limit per tenant value, another for gold.
+TEST(RateLimitDescriptors, LimitsChosenByHeaderValuesAcrossTwoWorkers) {
+  EchoUpstream upstream;
+  ProxyProcess proxy(config(R"({"query_per_minute": 100, "descriptors": [
+      {"entries": [{"source": {"header": "x-tier"}, "value": "gold"}], "query_per_minute": 6},
+      {"entries": [{"source": {"header": "x-tenant"}}], "query_per_minute": 3}]})"),
+                     upstream.port(), 2);
+  ASSERT_TRUE(proxy.ready());
+  auto passed = [&](const std::string& name, const std::string& value) {
+    int ok = 0;
+    for (int i = 0; i < 10; ++i)
+      ok += httpRequest(proxy.port(), "GET", "/", {{name, value}}).status == 200;
+    return ok;
+  };
+  EXPECT_EQ(passed("x-tier", "gold"), 6);
+  EXPECT_EQ(passed("x-tenant", "a"), 3);
+  EXPECT_EQ(passed("x-tenant", "b"), 3);
+  EXPECT_EQ(passed("x-other", "1"), 10) << "the default limit (100)";
+}
+
 TEST(RateLimitExactness, TwoWorkersSixtyFourConnectionsExactlyNPass) {
   EchoUpstream upstream;
   constexpr int kTokens = 300;

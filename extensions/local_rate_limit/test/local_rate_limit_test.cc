@@ -181,6 +181,47 @@ TEST_P(RateLimit, EnvoysDraft03RateLimitHeaders) {
       << error_;
 }
 
+// Envoy's descriptors: the first descriptor whose entries all match gives the limit; an entry
+// with a value matches that value only, one without matches any value and gives each its
+// buckets; requests matching none use the default limit.
+TEST_P(RateLimit, DescriptorsChooseTheLimitByRequestAttributes) {
+  auto h = load(R"({"query_per_minute": 1,
+                    "descriptors": [
+                      {"entries": [{"source": {"header": "x-tier"}, "value": "gold"}],
+                       "query_per_minute": 5},
+                      {"entries": [{"source": {"header": "x-tenant"}}],
+                       "max_tokens": 2, "tokens_per_refill": 2, "fill_interval": "60s"}]})");
+  ASSERT_TRUE(h) << error_;
+  EXPECT_EQ(allowed(*h, 8, {{"x-tier", "gold"}}), 5) << "gold's own limit";
+  EXPECT_EQ(allowed(*h, 4, {{"x-tenant", "a"}}), 2) << "tenant a's bucket";
+  EXPECT_EQ(allowed(*h, 4, {{"x-tenant", "b"}}), 2) << "tenant b's bucket, not a's";
+  EXPECT_EQ(allowed(*h, 3, {{"x-tier", "silver"}}), 1) << "no descriptor: the default limit";
+  EXPECT_EQ(allowed(*h, 2), 0) << "the default limit is spent";
+  h->advance(std::chrono::seconds(60));
+  EXPECT_EQ(allowed(*h, 3, {{"x-tenant", "a"}}), 2);
+}
+
+TEST_P(RateLimit, WithDescriptorsOnlyOtherRequestsAreNotLimited) {
+  auto h = load(R"({"descriptors": [{"entries": [{"source": {"path": true}, "value": "/login"}],
+                                     "query_per_minute": 2}]})");
+  ASSERT_TRUE(h) << error_;
+  int login = 0;
+  for (int i = 0; i < 4; ++i) {
+    last_ = h->newStream();
+    last_->sendRequestHeaders({{":method", "POST"}, {":path", "/login"}});
+    login += last_->local_reply ? 0 : 1;
+  }
+  EXPECT_EQ(login, 2);
+  EXPECT_EQ(allowed(*h, 10), 10) << "other paths: no limit";
+  EXPECT_FALSE(load(R"({"descriptors": [{"entries": [], "query_per_minute": 2}]})"));
+  EXPECT_NE(error_.find("descriptors[0].entries: at least one entry is required"),
+            std::string::npos)
+      << error_;
+  EXPECT_FALSE(load(R"({"descriptors": [{"entries": [{"source": {"header": "a"}}]}]})"));
+  EXPECT_NE(error_.find("descriptors[0].max_tokens: missing required field"), std::string::npos)
+      << error_;
+}
+
 TEST_P(RateLimit, InitialFillNeverExceedsMaxTokens) {
   auto h = load(R"({"max_tokens": 5, "tokens_per_refill": 50, "refill_interval_sec": 1})");
   EXPECT_EQ(allowed(*h, 10), 5);
