@@ -205,6 +205,10 @@ class Wasm2cInstance : public Instance {
     if (state_->memory == nullptr) return {};
     return MemoryView{state_->memory->data, state_->memory->size};
   }
+  MemoryFields memoryFields() override {
+    if (state_->memory == nullptr) return {};
+    return MemoryFields{&state_->memory->data, &state_->memory->size};
+  }
 
   int32_t findFunction(std::string_view name) override {
     const pwx_w2c_api* api = artefact_->api;

@@ -42,7 +42,7 @@ class HostcallEnv {
   WasmResult copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_slot) {
     return vm_.copyOut(data, ptr_slot, size_slot);
   }
-  MemoryView memory() { return vm_.instance_->memory(); }
+  MemoryView memory() { return vm_.memoryView(); }
 
   // ---- the call in progress ----
   Context* currentContext() { return vm_.currentContext(); }  // effective if set, else current

@@ -123,6 +123,7 @@ bool Vm::initialize(std::string* error) {
   if (!compiled) return false;
   instance_ = engine_.instantiate(*compiled, bindings, this, error);
   if (!instance_) return false;
+  memory_fields_ = instance_->memoryFields();
 
   for (int cb = 0; cb < kCallbackCount; ++cb) {
     const ModuleExport* e = info.findExport(kCallbackNames[cb]);
@@ -510,33 +511,12 @@ std::optional<uint64_t> Vm::callExportForTest(int32_t fn, const std::vector<uint
 }
 
 uint64_t Vm::memoryBytes() {
-  return instance_ ? instance_->memory().size : 0;
+  return instance_ ? memoryView().size : 0;
 }
 
 // ---- memory helpers ------------------------------------------------------------------------
 
-bool Vm::read(uint32_t ptr, uint32_t size, std::string_view* out) {
-  MemoryView m = instance_->memory();
-  if (uint64_t{ptr} + size > m.size) return false;
-  *out = std::string_view(reinterpret_cast<const char*>(m.data) + ptr, size);
-  return true;
-}
-
-bool Vm::writeU32(uint32_t ptr, uint32_t value) {
-  MemoryView m = instance_->memory();
-  if (uint64_t{ptr} + 4 > m.size) return false;
-  for (int i = 0; i < 4; ++i) m.data[ptr + i] = static_cast<uint8_t>(value >> (8 * i));
-  return true;
-}
-
-bool Vm::writeU64(uint32_t ptr, uint64_t value) {
-  MemoryView m = instance_->memory();
-  if (uint64_t{ptr} + 8 > m.size) return false;
-  for (int i = 0; i < 8; ++i) m.data[ptr + i] = static_cast<uint8_t>(value >> (8 * i));
-  return true;
-}
-
-std::optional<uint32_t> Vm::allocate(uint32_t size) {
+uint32_t Vm::allocate(uint32_t size) {
   uint64_t ptr = 0;
   const uint64_t arg = size;
   CallResult r;
@@ -549,14 +529,14 @@ std::optional<uint32_t> Vm::allocate(uint32_t size) {
   }
   if (!r.ok()) {
     if (aborted_reason_.empty()) aborted_reason_ = "the allocator failed: " + r.message;
-    return std::nullopt;
+    return 0;
   }
   return static_cast<uint32_t>(ptr);
 }
 
 WasmResult Vm::copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_slot) {
   // Validate the slots before allocating, so a bad slot never leaks plugin memory.
-  MemoryView m = instance_->memory();
+  MemoryView m = memoryView();
   if (uint64_t{ptr_slot} + 4 > m.size || uint64_t{size_slot} + 4 > m.size) {
     return WasmResult::InvalidMemoryAccess;
   }
@@ -567,12 +547,13 @@ WasmResult Vm::copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_s
   }
   // `data` may point into wasm memory (it never does today) or host memory; the allocator may
   // grow and move the wasm memory, so copy into the fresh view afterwards.
-  auto ptr = allocate(static_cast<uint32_t>(data.size()));
-  if (!ptr) return WasmResult::InternalFailure;
-  m = instance_->memory();
-  if (*ptr == 0 || uint64_t{*ptr} + data.size() > m.size) return WasmResult::InvalidMemoryAccess;
-  std::memcpy(m.data + *ptr, data.data(), data.size());
-  writeU32(ptr_slot, *ptr);
+  const uint32_t ptr = allocate(static_cast<uint32_t>(data.size()));
+  if (ptr == 0)
+    return aborted_reason_.empty() ? WasmResult::InvalidMemoryAccess : WasmResult::InternalFailure;
+  m = memoryView();
+  if (uint64_t{ptr} + data.size() > m.size) return WasmResult::InvalidMemoryAccess;
+  std::memcpy(m.data + ptr, data.data(), data.size());
+  writeU32(ptr_slot, ptr);
   writeU32(size_slot, static_cast<uint32_t>(data.size()));
   return WasmResult::Ok;
 }

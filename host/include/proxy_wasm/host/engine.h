@@ -51,6 +51,13 @@ struct MemoryView {
   size_t size = 0;
 };
 
+// Where an engine keeps the memory's base and byte size, when both are plain fields at addresses
+// fixed for the instance's life (wasm2c): the host reads them with two loads instead of a call.
+struct MemoryFields {
+  uint8_t* const* data = nullptr;
+  const uint32_t* size = nullptr;
+};
+
 struct CallResult {
   enum class Status { Ok, Trap, Timeout };
   Status status = Status::Ok;
@@ -81,6 +88,8 @@ class Instance {
   virtual ~Instance() = default;
   // The linear memory. Valid until the next call into wasm (memory.grow may move it).
   virtual MemoryView memory() = 0;
+  // The memory's fields, if the engine keeps them as MemoryFields describes; {} otherwise.
+  virtual MemoryFields memoryFields() { return {}; }
   // Looks up an exported function; returns a handle for call(), or -1 when absent. Each lookup
   // creates a handle: resolve a name once and keep the handle (the Vm does).
   virtual int32_t findFunction(std::string_view name) = 0;

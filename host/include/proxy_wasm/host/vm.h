@@ -10,13 +10,16 @@
 // that FAIL_RELOAD can build a new VM. Every failure is logged with plugin, callback and message.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -181,20 +184,42 @@ class Vm {
   const PluginConfig* currentPlugin();
   void logFromPlugin(LogLevel level, std::string_view message);
 
-  // Memory helpers for hostcalls (bounds-checked against the current memory).
-  bool read(uint32_t ptr, uint32_t size, std::string_view* out);
-  bool writeU32(uint32_t ptr, uint32_t value);
-  bool writeU64(uint32_t ptr, uint64_t value);
+  // Memory helpers for hostcalls (bounds-checked against the current memory). Inline: a
+  // hostcall's whole cost is a few of these.
+  MemoryView memoryView() {
+    return memory_fields_.data != nullptr ? MemoryView{*memory_fields_.data, *memory_fields_.size}
+                                          : instance_->memory();
+  }
+  bool read(uint32_t ptr, uint32_t size, std::string_view* out) {
+    MemoryView m = memoryView();
+    if (uint64_t{ptr} + size > m.size) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(m.data) + ptr, size);
+    return true;
+  }
+  // Wasm memory is little-endian; host values are stored as they are.
+  static_assert(std::endian::native == std::endian::little, "the host must be little-endian");
+  template <class T>
+  bool write(uint32_t ptr, T value) {  // one store: the plugin's next load is forwarded from it
+    static_assert(std::is_integral_v<T>);
+    MemoryView m = memoryView();
+    if (uint64_t{ptr} + sizeof(T) > m.size) return false;
+    std::memcpy(m.data + ptr, &value, sizeof(T));
+    return true;
+  }
+  bool writeU32(uint32_t ptr, uint32_t value) { return write(ptr, value); }
+  bool writeU64(uint32_t ptr, uint64_t value) { return write(ptr, value); }
   // Allocates in the plugin and copies `data`; writes the pointer/size slots. Empty data gives
   // ptr 0 / size 0 without allocating.
   WasmResult copyOut(std::string_view data, uint32_t ptr_slot, uint32_t size_slot);
-  std::optional<uint32_t> allocate(uint32_t size);
+  // The address of `size` bytes from the plugin's allocator; 0 if it failed or returned none.
+  uint32_t allocate(uint32_t size);
 
   std::shared_ptr<const PluginCode> code_;
   VmConfig config_;
   Engine& engine_;
   VmHost& host_;
   std::unique_ptr<Instance> instance_;
+  MemoryFields memory_fields_;
   int32_t callbacks_[kCallbackCount];
   std::map<uint32_t, Context> contexts_;
   uint32_t next_context_id_ = 1;
