@@ -115,11 +115,15 @@ void MessageWriter::addHeader(std::string_view key, std::string_view value) {
 bool MessageWriter::append(std::string& out, std::string_view data, bool eos,
                            const VectorHeaderMap* trailers) {
   if (!head_written_) {
-    out.append(head_);
-    out.append("\r\n");
+    head_.append("\r\n");
+    if (out.empty()) {
+      out.swap(head_);  // the head's buffer becomes the message's: no copy, no allocation
+      out.reserve(out.size() + data.size() + 32);
+    } else {
+      out.append(head_);
+    }
     head_written_ = true;
-    head_.clear();
-    head_.shrink_to_fit();
+    head_ = std::string();
   }
   bool ok = true;
   switch (framing_) {
