@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -243,23 +244,29 @@ void logEngineWork(std::string_view message) {
   spdlog::info("{}", message);
 }
 
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string_view(argv[1]) == "compile") return compileCommand(argc - 1, argv + 1);
-  CLI::App app{"wasm-proxy: runs proxy-wasm plugins from an Envoy bootstrap config"};
-  Server server;
+namespace {
+
+// What the command line sets besides the Server's own fields.
+struct CommandLine {
   unsigned concurrency = std::max(1u, std::thread::hardware_concurrency());
   std::string log_level = "info";
-  std::string mode = "serve";
+  std::string mode = "serve";  // or "validate"
+  std::string wasm_cache;
+};
+
+// Fills `server` and `cli` from argv; an exit code when the process should stop there (--help,
+// bad arguments), nullopt to go on.
+std::optional<int> parseCommandLine(int argc, char** argv, Server& server, CommandLine& cli) {
+  CLI::App app{"wasm-proxy: runs proxy-wasm plugins from an Envoy bootstrap config"};
   app.add_option("-c,--config-path", server.config_path, "Envoy v3 bootstrap (YAML or JSON)")
       ->required();
-  app.add_option("--concurrency", concurrency, "worker threads (default: cores)");
-  app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error, critical, off");
+  app.add_option("--concurrency", cli.concurrency, "worker threads (default: cores)");
+  app.add_option("-l,--log-level", cli.log_level, "trace, debug, info, warn, error, critical, off");
   app.add_option("--drain-time-s", server.drain_time_s,
                  "seconds to finish in-flight requests on shutdown");
   app.add_option("--wasm-plugin", server.wasm_plugins,
                  "an Istio WasmPlugin manifest to apply (repeatable; see proxy/README.md)");
-  std::string wasm_cache;
-  app.add_option("--wasm-cache-dir", wasm_cache,
+  app.add_option("--wasm-cache-dir", cli.wasm_cache,
                  "where modules pulled for WasmPlugins are kept, and wasm2c artefacts in its "
                  "wasm2c/ folder (default: no module cache; artefacts in ~/.cache/wasm-proxy)");
   app.add_option("--wasm-runtime", server.wasm_runtime,
@@ -269,71 +276,81 @@ int main(int argc, char** argv) {
         if (name.empty()) throw CLI::ValidationError("unknown Wasm runtime '" + r + "'");
         return name;
       });
-  app.add_option("--mode", mode, "serve (default) or validate (load config and plugins, then exit)")
+  app.add_option("--mode", cli.mode,
+                 "serve (default) or validate (load config and plugins, then exit)")
       ->check(CLI::IsMember({"serve", "validate"}));
-  CLI11_PARSE(app, argc, argv);
-  if (concurrency == 0) concurrency = 1;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (cli.concurrency == 0 || cli.mode == "validate") cli.concurrency = 1;
+  return std::nullopt;
+}
 
+void setUpLogging(const CommandLine& cli, Server& server) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("wasm-proxy"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%t][%l] %v");
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_level(spdlog::level::from_str(cli.log_level));
   proxy_wasm::host::setEngineLog(logEngineWork);
-  if (!wasm_cache.empty()) {
-    server.wasm_plugin_options.cache_dir = wasm_cache;
-    proxy_wasm::host::wasm2c::setCacheDir(wasm_cache + "/wasm2c");
+  if (!cli.wasm_cache.empty()) {
+    server.wasm_plugin_options.cache_dir = cli.wasm_cache;
+    proxy_wasm::host::wasm2c::setCacheDir(cli.wasm_cache + "/wasm2c");
   }
+}
 
+void stopAll(Server& server) {
+  for (auto& w : server.workers) w->stop();
+}
+
+// Starts `concurrency` workers and loads the config into each; every worker switches to it only
+// once all have loaded it. False (the error printed, the workers stopped) if one refused it.
+bool startWorkers(Server& server, unsigned concurrency) {
   std::string error;
-  server.config = server.load(&error);
-  if (!server.config) {
-    std::cerr << "wasm-proxy: invalid configuration: " << error << "\n";
-    return 1;
-  }
-  if (mode == "validate") concurrency = 1;
   for (unsigned i = 0; i < concurrency; ++i) {
     auto w = std::make_unique<Worker>(static_cast<int>(i), WorkerOptions{});
     w->start();
-    if (!w->prepareConfig(server.config, &error)) {
-      std::cerr << "wasm-proxy: " << error << "\n";
-      w->stop();
-      server.workers.push_back(std::move(w));
-      for (auto& x : server.workers) x->stop();
-      return 1;
-    }
+    const bool ok = w->prepareConfig(server.config, &error);
     server.workers.push_back(std::move(w));
+    if (!ok) {
+      std::cerr << "wasm-proxy: " << error << "\n";
+      stopAll(server);
+      return false;
+    }
   }
   for (auto& w : server.workers) w->commitConfig();
-  if (mode == "validate") {
-    std::cout << "configuration '" << server.config_path << "' OK\n";
-    for (auto& w : server.workers) w->stop();
-    return 0;
-  }
+  return true;
+}
+
+// Opens the workers' listeners and the admin listener; false (printed) if one cannot be opened.
+bool listen(Server& server) {
+  std::string error;
   for (auto& w : server.workers) {
     if (!w->listen(&error)) {
       std::cerr << "wasm-proxy: " << error << "\n";
-      for (auto& x : server.workers) x->stop();
-      return 1;
+      return false;
     }
   }
-
-  if (server.config->admin) {
-    boost::system::error_code ec;
-    tcp::endpoint ep(asio::ip::make_address(server.config->admin->address, ec),
-                     server.config->admin->port);
-    tcp::acceptor acceptor(server.main_io);
-    acceptor.open(ep.protocol(), ec);
-    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      std::cerr << "wasm-proxy: admin address " << server.config->admin->toString() << ": "
-                << ec.message() << "\n";
-      for (auto& x : server.workers) x->stop();
-      return 1;
-    }
-    asio::co_spawn(server.main_io, adminLoop(server, std::move(acceptor)), asio::detached);
+  if (!server.config->admin) return true;
+  boost::system::error_code ec;
+  tcp::endpoint ep(asio::ip::make_address(server.config->admin->address, ec),
+                   server.config->admin->port);
+  tcp::acceptor acceptor(server.main_io);
+  acceptor.open(ep.protocol(), ec);
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "wasm-proxy: admin address " << server.config->admin->toString() << ": "
+              << ec.message() << "\n";
+    return false;
   }
+  asio::co_spawn(server.main_io, adminLoop(server, std::move(acceptor)), asio::detached);
+  return true;
+}
 
+// Runs the main loop until SIGTERM or SIGINT has drained the workers; SIGHUP reloads the config.
+void serveUntilStopped(Server& server, unsigned concurrency) {
   asio::signal_set stop_signals(server.main_io, SIGTERM, SIGINT);
   stop_signals.async_wait([&](boost::system::error_code ec, int) {
     if (!ec) server.drainAndStop();
@@ -352,13 +369,16 @@ int main(int argc, char** argv) {
     });
   };
   wait_hup();
-
   spdlog::info("wasm-proxy ready: {} listener(s), {} worker(s){}", server.config->listeners.size(),
                concurrency,
                server.config->admin ? ", admin on " + server.config->admin->toString() : "");
   auto guard = asio::make_work_guard(server.main_io);
   server.main_io.run();
   for (auto& w : server.workers) w->join();
+}
+
+// The exit once the workers have stopped.
+int exitAfterDrain(Server& server) {
   size_t cut = 0, flushing = 0;
   for (auto& w : server.workers) {
     cut += w->activeRequests();
@@ -376,4 +396,33 @@ int main(int argc, char** argv) {
   }
   spdlog::info("wasm-proxy stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "compile") return compileCommand(argc - 1, argv + 1);
+  Server server;
+  CommandLine cli;
+  if (auto exit_code = parseCommandLine(argc, argv, server, cli)) return *exit_code;
+  setUpLogging(cli, server);
+
+  std::string error;
+  server.config = server.load(&error);
+  if (!server.config) {
+    std::cerr << "wasm-proxy: invalid configuration: " << error << "\n";
+    return 1;
+  }
+  if (!startWorkers(server, cli.concurrency)) return 1;
+  if (cli.mode == "validate") {
+    std::cout << "configuration '" << server.config_path << "' OK\n";
+    stopAll(server);
+    return 0;
+  }
+  if (!listen(server)) {
+    stopAll(server);
+    return 1;
+  }
+  serveUntilStopped(server, cli.concurrency);
+  return exitAfterDrain(server);
 }

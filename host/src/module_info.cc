@@ -105,14 +105,149 @@ const ModuleExport* ModuleInfo::findExport(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// The sections the host reads, one reader each, filling one ModuleInfo.
+struct SectionParser {
+  ModuleInfo info;
+  std::vector<FuncType> types;
+  std::vector<uint32_t> func_types;  // type index per function (imports first)
+
+  void section(uint8_t id, Reader& r) {
+    switch (id) {
+      case kSectionType:
+        return typeSection(r);
+      case kSectionImport:
+        return importSection(r);
+      case kSectionFunction: {
+        uint64_t n = r.leb();
+        for (uint64_t i = 0; i < n && r.ok(); ++i)
+          func_types.push_back(static_cast<uint32_t>(r.leb()));
+        return;
+      }
+      case kSectionMemory:
+        if (r.leb() > 0) memory(r);
+        return;
+      case kSectionExport:
+        return exportSection(r);
+      case kSectionCustom:
+        if (r.name() == "name") nameSection(r);
+        return;
+      default:
+        return;
+    }
+  }
+
+  void typeSection(Reader& r) {
+    uint64_t n = r.leb();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      if (r.byte() != 0x60) r.fail();
+      FuncType t;
+      uint64_t np = r.leb();
+      for (uint64_t k = 0; k < np && r.ok(); ++k) t.params.push_back(ValType(r.byte()));
+      uint64_t nr = r.leb();
+      for (uint64_t k = 0; k < nr && r.ok(); ++k) t.results.push_back(ValType(r.byte()));
+      types.push_back(std::move(t));
+    }
+  }
+
+  void importSection(Reader& r) {
+    uint64_t n = r.leb();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      ModuleImport imp;
+      imp.module = r.name();
+      imp.name = r.name();
+      imp.kind = r.byte();
+      switch (imp.kind) {
+        case 0: {  // function
+          uint64_t t = r.leb();
+          if (t >= types.size())
+            r.fail();
+          else
+            imp.type = types[t];
+          func_types.push_back(static_cast<uint32_t>(t));
+          break;
+        }
+        case 1:  // table
+          r.byte();
+          skipLimits(r);
+          break;
+        case 2:
+          memory(r);
+          break;
+        case 3:  // global
+          r.byte();
+          r.byte();
+          break;
+        default:
+          r.byte();
+          r.leb();
+          break;
+      }
+      info.imports.push_back(std::move(imp));
+    }
+  }
+
+  void memory(Reader& r) {
+    uint64_t flags = r.leb();
+    info.has_memory = true;
+    info.memory_initial_pages = r.leb();
+    if (flags & 1) info.memory_max_pages = r.leb();
+  }
+
+  void exportSection(Reader& r) {
+    uint64_t n = r.leb();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      ModuleExport e;
+      e.name = r.name();
+      e.kind = r.byte();
+      e.index = static_cast<uint32_t>(r.leb());
+      info.exports.push_back(std::move(e));
+    }
+  }
+
+  // The function names subsection; the others are skipped.
+  void nameSection(Reader& r) {
+    while (!r.atEnd() && r.ok()) {
+      uint8_t sub = r.byte();
+      uint64_t sub_size = r.leb();
+      if (sub != 1) {
+        r.skip(sub_size);
+        continue;
+      }
+      uint64_t count = r.leb();
+      for (uint64_t k = 0; k < count && r.ok(); ++k) {
+        uint32_t index = static_cast<uint32_t>(r.leb());
+        info.function_names[index] = r.name();
+      }
+    }
+  }
+
+  // Export types and the ABI version, once every section is read.
+  void finish() {
+    for (auto& e : info.exports) {
+      if (e.kind != 0) continue;
+      if (e.index < func_types.size() && func_types[e.index] < types.size()) {
+        e.type = types[func_types[e.index]];
+      }
+      if (e.name == "proxy_abi_version_0_2_1")
+        info.abi = AbiVersion::V0_2_1;
+      else if (e.name == "proxy_abi_version_0_2_0" && info.abi == AbiVersion::Unknown)
+        info.abi = AbiVersion::V0_2_0;
+      else if (e.name == "proxy_abi_version_0_1_0" && info.abi == AbiVersion::Unknown)
+        info.abi = AbiVersion::V0_1_0;
+    }
+  }
+};
+
+}  // namespace
+
 std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* error) {
   if (bytes.size() < 8 || bytes.compare(0, 4, std::string("\0asm", 4)) != 0) {
     *error = "not a WebAssembly module (bad magic)";
     return std::nullopt;
   }
-  ModuleInfo info;
-  std::vector<FuncType> types;
-  std::vector<uint32_t> func_types;  // type index per function (imports first)
+  SectionParser parser;
   Reader top(bytes, 8, bytes.size());
   while (!top.atEnd() && top.ok()) {
     uint8_t id = top.byte();
@@ -120,110 +255,7 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
     size_t start = top.pos();
     if (!top.ok() || size > bytes.size() - start) break;
     Reader r(bytes, start, start + size);
-    switch (id) {
-      case kSectionType: {
-        uint64_t n = r.leb();
-        for (uint64_t i = 0; i < n && r.ok(); ++i) {
-          if (r.byte() != 0x60) r.fail();
-          FuncType t;
-          uint64_t np = r.leb();
-          for (uint64_t k = 0; k < np && r.ok(); ++k) t.params.push_back(ValType(r.byte()));
-          uint64_t nr = r.leb();
-          for (uint64_t k = 0; k < nr && r.ok(); ++k) t.results.push_back(ValType(r.byte()));
-          types.push_back(std::move(t));
-        }
-        break;
-      }
-      case kSectionImport: {
-        uint64_t n = r.leb();
-        for (uint64_t i = 0; i < n && r.ok(); ++i) {
-          ModuleImport imp;
-          imp.module = r.name();
-          imp.name = r.name();
-          imp.kind = r.byte();
-          switch (imp.kind) {
-            case 0: {
-              uint64_t t = r.leb();
-              if (t >= types.size())
-                r.fail();
-              else
-                imp.type = types[t];
-              func_types.push_back(static_cast<uint32_t>(t));
-              break;
-            }
-            case 1:
-              r.byte();
-              skipLimits(r);
-              break;
-            case 2: {
-              uint64_t flags = r.leb();
-              info.has_memory = true;
-              info.memory_initial_pages = r.leb();
-              if (flags & 1) info.memory_max_pages = r.leb();
-              break;
-            }
-            case 3:
-              r.byte();
-              r.byte();
-              break;
-            default:
-              r.byte();
-              r.leb();
-              break;
-          }
-          info.imports.push_back(std::move(imp));
-        }
-        break;
-      }
-      case kSectionFunction: {
-        uint64_t n = r.leb();
-        for (uint64_t i = 0; i < n && r.ok(); ++i)
-          func_types.push_back(static_cast<uint32_t>(r.leb()));
-        break;
-      }
-      case kSectionMemory: {
-        uint64_t n = r.leb();
-        if (n > 0) {
-          uint64_t flags = r.leb();
-          info.has_memory = true;
-          info.memory_initial_pages = r.leb();
-          if (flags & 1) info.memory_max_pages = r.leb();
-        }
-        break;
-      }
-      case kSectionExport: {
-        uint64_t n = r.leb();
-        for (uint64_t i = 0; i < n && r.ok(); ++i) {
-          ModuleExport e;
-          e.name = r.name();
-          e.kind = r.byte();
-          e.index = static_cast<uint32_t>(r.leb());
-          info.exports.push_back(std::move(e));
-        }
-        break;
-      }
-      case kSectionCustom: {
-        std::string name = r.name();
-        if (name == "name") {
-          while (!r.atEnd() && r.ok()) {
-            uint8_t sub = r.byte();
-            uint64_t sub_size = r.leb();
-            if (sub != 1) {
-              r.skip(sub_size);
-              continue;
-            }
-            uint64_t count = r.leb();
-            for (uint64_t k = 0; k < count && r.ok(); ++k) {
-              uint32_t index = static_cast<uint32_t>(r.leb());
-              info.function_names[index] = r.name();
-            }
-          }
-        }
-        break;
-      }
-      default:
-        break;
-    }
+    parser.section(id, r);
     if (!r.ok()) {
       *error = "malformed section " + std::to_string(id);
       return std::nullopt;
@@ -234,19 +266,8 @@ std::optional<ModuleInfo> parseModule(const std::string& bytes, std::string* err
     *error = "malformed module (truncated section)";
     return std::nullopt;
   }
-  for (auto& e : info.exports) {
-    if (e.kind != 0) continue;
-    if (e.index < func_types.size() && func_types[e.index] < types.size()) {
-      e.type = types[func_types[e.index]];
-    }
-    if (e.name == "proxy_abi_version_0_2_1")
-      info.abi = AbiVersion::V0_2_1;
-    else if (e.name == "proxy_abi_version_0_2_0" && info.abi == AbiVersion::Unknown)
-      info.abi = AbiVersion::V0_2_0;
-    else if (e.name == "proxy_abi_version_0_1_0" && info.abi == AbiVersion::Unknown)
-      info.abi = AbiVersion::V0_1_0;
-  }
-  return info;
+  parser.finish();
+  return std::move(parser.info);
 }
 
 std::optional<std::string> capMemory(const std::string& bytes, uint64_t max_pages,
