@@ -106,9 +106,9 @@ asio::awaitable<bool> ConnectionManager::waitForWake(asio::steady_timer& wake) {
 }
 
 asio::awaitable<bool> ConnectionManager::handleOne() {
-  auto parser = std::make_unique<http1::RequestParser>();
-  parser->header_limit(60 * 1024);
-  parser->body_limit(boost::none);
+  http1::RequestParser& parser = parser_.emplace();
+  parser.header_limit(60 * 1024);
+  parser.body_limit(boost::none);
   // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
   state_->idle_sockets_.insert(&socket_);
   SocketDeadline& header_deadline = read_deadline_;
@@ -123,16 +123,16 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
   stream_idle_timeout_ = listener.stream_idle_timeout;
   // Idle: no byte of a request yet, neither buffered nor taken by the parser (which consumes a
   // complete request line before the rest of the head arrives).
-  http1::RequestParser* head = parser.get();
+  http1::RequestParser* head = &parser;
   header_deadline.armAfterFirstByte(
       socket_, header_timeout, state_->options().idle_timeout,
       [this, head] { return buffer_.size() == 0 && !head->got_some(); });
-  auto [ec, n] = co_await http::async_read_header(socket_, buffer_, *parser, nothrow);
+  auto [ec, n] = co_await http::async_read_header(socket_, buffer_, parser, nothrow);
   const bool timed_out = header_deadline.expired();
   header_deadline.disarm();
   state_->idle_sockets_.erase(&socket_);
   if (timed_out) {
-    if (parser->got_some() || buffer_.size() != 0) {
+    if (parser.got_some() || buffer_.size() != 0) {
       ProxyStats::instance().downstream_rq_timeout->add(1);
       co_await writeError(408, "request header timeout\n");
     }
@@ -144,15 +144,15 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       co_return false;
     }
-    if (const auto& bad = parser->headError())
+    if (const auto& bad = parser.headError())
       co_return co_await writeError(bad->status, bad->message);
     if (ec == http::error::header_limit) {
       co_return co_await writeError(431, "request header fields too large\n");
     }
     co_return co_await writeError(400, "bad request: " + ec.message() + "\n");
   }
-  if (parser->fieldCount() > 100) co_return co_await writeError(431, "too many request headers\n");
-  if (parser->headers().get(":authority")->empty()) {
+  if (parser.fieldCount() > 100) co_return co_await writeError(431, "too many request headers\n");
+  if (parser.headers().get(":authority")->empty()) {
     co_return co_await writeError(400, "missing Host header\n");
   }
   state_->active_requests_++;
@@ -163,11 +163,15 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
       s->maybeFinishDrain();
     }
   } done{state_.get()};
-  if (!parser->is_done() && parser->expectsContinue()) {
+  if (!parser.is_done() && parser.expectsContinue()) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     if (!co_await write(kContinue)) co_return false;
   }
-  ActiveStream stream(*this, *parser, cfg, listener);
+  struct StreamSlot {  // the stream ends before `done` counts it out, as a local would
+    std::optional<ActiveStream>& slot;
+    ~StreamSlot() { slot.reset(); }
+  } stream_slot{stream_};
+  ActiveStream& stream = stream_.emplace(*this, parser, cfg, listener);
   co_return co_await stream.run();
 }
 

@@ -12,8 +12,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <memory>
+#include <optional>
 
+#include "active_stream.h"
 #include "filter_manager.h"
+#include "http1/parser.h"
 #include "stream_info.h"
 #include "upstream/socket_deadline.h"
 
@@ -62,6 +65,11 @@ class ConnectionManager : public PauseWaiter,
   SocketDeadline write_deadline_;  // responses
   bool pause_timed_out_ = false;
   std::chrono::milliseconds stream_idle_timeout_{0};  // of the current request's listener
+  // The request being read and the one being served (one at a time), kept here rather than in
+  // handleOne's coroutine frame: the frame stays small enough for Asio to recycle it, and neither
+  // costs an allocation per request.
+  std::optional<http1::RequestParser> parser_;
+  std::optional<ActiveStream> stream_;
 };
 
 // Starts serving an accepted connection on its worker.
