@@ -338,6 +338,13 @@ BENCHMARK_CAPTURE(RequestCycle, v8, std::string("v8"));
 BENCHMARK_CAPTURE(RequestCycle, wabt, std::string("wabt"));
 BENCHMARK_CAPTURE(RequestCycle, wasm2c, std::string("wasm2c"));
 BENCHMARK(Native_RequestCycle);
+// scaffold: a plugin that does nothing, through the C++ SDK (its contexts and dispatch).
+BENCHMARK_CAPTURE(ExtensionCycle, scaffold_v8, std::string("v8"), std::string("scaffold"),
+                  std::string(""), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, scaffold_wabt, std::string("wabt"), std::string("scaffold"),
+                  std::string(""), kRequestHeaders);
+BENCHMARK_CAPTURE(ExtensionCycle, scaffold_wasm2c, std::string("wasm2c"), std::string("scaffold"),
+                  std::string(""), kRequestHeaders);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_v8, std::string("v8"), std::string("basic_auth"),
                   std::string(kBasicAuthConfig), kAuthorized);
 BENCHMARK_CAPTURE(ExtensionCycle, basic_auth_wabt, std::string("wabt"), std::string("basic_auth"),

@@ -26,7 +26,7 @@ for name, counter in [("EmptyExportCall", None), ("EmptyHostcall", "ns_per_call"
     nat = ns(f"Native_{name}")
     print(f"{name:<22} {v8:>8.1f}ns {wb:>9.1f}ns {w2c:>8.1f}ns {nat:>8.1f}ns {v8/nat:>6.1f}x "
           f"{w2c/nat:>6.1f}x")
-for ext in ("basic_auth", "local_rate_limit", "opa_cache_hit"):
+for ext in ("scaffold", "basic_auth", "local_rate_limit", "opa_cache_hit"):
     v8, wb, w2c = (ns(f"ExtensionCycle/{ext}_{e}") for e in ("v8", "wabt", "wasm2c"))
     print(f"{'cycle ' + ext:<22} {v8:>8.1f}ns {wb:>9.1f}ns {w2c:>8.1f}ns")
 print(f"basic_auth bcrypt cost 10, v8: cached success {ns('ExtensionCycle/basic_auth_bcrypt10_cached_v8'):.0f}ns, "

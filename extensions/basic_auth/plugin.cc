@@ -7,6 +7,7 @@
 
 #include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/json.h"
+#include "proxy_wasm/sdk/strings.h"
 
 namespace basic_auth {
 
@@ -166,12 +167,7 @@ Expected<Rule, std::string> parseRule(const json::Value& v, const Config& config
 }
 
 bool hostMatches(const std::vector<std::string>& patterns, std::string_view host) {
-  // Strip a port: the last ':' unless it sits inside an IPv6 literal ("[::1]").
-  size_t colon = host.rfind(':');
-  size_t bracket = host.rfind(']');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || bracket < colon)) {
-    host = host.substr(0, colon);
-  }
+  host = proxy_wasm::strings::stripPort(host);
   for (const auto& p : patterns) {
     std::string_view pat(p);
     if (!pat.empty() && pat.front() == '*') {
@@ -251,17 +247,6 @@ const Credential* findCredential(const std::vector<const Credential*>& candidate
   return match;
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string challenge(std::string_view realm) {
@@ -281,8 +266,7 @@ std::optional<std::string> readAuthenticationHeader(const json::Value& v, Config
   if (!header) return header.error().toString();
   if (header->empty() || header->front() == ':') return v.path() + ": expected a header name";
   c.authentication_header = *header;
-  for (char& ch : c.authentication_header)
-    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  proxy_wasm::strings::lowerAsciiInPlace(c.authentication_header);
   return std::nullopt;
 }
 
@@ -374,7 +358,8 @@ Decision check(const Config& config, std::string_view method, std::string_view h
       return {Decision::Kind::InvalidCredentials, {}};
     std::string_view auth = *authorization;
     size_t space = auth.find(' ');
-    if (space == std::string_view::npos || !equalsIgnoreCase(auth.substr(0, space), "basic")) {
+    if (space == std::string_view::npos ||
+        !proxy_wasm::strings::equalsIgnoreCaseAscii(auth.substr(0, space), "basic")) {
       return {Decision::Kind::NoCredentials, {}};  // RFC 7617: the scheme is case-insensitive
     }
     std::string_view token = auth.substr(space + 1);
@@ -451,7 +436,8 @@ proxy_wasm::FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
   bool client_sent_forward = false;
   const proxy_wasm::HeaderViews headers = all ? all->pairs() : proxy_wasm::HeaderViews{};
   for (const auto& [key, value] : headers) {
-    if (!forward.empty() && equalsIgnoreCase(key, forward)) client_sent_forward = true;
+    if (!forward.empty() && proxy_wasm::strings::equalsIgnoreCaseAscii(key, forward))
+      client_sent_forward = true;
     if (key == ":method") {
       method = value;
     } else if (key == ":path") {

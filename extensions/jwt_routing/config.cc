@@ -3,6 +3,7 @@
 
 #include "plugin.h"
 #include "proxy_wasm/sdk/config_schema.h"
+#include "proxy_wasm/sdk/strings.h"
 
 namespace jwt_routing {
 
@@ -13,7 +14,7 @@ namespace json = proxy_wasm::json;
 namespace {
 
 std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  proxy_wasm::strings::lowerAsciiInPlace(s);
   return s;
 }
 

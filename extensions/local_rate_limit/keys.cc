@@ -1,5 +1,6 @@
 // How a request's bucket key is made: its parts read from the request, joined and bounded.
 #include "keys.h"
+#include "proxy_wasm/sdk/strings.h"
 
 #include <tuple>
 
@@ -130,15 +131,6 @@ std::string maskAddress(std::string_view address, int v4_prefix, int v6_prefix) 
   return out + "/" + std::to_string(prefix);
 }
 
-std::string stripPort(std::string_view address) {
-  size_t colon = address.rfind(':');
-  size_t bracket = address.rfind(']');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || bracket < colon)) {
-    address = address.substr(0, colon);
-  }
-  return std::string(address);
-}
-
 }  // namespace
 
 uint64_t fnv1a(std::string_view s) {
@@ -162,7 +154,7 @@ Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
                                      : KeyPart::Kind::Cookie;
     p.name = *s;
     if (p.kind == KeyPart::Kind::Header) {
-      for (char& c : p.name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      proxy_wasm::strings::lowerAsciiInPlace(p.name);
     }
   } else if (name == "source_address" || name == "path" || name == "connection") {
     auto b = value.asBool();
@@ -207,11 +199,12 @@ std::string requestKey(const std::vector<KeyPart>& parts) {
         k += header(p.name).value_or("");
         break;
       case KeyPart::Kind::SourceAddress:
-        k += stripPort(getPropertyString({"source", "address"}).value_or(""));
+        k += proxy_wasm::strings::stripPort(getPropertyString({"source", "address"}).value_or(""));
         break;
       case KeyPart::Kind::MaskedAddress:
-        k += maskAddress(stripPort(getPropertyString({"source", "address"}).value_or("")),
-                         p.v4_prefix, p.v6_prefix);
+        k += maskAddress(
+            proxy_wasm::strings::stripPort(getPropertyString({"source", "address"}).value_or("")),
+            p.v4_prefix, p.v6_prefix);
         break;
       case KeyPart::Kind::Cookie:
         k += cookieValue(header("cookie").value_or(""), p.name);

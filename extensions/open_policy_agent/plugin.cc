@@ -9,6 +9,7 @@
 #include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
 #include "proxy_wasm/sdk/lru_cache.h"
+#include "proxy_wasm/sdk/strings.h"
 
 using namespace proxy_wasm;
 
@@ -112,7 +113,7 @@ std::optional<std::string> readMatchers(const json::Value& v, std::vector<NameMa
     }
     if (!m) return p.path() + ": exactly one of exact, prefix, suffix, contains";
     // Header names are lower-case, so every match ignores case (ignore_case: false included).
-    for (char& ch : m->text) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    proxy_wasm::strings::lowerAsciiInPlace(m->text);
     auto ignore_case = p.getBool("ignore_case");
     if (!ignore_case) return ignore_case.error().toString();
     out.push_back(std::move(*m));
@@ -121,9 +122,7 @@ std::optional<std::string> readMatchers(const json::Value& v, std::vector<NameMa
 }
 
 void lowerCaseAll(std::vector<std::string>& names) {
-  for (auto& h : names) {
-    for (char& ch : h) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-  }
+  for (auto& h : names) proxy_wasm::strings::lowerAsciiInPlace(h);
 }
 
 const auto kSchema =
