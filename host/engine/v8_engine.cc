@@ -8,11 +8,13 @@
 #include <libplatform/libplatform.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -350,9 +352,15 @@ class V8Instance : public Instance {
     std::optional<v8::Context::Scope> context_scope;
     if (outer && (!iso->InContext() || iso->GetCurrentContext() != ctx)) context_scope.emplace(ctx);
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
-    v8::Local<v8::Value> argv[kMaxCallSlots];
-    for (size_t i = 0; i < num_args && i < kMaxCallSlots; ++i) {
-      argv[i] = v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i])));
+    // Only the arguments passed are constructed: zeroing all kMaxCallSlots handles (a `rep stos`)
+    // was an eighth of an empty call.
+    alignas(v8::Local<v8::Value>) unsigned char argv_storage[kMaxCallSlots *
+                                                            sizeof(v8::Local<v8::Value>)];
+    auto* argv = reinterpret_cast<v8::Local<v8::Value>*>(argv_storage);
+    num_args = std::min<size_t>(num_args, kMaxCallSlots);
+    for (size_t i = 0; i < num_args; ++i) {
+      new (&argv[i]) v8::Local<v8::Value>(
+          v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i]))));
     }
     ++engine_.depth;
     if (outer) engine_.beginCall(deadline);
