@@ -354,8 +354,8 @@ class V8Instance : public Instance {
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
     // Only the arguments passed are constructed: zeroing all kMaxCallSlots handles (a `rep stos`)
     // was an eighth of an empty call.
-    alignas(v8::Local<v8::Value>) unsigned char argv_storage[kMaxCallSlots *
-                                                            sizeof(v8::Local<v8::Value>)];
+    alignas(v8::Local<v8::Value>) unsigned char
+        argv_storage[kMaxCallSlots * sizeof(v8::Local<v8::Value>)];
     auto* argv = reinterpret_cast<v8::Local<v8::Value>*>(argv_storage);
     num_args = std::min<size_t>(num_args, kMaxCallSlots);
     for (size_t i = 0; i < num_args; ++i) {

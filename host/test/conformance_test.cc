@@ -1,27 +1,23 @@
 // Host conformance: the conformance plugin (SDK) and a raw-ABI plugin on every engine.
 #include <gtest/gtest.h>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 #include "proxy_wasm/abi/property.h"
 
 namespace proxy_wasm::host::testing {
 namespace {
 
-class Conformance : public ::testing::TestWithParam<std::string> {
+class Conformance : public EngineTest {
  protected:
   std::unique_ptr<PluginHarness> load(std::string_view plugin, std::string configuration = "",
                                       std::string vm_configuration = "") {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "conf_plugin";
+    HarnessOptions o = options("conf_plugin", std::move(configuration));
     o.plugin.root_id = "conf_root";
-    o.plugin.configuration = std::move(configuration);
-    o.vm.vm_id = "conf_vm_" + GetParam();
+    o.vm.vm_id = "conf_vm_" + engine();
     o.vm.configuration = std::move(vm_configuration);
     o.vm.environment = {{"PWX_TEST_ENV", "from-vm-config"}};
-    std::string error;
-    auto h = PluginHarness::create(pluginPath(plugin), o, &error);
-    EXPECT_TRUE(h) << error;
+    auto h = EngineTest::load(plugin, std::move(o));
+    EXPECT_TRUE(h) << error_;
     return h;
   }
   static std::string header(const FakeStream& s, std::string_view key) {
@@ -313,8 +309,7 @@ TEST_P(Conformance, AnswersAsEnvoyDoesForOrderBuffersAndRanges) {
   s->end();
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Conformance, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(Conformance);
 
 }  // namespace
 }  // namespace proxy_wasm::host::testing

@@ -2,35 +2,30 @@
 // problem, survives misbehaving ones, and applies the failure policy.
 #include <gtest/gtest.h>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 
 namespace proxy_wasm::host::testing {
 namespace {
 
-class Hostile : public ::testing::TestWithParam<std::string> {
+class Hostile : public EngineTest {
  protected:
+  // A short deadline on every engine (the interpreter included) and a 64 MiB memory cap.
   HarnessOptions options(std::string configuration = "",
                          FailurePolicy policy = FailurePolicy::FailClosed) {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "hostile";
-    o.plugin.configuration = std::move(configuration);
+    HarnessOptions o = EngineTest::options("hostile", std::move(configuration));
     o.plugin.failure_policy = policy;
-    o.vm.vm_id = "hostile";
     o.vm.callback_deadline = std::chrono::milliseconds(100);
     o.vm.memory_limit_bytes = 64ull << 20;
     return o;
   }
   std::unique_ptr<PluginHarness> load(HarnessOptions o) {
-    std::string error;
-    auto h = PluginHarness::create(pluginPath("hostile"), std::move(o), &error);
-    EXPECT_TRUE(h) << error;
+    auto h = EngineTest::load("hostile", std::move(o));
+    EXPECT_TRUE(h) << error_;
     return h;
   }
   std::string loadError(std::string_view plugin) {
-    std::string error;
-    EXPECT_FALSE(PluginHarness::create(pluginPath(plugin), options(), &error));
-    return error;
+    EXPECT_FALSE(EngineTest::load(plugin, options()));
+    return error_;
   }
 };
 
@@ -215,8 +210,7 @@ TEST_P(Hostile, ModuleWithoutAllocatorIsRefused) {
   EXPECT_NE(error.find("no allocator"), std::string::npos) << error;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Hostile, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(Hostile);
 
 }  // namespace
 }  // namespace proxy_wasm::host::testing

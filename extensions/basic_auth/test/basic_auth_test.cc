@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <random>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 
 namespace {
 
@@ -44,22 +44,17 @@ std::string basic(std::string_view user_pass) {
   return "Basic " + out;
 }
 
-class BasicAuth : public ::testing::TestWithParam<std::string> {
+class BasicAuth : public EngineTest {
  protected:
+  // A bcrypt at cost 4 takes ~0.2 s in the interpreter, close to the default 250 ms deadline:
+  // options() gives the interpreter more.
   std::unique_ptr<PluginHarness> load(const std::string& config,
                                       std::vector<std::pair<std::string, std::string>> env = {},
                                       std::string* error_out = nullptr) {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "basic_auth";
-    o.plugin.configuration = config;
-    o.vm.vm_id = "basic_auth";
+    HarnessOptions o = options("basic_auth", config);
     o.vm.environment = std::move(env);
-    // A bcrypt at cost 4 takes ~0.2 s in the interpreter, close to the default 250 ms deadline.
-    if (o.runtime == "wabt") o.vm.callback_deadline = std::chrono::seconds(2);
-    std::string error;
-    auto h = PluginHarness::create(pluginPath("basic_auth"), o, &error);
-    if (error_out != nullptr) *error_out = error;
+    auto h = EngineTest::load("basic_auth", std::move(o));
+    if (error_out != nullptr) *error_out = error_;
     return h;
   }
   // Sends a request; returns the local reply status, or 0 when it continued.
@@ -586,7 +581,6 @@ TEST_P(BasicAuth, CheckTimeDoesNotRevealUsersOrPasswordPrefixes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, BasicAuth, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(BasicAuth);
 
 }  // namespace

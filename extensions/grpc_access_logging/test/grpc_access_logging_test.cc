@@ -2,9 +2,9 @@
 // the plugin sends is decoded with full protobuf (pwx_log_protos), not with the plugin's nanopb.
 #include <gtest/gtest.h>
 
+#include "engine_test.h"
 #include "log.pb.h"
 #include "otlp_logs.pb.h"
-#include "plugin_harness.h"
 #include "proxy_wasm/abi/property.h"
 
 namespace {
@@ -18,20 +18,15 @@ namespace otlp = opentelemetry::proto::collector::logs::v1;
 
 constexpr uint32_t kOk = 0, kUnavailable = 14, kInvalidArgument = 3;
 
-class GrpcAccessLogging : public ::testing::TestWithParam<std::string> {
+class GrpcAccessLogging : public EngineTest {
  protected:
   std::unique_ptr<PluginHarness> load(const std::string& config) {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "access_log";
-    o.plugin.configuration = config;
+    HarnessOptions o = options("access_log", config);
+    o.vm.vm_id = "";
     o.host_properties[encodePropertyPath({"node", "metadata", "WORKLOAD_NAME"})] = "echo-server";
     o.host_properties[encodePropertyPath({"node", "metadata", "NAMESPACE"})] = "test";
     o.host_properties[encodePropertyPath({"node", "id"})] = "sidecar~10.0.0.1~echo-1.test";
-    std::string error;
-    auto h = PluginHarness::create(pluginPath("grpc_access_logging"), o, &error);
-    error_ = error;
-    return h;
+    return EngineTest::load("grpc_access_logging", std::move(o));
   }
   // One finished stream: its headers and properties as wasm-proxy gives them, then on_log.
   void request(PluginHarness& h, const std::string& path, int code = 200, Headers extra = {}) {
@@ -57,7 +52,6 @@ class GrpcAccessLogging : public ::testing::TestWithParam<std::string> {
   static int64_t counter(const std::string& name) {
     return PluginHarness::metric("grpc_access_logging." + name).value_or(0);
   }
-  std::string error_;
 };
 
 const char* kWriteLog = R"({"logging_service": "collector:9000"})";
@@ -325,7 +319,6 @@ TEST_P(GrpcAccessLogging, OtlpRecordsCarrySemanticConventionAttributesAndTheReso
   EXPECT_EQ(attrs.count("http.request.header.referer"), 0u) << "absent header, absent attribute";
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, GrpcAccessLogging, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(GrpcAccessLogging);
 
 }  // namespace

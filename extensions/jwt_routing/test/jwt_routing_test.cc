@@ -6,8 +6,8 @@
 
 #include <chrono>
 
+#include "engine_test.h"
 #include "jwt_fixtures.h"
-#include "plugin_harness.h"
 #include "proxy_wasm/abi/pairs.h"
 #include "proxy_wasm/abi/property.h"
 
@@ -54,19 +54,13 @@ std::string tokenClaims(const std::string& tier, const std::string& extra = "") 
                               (extra.empty() ? "" : "," + extra));
 }
 
-class JwtRouting : public ::testing::TestWithParam<std::string> {
+class JwtRouting : public EngineTest {
  protected:
+  // RSA and ECDSA in the interpreter take longer than the default per-call deadline: options()
+  // gives the interpreter 5 s.
   std::unique_ptr<PluginHarness> load(const std::string& config, std::string* error = nullptr) {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "jwt_routing";
-    o.plugin.configuration = config;
-    o.vm.vm_id = "jwt_routing";
-    // RSA and ECDSA in the interpreter take longer than the default per-call deadline.
-    if (o.runtime == "wabt") o.vm.callback_deadline = std::chrono::seconds(5);
-    std::string e;
-    auto h = PluginHarness::create(pluginPath("jwt_routing"), o, &e);
-    if (error != nullptr) *error = e;
+    auto h = EngineTest::load("jwt_routing", options("jwt_routing", config));
+    if (error != nullptr) *error = error_;
     if (h) {  // the harness's wall clock starts in 2023; tokens are made with today's
       const auto now = std::chrono::system_clock::now().time_since_epoch();
       h->shiftRealtime(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() -
@@ -273,7 +267,6 @@ TEST_P(JwtRouting, ConfigErrorsNameTheField) {
             std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, JwtRouting, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(JwtRouting);
 
 }  // namespace

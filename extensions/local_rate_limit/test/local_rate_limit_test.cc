@@ -1,7 +1,7 @@
 // local_rate_limit in the harness, on every engine, with a fake clock.
 #include <gtest/gtest.h>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 #include "proxy_wasm/abi/property.h"
 #include "proxy_wasm/host/shared_state.h"
 
@@ -10,22 +10,16 @@ namespace {
 using namespace proxy_wasm::host;
 using namespace proxy_wasm::host::testing;
 
-class RateLimit : public ::testing::TestWithParam<std::string> {
+class RateLimit : public EngineTest {
  protected:
+  // A request that finds the creation lock held looks again up to 1,000 times: about 0.1 s in
+  // the interpreter, more on a loaded machine; options() gives the interpreter 5 s per callback.
   std::unique_ptr<PluginHarness> load(const std::string& config, const std::string& name = "") {
-    HarnessOptions o;
-    o.runtime = GetParam();
     static int n = 0;
-    o.plugin.name = name.empty() ? "rl" + std::to_string(++n) : name;  // fresh buckets per test
-    o.plugin.configuration = config;
+    HarnessOptions o =  // fresh buckets per test
+        options(name.empty() ? "rl" + std::to_string(++n) : name, config);
     o.vm.vm_id = "rate_limit";
-    // A request that finds the creation lock held looks again up to 1,000 times: about 0.1 s in
-    // the interpreter, more on a loaded machine; the default 250 ms deadline would fail the VM.
-    if (o.runtime == "wabt") o.vm.callback_deadline = std::chrono::seconds(5);
-    std::string error;
-    auto h = PluginHarness::create(pluginPath("local_rate_limit"), o, &error);
-    error_ = error;
-    return h;
+    return EngineTest::load("local_rate_limit", std::move(o));
   }
   // Returns the status: 0 when allowed.
   uint32_t send(PluginHarness& h, Headers extra = {}) {
@@ -40,7 +34,6 @@ class RateLimit : public ::testing::TestWithParam<std::string> {
     for (int i = 0; i < n; ++i) ok += send(h, extra) == 0;
     return ok;
   }
-  std::string error_;
   std::unique_ptr<FakeStream> last_;
 };
 
@@ -469,7 +462,6 @@ TEST_P(RateLimit, ShadowModeCountsButDoesNotBlock) {
   EXPECT_EQ(PluginHarness::metric("local_rate_limit.limited"), before + 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, RateLimit, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(RateLimit);
 
 }  // namespace

@@ -1,7 +1,7 @@
 // open_policy_agent in the harness, on every engine, with a fake OPA peer and a fake clock.
 #include <gtest/gtest.h>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 #include "proxy_wasm/abi/property.h"
 
 namespace {
@@ -9,20 +9,14 @@ namespace {
 using namespace proxy_wasm::host;
 using namespace proxy_wasm::host::testing;
 
-class Opa : public ::testing::TestWithParam<std::string> {
+class Opa : public EngineTest {
  protected:
   std::unique_ptr<PluginHarness> load(const std::string& config) {
-    HarnessOptions o;
-    o.runtime = GetParam();
-    o.plugin.name = "opa";
-    o.plugin.configuration = config;
+    HarnessOptions o = options("opa", config);
     o.vm.vm_id = "opa_vm";
     o.host_properties[proxy_wasm::abi::encodePropertyPath({"node", "metadata", "WORKLOAD_NAME"})] =
         "echo-server";
-    std::string error;
-    auto h = PluginHarness::create(pluginPath("open_policy_agent"), o, &error);
-    error_ = error;
-    return h;
+    return EngineTest::load("open_policy_agent", std::move(o));
   }
   std::unique_ptr<FakeStream> request(PluginHarness& h, const std::string& method,
                                       const std::string& path) {
@@ -46,7 +40,6 @@ class Opa : public ::testing::TestWithParam<std::string> {
     ASSERT_FALSE(h.httpCalls().empty());
     h.respondHttpCall(h.httpCalls().back().token, {{":status", status}}, body);
   }
-  std::string error_;
   FilterHeadersStatus status_{};
 };
 
@@ -319,7 +312,6 @@ TEST_P(Opa, ConfigErrors) {
   EXPECT_NE(error_.find("check_result_cache_valid_sec"), std::string::npos) << error_;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Opa, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(Opa);
 
 }  // namespace

@@ -1,7 +1,7 @@
 // zig_scaffold: a Zig plugin on the raw ABI, in the harness on every engine and through wasm-proxy.
 #include <gtest/gtest.h>
 
-#include "plugin_harness.h"
+#include "engine_test.h"
 #include "test_support.h"
 
 namespace {
@@ -9,17 +9,13 @@ namespace {
 using namespace proxy_wasm::host;
 using namespace proxy_wasm::host::testing;
 
-class ZigScaffold : public ::testing::TestWithParam<std::string> {};
+class ZigScaffold : public EngineTest {};
 
 TEST_P(ZigScaffold, BehavesAsUpstreamsDemo) {
-  HarnessOptions o;
-  o.runtime = GetParam();
-  o.plugin.name = "zig_scaffold";
-  o.plugin.configuration = "hello from config";
+  HarnessOptions o = options("zig_scaffold", "hello from config");
   o.vm.vm_id = "zig";
-  std::string error;
-  auto h = PluginHarness::create(pluginPath("zig_scaffold"), o, &error);
-  ASSERT_TRUE(h) << error;
+  auto h = load("zig_scaffold", std::move(o));
+  ASSERT_TRUE(h) << error_;
   EXPECT_TRUE(h->logged("zig_scaffold: vm started"));
   EXPECT_TRUE(h->logged("zig_scaffold: configured with 'hello from config'"));
   auto s = h->newStream();
@@ -35,8 +31,7 @@ TEST_P(ZigScaffold, BehavesAsUpstreamsDemo) {
   EXPECT_FALSE(h->vm().failed());
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ZigScaffold, ::testing::Values("v8", "wabt", "wasm2c"),
-                         [](const auto& info) { return info.param; });
+PWX_INSTANTIATE_ON_ALL_ENGINES(ZigScaffold);
 
 TEST(ZigScaffoldProxy, UpstreamSeesTheHeader) {
   pwx_test::EchoUpstream upstream;
