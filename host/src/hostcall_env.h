@@ -78,22 +78,15 @@ class HostcallEnv {
   std::weak_ptr<bool> alive() const { return vm_.alive_; }
 
   // ---- callouts: tokens, the answer being delivered, gRPC streams, the last status ----
-  uint32_t nextCalloutToken(uint32_t tag) { return (vm_.next_callout_ += 4) + tag; }
-  const CalloutResponse* calloutResponse() const { return vm_.callout_response_; }
-  std::string_view grpcMessage() const { return vm_.grpc_message_; }
-  std::unordered_map<uint32_t, uint32_t>& grpcStreams() { return vm_.grpc_streams_; }
-  const std::pair<uint32_t, std::string>& lastStatus() const { return vm_.last_status_; }
+  uint32_t nextCalloutToken(uint32_t tag) { return vm_.callouts_.nextToken(tag); }
+  const CalloutResponse* calloutResponse() const { return vm_.callouts_.response; }
+  std::string_view grpcMessage() const { return vm_.callouts_.grpc_message; }
+  std::unordered_map<uint32_t, uint32_t>& grpcStreams() { return vm_.callouts_.grpc_streams; }
+  const std::pair<uint32_t, std::string>& lastStatus() const { return vm_.callouts_.last_status; }
 
   // ---- metric handles ----
-  uint32_t addMetric(class Metric* m, uint32_t type) {
-    const uint32_t id = (vm_.next_metric_ += 4) + type;
-    vm_.metrics_[id] = m;
-    return id;
-  }
-  class Metric* metric(uint32_t id) {
-    auto it = vm_.metrics_.find(id);
-    return it == vm_.metrics_.end() ? nullptr : it->second;
-  }
+  uint32_t addMetric(Metric* m, uint32_t type) { return vm_.metrics_.add(m, type); }
+  Metric* metric(uint32_t id) { return vm_.metrics_.find(id); }
 
  private:
   Vm& vm_;

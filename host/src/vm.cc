@@ -183,8 +183,7 @@ bool Vm::initialize(std::string* error) {
 }
 
 Vm::Context* Vm::context(uint32_t id) {
-  auto it = contexts_.find(id);
-  return it == contexts_.end() ? nullptr : &it->second;
+  return contexts_.find(id);
 }
 
 Vm::Context* Vm::currentContext() {
@@ -204,8 +203,8 @@ const PluginConfig* Vm::currentPlugin() {
 }
 
 const PluginConfig* Vm::plugin(uint32_t root) const {
-  auto it = contexts_.find(root);
-  return it == contexts_.end() ? nullptr : it->second.plugin.get();
+  const Context* c = contexts_.find(root);
+  return c == nullptr ? nullptr : c->plugin.get();
 }
 
 void Vm::logFromPlugin(LogLevel level, std::string_view message) {
@@ -256,7 +255,7 @@ void Vm::fail(std::string_view callback, std::string_view message) {
   failed_ = true;
   failure_message_ = "Function: " + std::string(callback) + " failed: " + std::string(message);
   const PluginConfig* p = currentPlugin();
-  if (p == nullptr && !contexts_.empty()) p = contexts_.begin()->second.plugin.get();
+  if (p == nullptr && contexts_.first() != nullptr) p = contexts_.first()->plugin.get();
   host_.log(p, LogLevel::Critical,
             "wasm VM failed (plugin " + std::string(p != nullptr ? p->name : "?") + ", vm_id " +
                 config_.vm_id + ", engine " + std::string(engine_.name()) +
@@ -265,11 +264,7 @@ void Vm::fail(std::string_view callback, std::string_view message) {
   // Streams paused in this VM would wait forever for a resume that can no longer come: apply
   // the failure policy to every live stream now (the running one included; it is not applied
   // twice).
-  std::vector<uint32_t> streams;
-  for (auto& [id, c] : contexts_) {
-    if (c.stream != nullptr) streams.push_back(id);
-  }
-  for (uint32_t id : streams) {
+  for (uint32_t id : contexts_.streamIds()) {
     Context* c = context(id);
     if (c == nullptr) continue;
     if (applyFailurePolicy(*c)) {
@@ -301,11 +296,7 @@ std::optional<uint32_t> Vm::startPlugin(std::shared_ptr<const PluginConfig> plug
     *error = failure_message_;
     return std::nullopt;
   }
-  const uint32_t id = next_context_id_++;
-  Context& root = contexts_[id];
-  root.id = id;
-  root.root_id = id;
-  root.plugin = std::move(plugin);
+  const uint32_t id = contexts_.create(0, std::move(plugin)).id;
   auto abandon = [&](std::string message) -> std::optional<uint32_t> {
     *error = failed_ ? failure_message_ : std::move(message);
     if (!failed_) call(kOnDelete, id, {id});
@@ -354,12 +345,9 @@ bool Vm::stopPlugin(uint32_t root_context_id) {
 uint32_t Vm::createStream(uint32_t root_context_id, StreamHost* stream) {
   Context* root = context(root_context_id);
   if (root == nullptr) return 0;
-  const uint32_t id = next_context_id_++;
-  Context& c = contexts_[id];
-  c.id = id;
-  c.root_id = root_context_id;
-  c.plugin = root->plugin;
+  Context& c = contexts_.create(root_context_id, root->plugin);
   c.stream = stream;
+  const uint32_t id = c.id;
   if (!failed_) call(kOnContextCreate, id, {id, root_context_id});
   return id;
 }
@@ -453,43 +441,43 @@ void Vm::onHttpCallResponse(uint32_t root, uint32_t token, HttpCallResponse resp
   CalloutResponse r{std::move(response.headers), std::move(response.trailers),
                     std::move(response.body)};
   if (r.headers.empty())
-    last_status_ = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
+    callouts_.last_status = {static_cast<uint32_t>(WasmResult::BrokenConnection), "reset"};
   for (auto& [k, v] : r.headers) k = lowerAscii(k);
-  callout_response_ = &r;
+  callouts_.response = &r;
   call(kOnHttpCallResponse, root,
        {root, token, r.headers.size(), r.body.size(), r.trailers.size()});
-  callout_response_ = nullptr;
+  callouts_.response = nullptr;
 }
 
 void Vm::onGrpcReceiveInitialMetadata(uint32_t root, uint32_t token,
                                       std::vector<std::pair<std::string, std::string>> md) {
   if (failed_ || context(root) == nullptr) return;
   CalloutResponse r{std::move(md), {}, {}};
-  callout_response_ = &r;
+  callouts_.response = &r;
   call(kOnGrpcReceiveInitialMetadata, root, {root, token, r.headers.size()});
-  callout_response_ = nullptr;
+  callouts_.response = nullptr;
 }
 
 void Vm::onGrpcReceive(uint32_t root, uint32_t token, std::string message) {
   if (failed_ || context(root) == nullptr) return;
-  grpc_message_ = std::move(message);
-  call(kOnGrpcReceive, root, {root, token, grpc_message_.size()});
-  grpc_message_.clear();
+  callouts_.grpc_message = std::move(message);
+  call(kOnGrpcReceive, root, {root, token, callouts_.grpc_message.size()});
+  callouts_.grpc_message.clear();
 }
 
 void Vm::onGrpcReceiveTrailingMetadata(uint32_t root, uint32_t token,
                                        std::vector<std::pair<std::string, std::string>> md) {
   if (failed_ || context(root) == nullptr) return;
   CalloutResponse r{{}, std::move(md), {}};
-  callout_response_ = &r;
+  callouts_.response = &r;
   call(kOnGrpcReceiveTrailingMetadata, root, {root, token, r.trailers.size()});
-  callout_response_ = nullptr;
+  callouts_.response = nullptr;
 }
 
 void Vm::onGrpcClose(uint32_t root, uint32_t token, uint32_t status, std::string message) {
   if (failed_ || context(root) == nullptr) return;
-  grpc_streams_.erase(token);
-  last_status_ = {status, std::move(message)};
+  callouts_.grpc_streams.erase(token);
+  callouts_.last_status = {status, std::move(message)};
   call(kOnGrpcClose, root, {root, token, status});
 }
 

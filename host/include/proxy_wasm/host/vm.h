@@ -27,6 +27,7 @@
 #include "proxy_wasm/host/embedder.h"
 #include "proxy_wasm/host/engine.h"
 #include "proxy_wasm/host/plugin.h"
+#include "proxy_wasm/host/vm_state.h"
 
 namespace proxy_wasm::host {
 
@@ -77,7 +78,7 @@ class Vm {
   // Envoy's order at stream end: on_log, on_done, on_delete. The context is gone afterwards.
   void endStream(uint32_t stream);
   // Whether context `id` exists (a stream is gone after endStream(), a root after its on_delete).
-  bool hasContext(uint32_t id) const { return contexts_.count(id) != 0; }
+  bool hasContext(uint32_t id) const { return contexts_.find(id) != nullptr; }
 
   // ---- events delivered by the embedder on this thread ----
   void onTick(uint32_t root_context_id);
@@ -146,22 +147,8 @@ class Vm {
     bool outermost_;
   };
 
-  struct Context {
-    uint32_t id = 0;
-    uint32_t root_id = 0;  // itself for roots
-    std::shared_ptr<const PluginConfig> plugin;
-    StreamHost* stream = nullptr;   // streams only
-    bool in_configure = false;      // roots: plugin configuration readable
-    bool pending_done = false;      // roots: on_done returned false, waiting for proxy_done
-    bool local_reply_sent = false;  // streams: forces the callback's result to stop
-    bool failed_stream = false;     // streams: failure policy already applied
-  };
-
-  // The answer of a callout being delivered (readable inside its callback only).
-  struct CalloutResponse {
-    std::vector<std::pair<std::string, std::string>> headers, trailers;
-    std::string body;
-  };
+  using Context = VmContext;
+  using CalloutResponse = CalloutState::Response;
 
   Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host);
   bool initialize(std::string* error);
@@ -221,8 +208,7 @@ class Vm {
   std::unique_ptr<Instance> instance_;
   MemoryFields memory_fields_;
   int32_t callbacks_[kCallbackCount];
-  std::map<uint32_t, Context> contexts_;
-  uint32_t next_context_id_ = 1;
+  ContextTable contexts_;
   uint32_t current_context_ = 0;
   uint32_t effective_context_ = 0;
   int depth_ = 0;
@@ -233,13 +219,8 @@ class Vm {
   std::string_view current_callback_;  // a static name (the callback table, "_initialize")
   std::string last_plugin_warning_;    // the plugin's last warning or error log line
   std::vector<std::function<void()>> deferred_;
-  uint32_t next_callout_ = 0;
-  std::unordered_map<uint32_t, uint32_t> grpc_streams_;  // token -> root
-  const CalloutResponse* callout_response_ = nullptr;
-  std::string grpc_message_;
-  std::pair<uint32_t, std::string> last_status_{0, ""};
-  std::unordered_map<uint32_t, class Metric*> metrics_;
-  uint32_t next_metric_ = 0;
+  CalloutState callouts_;
+  MetricHandles metrics_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

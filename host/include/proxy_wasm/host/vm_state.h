@@ -1,0 +1,115 @@
+// The state a Vm keeps between calls, one type per concern: its contexts, its callouts and the
+// metric handles its plugin holds. The Vm owns one of each; hostcall bodies reach them through
+// HostcallEnv (host/src/hostcall_env.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "proxy_wasm/host/plugin.h"
+
+namespace proxy_wasm::host {
+
+class StreamHost;
+class Metric;
+
+// One context of the plugin: a root (one per plugin configuration) or an HTTP stream.
+struct VmContext {
+  uint32_t id = 0;
+  uint32_t root_id = 0;  // itself for roots
+  std::shared_ptr<const PluginConfig> plugin;
+  StreamHost* stream = nullptr;   // streams only
+  bool in_configure = false;      // roots: plugin configuration readable
+  bool pending_done = false;      // roots: on_done returned false, waiting for proxy_done
+  bool local_reply_sent = false;  // streams: forces the callback's result to stop
+  bool failed_stream = false;     // streams: failure policy already applied
+};
+
+// The VM's contexts by id. Ids are never reused; iteration is in id order (roots first, as they
+// are created first).
+class ContextTable {
+ public:
+  // A new context with the next id; `root_id` 0 makes it its own root.
+  VmContext& create(uint32_t root_id, std::shared_ptr<const PluginConfig> plugin) {
+    const uint32_t id = next_id_++;
+    VmContext& c = contexts_[id];
+    c.id = id;
+    c.root_id = root_id == 0 ? id : root_id;
+    c.plugin = std::move(plugin);
+    return c;
+  }
+  VmContext* find(uint32_t id) {
+    auto it = contexts_.find(id);
+    return it == contexts_.end() ? nullptr : &it->second;
+  }
+  const VmContext* find(uint32_t id) const {
+    auto it = contexts_.find(id);
+    return it == contexts_.end() ? nullptr : &it->second;
+  }
+  void erase(uint32_t id) { contexts_.erase(id); }
+  bool empty() const { return contexts_.empty(); }
+  // The first context in id order (the oldest root), or null.
+  const VmContext* first() const {
+    return contexts_.empty() ? nullptr : &contexts_.begin()->second;
+  }
+  // The ids of the live streams, in id order.
+  std::vector<uint32_t> streamIds() const {
+    std::vector<uint32_t> out;
+    for (const auto& [id, c] : contexts_) {
+      if (c.stream != nullptr) out.push_back(id);
+    }
+    return out;
+  }
+
+ private:
+  std::map<uint32_t, VmContext> contexts_;
+  uint32_t next_id_ = 1;
+};
+
+// The VM's callouts: the tokens it hands out, its open gRPC streams, and what a callout callback
+// may read while it runs (the answer, a gRPC message, the last status).
+class CalloutState {
+ public:
+  // The answer of a callout being delivered (readable inside its callback only).
+  struct Response {
+    std::vector<std::pair<std::string, std::string>> headers, trailers;
+    std::string body;
+  };
+
+  // A fresh token whose low two bits are `tag` (so a token says which kind of callout it is).
+  uint32_t nextToken(uint32_t tag) { return (next_token_ += 4) + tag; }
+
+  std::unordered_map<uint32_t, uint32_t> grpc_streams;  // open gRPC stream token -> root
+  const Response* response = nullptr;                   // inside a callout callback only
+  std::string grpc_message;                             // inside on_grpc_receive only
+  std::pair<uint32_t, std::string> last_status{0, ""};  // proxy_get_status
+
+ private:
+  uint32_t next_token_ = 0;
+};
+
+// The metric handles the plugin holds: ids it got from proxy_define_metric, each naming a metric
+// of the host's registry (which outlives the VM). The low two bits of an id are the metric type.
+class MetricHandles {
+ public:
+  uint32_t add(Metric* m, uint32_t type) {
+    const uint32_t id = (next_ += 4) + type;
+    handles_[id] = m;
+    return id;
+  }
+  Metric* find(uint32_t id) const {
+    auto it = handles_.find(id);
+    return it == handles_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::unordered_map<uint32_t, Metric*> handles_;
+  uint32_t next_ = 0;
+};
+
+}  // namespace proxy_wasm::host
