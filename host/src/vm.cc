@@ -212,11 +212,10 @@ void Vm::logFromPlugin(LogLevel level, std::string_view message) {
   host_.log(currentPlugin(), level, message);
 }
 
-std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
-                                 std::initializer_list<uint64_t> args) {
-  if (failed_) return std::nullopt;
+CallOutcome Vm::call(Callback cb, uint32_t context_id, std::initializer_list<uint64_t> args) {
+  if (failed_) return {};
   int32_t fn = callbacks_[cb];
-  if (fn < 0) return std::nullopt;
+  if (fn < 0) return {};
   const bool outer = depth_ == 0;
   if (outer) aborted_reason_.clear();
   uint64_t result = 0;
@@ -235,10 +234,10 @@ std::optional<uint64_t> Vm::call(Callback cb, uint32_t context_id,
     }
     fail(kCallbackNames[cb], message);
     if (outer) deferred_.clear();
-    return std::nullopt;
+    return {};
   }
   if (outer) runDeferred();
-  return result;
+  return {result, 1};
 }
 
 void Vm::runDeferred() {
@@ -481,9 +480,9 @@ void Vm::onGrpcClose(uint32_t root, uint32_t token, uint32_t status, std::string
   call(kOnGrpcClose, root, {root, token, status});
 }
 
-std::optional<uint64_t> Vm::callExportForTest(int32_t fn, const std::vector<uint64_t>& args,
-                                              uint32_t context_id) {
-  if (failed_ || fn < 0) return std::nullopt;
+CallOutcome Vm::callExportForTest(int32_t fn, const std::vector<uint64_t>& args,
+                                  uint32_t context_id) {
+  if (failed_ || fn < 0) return {};
   uint64_t result = 0;
   CallResult r;
   {
@@ -493,9 +492,9 @@ std::optional<uint64_t> Vm::callExportForTest(int32_t fn, const std::vector<uint
   }
   if (!r.ok()) {
     fail("(test export)", !aborted_reason_.empty() ? aborted_reason_ : r.message);
-    return std::nullopt;
+    return {};
   }
-  return result;
+  return {result, 1};
 }
 
 uint64_t Vm::memoryBytes() {

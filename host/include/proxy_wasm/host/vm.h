@@ -38,6 +38,16 @@ using abi::GrpcStatus;
 
 class HostcallEnv;
 
+// What a call into the plugin returned: false when the export is absent or the call failed, else
+// the result slot. Two full words rather than std::optional: a byte-wide flag stored and then
+// loaded with its word missed store forwarding on every call.
+struct CallOutcome {
+  uint64_t value = 0;
+  uint64_t ok = 0;
+  explicit operator bool() const { return ok != 0; }
+  uint64_t operator*() const { return value; }
+};
+
 class Vm {
  public:
   // Instantiates `code` on `engine` (which must outlive the Vm), links every import strictly, and
@@ -94,8 +104,8 @@ class Vm {
   // For tests and benchmarks: call an arbitrary export (handle from exportHandle) with i32
   // arguments, as `context_id`, under the callback deadline.
   int32_t exportHandle(std::string_view name) { return instance_->findFunction(name); }
-  std::optional<uint64_t> callExportForTest(int32_t function, const std::vector<uint64_t>& args,
-                                            uint32_t context_id = 0);
+  CallOutcome callExportForTest(int32_t function, const std::vector<uint64_t>& args,
+                                uint32_t context_id = 0);
   uint64_t memoryBytes();
 
  private:
@@ -154,8 +164,7 @@ class Vm {
   bool initialize(std::string* error);
 
   // Calls a callback as `context_id`; returns the result slot, or nullopt if absent or failed.
-  std::optional<uint64_t> call(Callback cb, uint32_t context_id,
-                               std::initializer_list<uint64_t> args);
+  CallOutcome call(Callback cb, uint32_t context_id, std::initializer_list<uint64_t> args);
   void runDeferred();
   void fail(std::string_view callback, std::string_view message);
   // A stream callback on a failed VM: applies the failure policy once.
