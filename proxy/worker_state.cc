@@ -16,8 +16,8 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using proxy_wasm::host::Engine;
 using proxy_wasm::host::GrpcCallRequest;
+using proxy_wasm::host::HttpCalloutAnswer;
 using proxy_wasm::host::HttpCallRequest;
-using proxy_wasm::host::HttpCallResponse;
 using proxy_wasm::host::LogLevel;
 using proxy_wasm::host::PluginConfig;
 using proxy_wasm::host::ThreadLocalPlugin;
@@ -235,7 +235,7 @@ WasmResult WorkerState::httpCall(Vm& vm, uint32_t root, uint32_t token, HttpCall
         auto it = self->callouts_.find(token);
         if (it == self->callouts_.end() || it->second != &vm) co_return;  // VM gone or cancelled
         self->callouts_.erase(it);
-        HttpCallResponse resp;
+        HttpCalloutAnswer resp;
         if (r.failure == UpstreamFailure::None) {
           for (const auto& [k, v] : r.response.headers.entries()) resp.headers.emplace_back(k, v);
           for (const auto& [k, v] : r.response.trailers.entries()) resp.trailers.emplace_back(k, v);

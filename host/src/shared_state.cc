@@ -5,20 +5,21 @@
 
 namespace proxy_wasm::host {
 
-// ---- SharedData -----------------------------------------------------------------------------
+// ---- SharedDataStore
+// -----------------------------------------------------------------------------
 
-SharedData& SharedData::instance() {
-  static SharedData* d = new SharedData();
+SharedDataStore& SharedDataStore::instance() {
+  static SharedDataStore* d = new SharedDataStore();
   return *d;
 }
 
-uint32_t SharedData::nextCas() {
+uint32_t SharedDataStore::nextCas() {
   if (++cas_counter_ == 0) ++cas_counter_;
   return cas_counter_;
 }
 
-WasmResult SharedData::get(std::string_view vm_id, std::string_view key, std::string* value,
-                           uint32_t* cas) const {
+WasmResult SharedDataStore::get(std::string_view vm_id, std::string_view key, std::string* value,
+                                uint32_t* cas) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto ns = data_.find(vm_id);
   if (ns == data_.end()) return WasmResult::NotFound;
@@ -29,8 +30,8 @@ WasmResult SharedData::get(std::string_view vm_id, std::string_view key, std::st
   return WasmResult::Ok;
 }
 
-WasmResult SharedData::set(std::string_view vm_id, std::string_view key, std::string_view value,
-                           uint32_t cas) {
+WasmResult SharedDataStore::set(std::string_view vm_id, std::string_view key,
+                                std::string_view value, uint32_t cas) {
   std::lock_guard<std::mutex> lock(mu_);
   auto ns = data_.find(vm_id);
   if (ns == data_.end()) ns = data_.emplace(std::string(vm_id), decltype(ns->second)()).first;
@@ -46,7 +47,7 @@ WasmResult SharedData::set(std::string_view vm_id, std::string_view key, std::st
   return WasmResult::Ok;
 }
 
-void SharedData::clear(std::string_view vm_id) {
+void SharedDataStore::clear(std::string_view vm_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto ns = data_.find(vm_id);
   if (ns != data_.end()) data_.erase(ns);

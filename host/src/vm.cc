@@ -97,10 +97,12 @@ std::unique_ptr<Vm> Vm::create(std::shared_ptr<const PluginCode> code, VmConfig 
   return vm;
 }
 
-bool Vm::initialize(std::string* error) {
-  const ModuleInfo& info = code_->info();
-  std::vector<ImportBinding> bindings;
-  bindings.reserve(info.imports.size());
+namespace {
+
+// One binding per import, each a hostcall of the table with the module's exact type; false with
+// `error` naming the first import the host cannot satisfy.
+bool linkImports(const ModuleInfo& info, std::vector<ImportBinding>* bindings, std::string* error) {
+  bindings->reserve(info.imports.size());
   for (const ModuleImport& imp : info.imports) {
     if (imp.kind != 0) {
       *error =
@@ -117,14 +119,26 @@ bool Vm::initialize(std::string* error) {
                ", the host provides " + toString(def->type);
       return false;
     }
-    bindings.push_back(ImportBinding{imp.module, imp.name, imp.type, def->function});
+    bindings->push_back(ImportBinding{imp.module, imp.name, imp.type, def->function});
   }
+  return true;
+}
+
+}  // namespace
+
+bool Vm::initialize(std::string* error) {
+  const ModuleInfo& info = code_->info();
+  std::vector<ImportBinding> bindings;
+  if (!linkImports(info, &bindings, error)) return false;
   auto compiled = code_->compiled(engine_, error);
   if (!compiled) return false;
   instance_ = engine_.instantiate(*compiled, bindings, this, error);
   if (!instance_) return false;
   memory_fields_ = instance_->memoryFields();
+  return resolveCallbacks(info, error) && runModuleInitialisation(info, error);
+}
 
+bool Vm::resolveCallbacks(const ModuleInfo& info, std::string* error) {
   for (int cb = 0; cb < kCallbackCount; ++cb) {
     const ModuleExport* e = info.findExport(kCallbackNames[cb]);
     if (e == nullptr || e->kind != 0) continue;
@@ -146,8 +160,12 @@ bool Vm::initialize(std::string* error) {
     *error = "the module exports no allocator (malloc or proxy_on_memory_allocate)";
     return false;
   }
+  return true;
+}
 
-  // Module initialisation, with hostcalls restricted as in the reference host.
+// WASI reactor (_initialize, then main or __main_void) or command (_start) initialisation, with
+// hostcalls restricted as in the reference host.
+bool Vm::runModuleInitialisation(const ModuleInfo& info, std::string* error) {
   auto run = [&](const char* name, std::vector<uint64_t> args, size_t results) -> bool {
     int32_t fn = instance_->findFunction(name);
     if (fn < 0) return true;
@@ -171,14 +189,11 @@ bool Vm::initialize(std::string* error) {
   };
   if (typed("_initialize", FuncType{{}, {}})) {
     if (!run("_initialize", {}, 0)) return false;
-    if (typed("main", FuncType{{I, I}, {I}})) {
-      if (!run("main", {0, 0}, 1)) return false;
-    } else if (typed("__main_void", FuncType{{}, {I}})) {
-      if (!run("__main_void", {}, 1)) return false;
-    }
-  } else if (typed("_start", FuncType{{}, {}})) {
-    if (!run("_start", {}, 0)) return false;
+    if (typed("main", FuncType{{I, I}, {I}})) return run("main", {0, 0}, 1);
+    if (typed("__main_void", FuncType{{}, {I}})) return run("__main_void", {}, 1);
+    return true;
   }
+  if (typed("_start", FuncType{{}, {}})) return run("_start", {}, 0);
   return true;
 }
 
@@ -435,7 +450,7 @@ void Vm::onQueueReady(uint32_t root, uint32_t queue_id) {
   if (context(root) != nullptr) call(kOnQueueReady, root, {root, queue_id});
 }
 
-void Vm::onHttpCallResponse(uint32_t root, uint32_t token, HttpCallResponse response) {
+void Vm::onHttpCallResponse(uint32_t root, uint32_t token, HttpCalloutAnswer response) {
   if (failed_ || context(root) == nullptr) return;
   CalloutResponse r{std::move(response.headers), std::move(response.trailers),
                     std::move(response.body)};

@@ -209,7 +209,7 @@ TEST_P(Conformance, Properties) {
 TEST_P(Conformance, SharedDataAcrossVmsOfOneVmId) {
   auto a = load("conformance");
   auto b = load("conformance");
-  SharedData::instance().clear("conf_vm_" + GetParam());
+  SharedDataStore::instance().clear("conf_vm_" + GetParam());
   for (int i = 1; i <= 3; ++i) {
     auto& h = i % 2 ? a : b;
     auto s = h->newStream();

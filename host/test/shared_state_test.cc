@@ -9,7 +9,7 @@ namespace proxy_wasm::host {
 namespace {
 
 TEST(SharedData, CasSemanticsAndNamespacesByVmId) {
-  auto& d = SharedData::instance();
+  auto& d = SharedDataStore::instance();
   std::string v;
   uint32_t cas = 0;
   EXPECT_EQ(d.get("ns_a", "k", &v, &cas), WasmResult::NotFound);
@@ -24,7 +24,7 @@ TEST(SharedData, CasSemanticsAndNamespacesByVmId) {
 }
 
 TEST(SharedData, ConcurrentCasIncrementsLoseNothing) {
-  auto& d = SharedData::instance();
+  auto& d = SharedDataStore::instance();
   d.set("ns_conc", "n", "0", 0);
   auto worker = [&] {
     for (int i = 0; i < 2000; ++i) {

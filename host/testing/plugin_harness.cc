@@ -324,7 +324,7 @@ void PluginHarness::respondHttpCall(uint32_t token, const Headers& headers, std:
   const uint32_t root = call->root;
   callout_vm_.erase(vm);
   http_calls_.erase(call);
-  target->onHttpCallResponse(root, token, HttpCallResponse{headers, std::string(body), trailers});
+  target->onHttpCallResponse(root, token, HttpCalloutAnswer{headers, std::string(body), trailers});
 }
 
 void PluginHarness::respondGrpcCall(uint32_t token, uint32_t status, std::string_view message) {

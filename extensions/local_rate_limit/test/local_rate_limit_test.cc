@@ -324,7 +324,7 @@ TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
   ASSERT_TRUE(h) << error_;
   const std::string lock = "local_rate_limit.rl_stale_lock_" + GetParam() + ".lock";
   ASSERT_EQ(
-      SharedData::instance().set(
+      SharedDataStore::instance().set(
           "rate_limit", lock, "local_rate_limit.x.slot.7 " + std::to_string(h->realtimeNanos()), 0),
       WasmResult::Ok);
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the overflow bucket while the lock is fresh";
@@ -334,7 +334,7 @@ TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u);
   std::string value;
   uint32_t cas = 0;
-  ASSERT_EQ(SharedData::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
+  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
   EXPECT_EQ(value, "-") << "and released";
 }
 

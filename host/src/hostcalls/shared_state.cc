@@ -9,14 +9,14 @@ namespace {
 WasmResult getSharedData(HostcallEnv& env, GuestBytes key, GuestOut value, GuestU32Out cas) {
   std::string found;
   uint32_t version = 0;
-  WasmResult r = SharedData::instance().get(env.config().vm_id, key.view, &found, &version);
+  WasmResult r = SharedDataStore::instance().get(env.config().vm_id, key.view, &found, &version);
   if (r != WasmResult::Ok) return r;
   if (!cas.write(env, version)) return WasmResult::InvalidMemoryAccess;
   return value.write(env, found);
 }
 
 WasmResult setSharedData(HostcallEnv& env, GuestBytes key, GuestBytes value, uint32_t cas) {
-  return SharedData::instance().set(env.config().vm_id, key.view, value.view, cas);
+  return SharedDataStore::instance().set(env.config().vm_id, key.view, value.view, cas);
 }
 
 WasmResult registerSharedQueue(HostcallEnv& env, GuestBytes name, GuestU32Out queue_id) {

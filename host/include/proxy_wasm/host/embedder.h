@@ -106,7 +106,7 @@ struct HttpCallRequest {
 };
 
 // An empty `headers` means the call failed without a response (reset, connect failure, timeout).
-struct HttpCallResponse {
+struct HttpCalloutAnswer {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::vector<std::pair<std::string, std::string>> trailers;

@@ -24,9 +24,9 @@ using abi::WasmResult;
 
 // Shared data, namespaced by vm_id. CAS values come from one process-wide counter (never 0),
 // bumped on every successful set, as in the reference host.
-class SharedData {
+class SharedDataStore {
  public:
-  static SharedData& instance();
+  static SharedDataStore& instance();
   WasmResult get(std::string_view vm_id, std::string_view key, std::string* value,
                  uint32_t* cas) const;
   // cas == 0: unconditional; otherwise CasMismatch unless the stored cas equals it.

@@ -93,7 +93,7 @@ class Vm {
   // ---- events delivered by the embedder on this thread ----
   void onTick(uint32_t root_context_id);
   void onQueueReady(uint32_t root_context_id, uint32_t queue_id);
-  void onHttpCallResponse(uint32_t root_context_id, uint32_t token, HttpCallResponse response);
+  void onHttpCallResponse(uint32_t root_context_id, uint32_t token, HttpCalloutAnswer response);
   void onGrpcReceiveInitialMetadata(uint32_t root_context_id, uint32_t token,
                                     std::vector<std::pair<std::string, std::string>> metadata);
   void onGrpcReceive(uint32_t root_context_id, uint32_t token, std::string message);
@@ -162,6 +162,9 @@ class Vm {
 
   Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host);
   bool initialize(std::string* error);
+  // Resolves and type-checks the callback exports (an allocator is required).
+  bool resolveCallbacks(const ModuleInfo& info, std::string* error);
+  bool runModuleInitialisation(const ModuleInfo& info, std::string* error);
 
   // Calls a callback as `context_id`; returns the result slot, or nullopt if absent or failed.
   CallOutcome call(Callback cb, uint32_t context_id, std::initializer_list<uint64_t> args);
