@@ -33,6 +33,8 @@ packages=(
   # htpasswd and openssl generate hashed credentials in tests, the demo and the benchmarks (xxd
   # turns an RSA modulus into bytes for a JWKS)
   apache2-utils openssl xxd
+  # native unit tests of the extensions' configs: the C libraries the plugins compile in
+  nettle-dev libpcre2-dev
   # release: a real OCI registry in tests, skopeo to push and inspect images, minisign signatures
   docker-registry skopeo minisign
   # source packages need dpkg-dev for apt-get source
