@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <cstdlib>
+#include <tuple>
 
 #include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/fractional_percent.h"
 #include "proxy_wasm/sdk/json.h"
+#include "proxy_wasm/sdk/strings.h"
 
 using namespace proxy_wasm;
 
@@ -13,6 +15,57 @@ namespace local_rate_limit {
 namespace {
 
 constexpr uint64_t kMinIntervalNs = 50'000'000;  // 50 ms, as Envoy's local rate limit
+
+// One key source ({"header": "x-api-key"}, {"cookie": "session"}, ...).
+Expected<KeyPart, std::string> parseKeyPart(const json::Value& v) {
+  if (!v.isObject())
+    return unexpected(v.path() + ": expected an object like {\"header\": \"x-api-key\"}");
+  auto members = v.asObject();
+  if (members->size() != 1) return unexpected(v.path() + ": expected exactly one key source");
+  const auto& [name, value] = (*members)[0];
+  KeyPart p{};
+  if (name == "header" || name == "query_param" || name == "cookie") {
+    auto s = value.asString();
+    if (!s || s->empty()) return unexpected(value.path() + ": expected a non-empty string");
+    p.kind = name == "header"        ? KeyPart::Kind::Header
+             : name == "query_param" ? KeyPart::Kind::QueryParam
+                                     : KeyPart::Kind::Cookie;
+    p.name = *s;
+    if (p.kind == KeyPart::Kind::Header) {
+      proxy_wasm::strings::lowerAsciiInPlace(p.name);
+    }
+  } else if (name == "source_address" || name == "path" || name == "connection") {
+    auto b = value.asBool();
+    if (!b || !*b) return unexpected(value.path() + ": expected true");
+    p.kind = name == "path"             ? KeyPart::Kind::Path
+             : name == "source_address" ? KeyPart::Kind::SourceAddress
+                                        : KeyPart::Kind::Connection;
+  } else if (name == "masked_remote_address") {  // Envoy's rate-limit action of that name
+    p.kind = KeyPart::Kind::MaskedAddress;
+    if (auto bad = value.unknownField({"v4_prefix_mask_len", "v6_prefix_mask_len"})) {
+      return unexpected(bad->toString());
+    }
+    for (auto [field, max, out] : {std::tuple{"v4_prefix_mask_len", 32, &p.v4_prefix},
+                                   std::tuple{"v6_prefix_mask_len", 128, &p.v6_prefix}}) {
+      auto n = value.getInt64(field);
+      if (!n) return unexpected(n.error().toString());
+      if (*n && (**n < 0 || **n > max)) {
+        return unexpected(value.path() + "." + field + ": expected 0 to " + std::to_string(max));
+      }
+      if (*n) *out = static_cast<int>(**n);
+    }
+  } else if (name == "xff_hop") {
+    auto n = value.asInt64();
+    if (!n || *n < 1) return unexpected(value.path() + ": expected a hop number >= 1 (1 = last)");
+    p.kind = KeyPart::Kind::XffHop;
+    p.hop = *n;
+  } else {
+    return unexpected(v.path() + "." + name +
+                      ": unknown key source (header, source_address, masked_remote_address, "
+                      "xff_hop, path, query_param, cookie, connection)");
+  }
+  return p;
+}
 
 // Durations: a number of seconds, or "1.5s", "250ms".
 Expected<uint64_t, std::string> durationNs(const json::Value& v) {

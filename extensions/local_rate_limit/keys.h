@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "proxy_wasm/sdk.h"
-#include "proxy_wasm/sdk/json.h"
 
 namespace local_rate_limit {
 
@@ -29,10 +28,6 @@ struct KeyPart {
   int64_t hop = 1;   // x-forwarded-for hop counted from the right (1 = the last address)
   int v4_prefix = 32, v6_prefix = 128;  // masked_remote_address
 };
-
-// Parses one key source ({"header": "x-api-key"}, {"cookie": "session"}, ...); errors name the
-// path.
-proxy_wasm::Expected<KeyPart, std::string> parseKeyPart(const proxy_wasm::json::Value& v);
 
 // The key of the request being handled: its parts joined with '|', bounded in length.
 std::string requestKey(const std::vector<KeyPart>& parts);
