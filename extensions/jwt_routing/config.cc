@@ -1,7 +1,7 @@
 // jwt_routing's configuration: JSON, every error naming its field path.
 #include <algorithm>
 
-#include "plugin.h"
+#include "config.h"
 #include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/strings.h"
 
@@ -240,6 +240,17 @@ const Schema<Config> kConfig =
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
   return kConfig.parse(text, /*empty_is_object=*/true);
+}
+
+const Rule* matchRule(const Config& config, const Claims& claims) {
+  for (const auto& r : config.rules) {
+    auto values = claims.values(r.claim);
+    if (!values) continue;
+    for (const auto& v : *values) {
+      if (std::find(r.values.begin(), r.values.end(), v) != r.values.end()) return &r;
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace jwt_routing

@@ -1,4 +1,4 @@
-#include "plugin.h"
+#include "filter.h"
 
 #include <nettle/sha2.h>
 
@@ -62,17 +62,6 @@ Found findToken(const Provider& p, const proxy_wasm::HttpContext& stream) {
 }
 
 }  // namespace
-
-const Rule* matchRule(const Config& config, const Claims& claims) {
-  for (const auto& r : config.rules) {
-    auto values = claims.values(r.claim);
-    if (!values) continue;
-    for (const auto& v : *values) {
-      if (std::find(r.values.begin(), r.values.end(), v) != r.values.end()) return &r;
-    }
-  }
-  return nullptr;
-}
 
 bool Root::onConfigure(std::string_view configuration) {
   auto parsed = parseConfig(configuration);
