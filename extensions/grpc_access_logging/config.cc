@@ -1,7 +1,9 @@
 // grpc_access_logging's configuration: JSON, every error naming its field.
-#include "plugin.h"
+#include "config.h"
+
 #include "proxy_wasm/sdk/config_schema.h"
 #include "proxy_wasm/sdk/json.h"
+#include "wire.h"
 
 namespace grpc_access_logging {
 
@@ -48,6 +50,18 @@ const auto kSchema =
 
 Expected<Config, std::string> parseConfig(std::string_view text) {
   return kSchema.parse(text, /*empty_is_object=*/true);
+}
+
+std::string encodeGrpcService(std::string_view target) {
+  // envoy.config.core.v3.GrpcService: envoy_grpc = 1 {cluster_name = 1}, google_grpc = 2
+  // {target_uri = 1, stat_prefix = 4}. A "host:port" is a target, anything else a cluster.
+  std::string inner;
+  const bool is_target = target.find(':') != std::string_view::npos;
+  appendField(inner, 1, target);
+  if (is_target) appendField(inner, 4, "grpc_access_logging");
+  std::string service;
+  appendField(service, is_target ? 2 : 1, inner);
+  return service;
 }
 
 }  // namespace grpc_access_logging

@@ -3,9 +3,9 @@
 // through the pointers while encoding, so pointing at const strings is safe.
 #include <pb_encode.h>
 
+#include "access_log.h"
 #include "log.pb.h"
 #include "otlp_logs.pb.h"
-#include "plugin.h"
 
 namespace grpc_access_logging {
 
@@ -74,15 +74,6 @@ std::optional<std::string> hexBytes(std::string_view hex) {
   }
   if (out.find_first_not_of('\0') == std::string::npos) return std::nullopt;  // all-zero: invalid
   return out;
-}
-
-size_t varintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
 }
 
 // A length-delimited field's tag and length (its bytes follow).
@@ -161,12 +152,6 @@ class Attributes {
 };
 
 }  // namespace
-
-void appendField(std::string& out, uint32_t field, std::string_view message) {
-  pb_ostream_t s = appender(&out);
-  pb_encode_tag(&s, PB_WT_STRING, field);
-  pb_encode_string(&s, reinterpret_cast<const pb_byte_t*>(message.data()), message.size());
-}
 
 std::string encodeLogEntry(const AccessEntry& e, const NodeInfo& node) {
   LogEntry m{};
@@ -288,18 +273,6 @@ std::string wrapOtlpBatch(std::string_view resource, std::string_view records) {
               opentelemetry_proto_collector_logs_v1_ExportLogsServiceRequest_resource_logs_tag,
               resource_logs);
   return request;
-}
-
-std::string encodeGrpcService(std::string_view target) {
-  // envoy.config.core.v3.GrpcService: envoy_grpc = 1 {cluster_name = 1}, google_grpc = 2
-  // {target_uri = 1, stat_prefix = 4}. A "host:port" is a target, anything else a cluster.
-  std::string inner;
-  const bool is_target = target.find(':') != std::string_view::npos;
-  appendField(inner, 1, target);
-  if (is_target) appendField(inner, 4, "grpc_access_logging");
-  std::string service;
-  appendField(service, is_target ? 2 : 1, inner);
-  return service;
 }
 
 }  // namespace grpc_access_logging

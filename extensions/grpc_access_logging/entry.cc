@@ -1,5 +1,5 @@
 // What one stream's properties say at log time (Envoy's attribute names), and the node's identity.
-#include "plugin.h"
+#include "access_log.h"
 
 namespace grpc_access_logging {
 

@@ -1,7 +1,7 @@
 // Exporter: one service's batches, from the first entry to written or dropped.
 #include <algorithm>
 
-#include "plugin.h"
+#include "access_log.h"
 
 namespace grpc_access_logging {
 
@@ -12,16 +12,6 @@ namespace {
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kFirstBackoffMs = 250, kMaxBackoffMs = 30'000;
 constexpr size_t kMaxExportBytes = 4u << 20;  // gRPC's default limit on a received message
-
-// The bytes appendField adds around an entry of `size` bytes (tag + length varint).
-size_t framing(size_t size) {
-  size_t varint = 1;
-  while (size >= 0x80) {
-    size >>= 7;
-    ++varint;
-  }
-  return 1 + varint;
-}
 
 }  // namespace
 
@@ -46,8 +36,9 @@ void Exporter::add(const AccessEntry& access) {
   const std::string entry = wire_.encode(access);
   // A batch is full at max_batch_entries, or when this entry would take it past max_batch_bytes;
   // a full batch goes at once (or right after the export in flight).
-  bool full = current_.entries > 0 && current_.bytes.size() + framing(entry.size()) + entry.size() >
-                                          limits_.max_batch_bytes;
+  bool full =
+      current_.entries > 0 &&
+      current_.bytes.size() + fieldFraming(entry.size()) + entry.size() > limits_.max_batch_bytes;
   if (full) seal();
   appendField(current_.bytes, wire_.entry_field, entry);
   ++current_.entries;

@@ -2,11 +2,13 @@
 // to upstream's LoggingService/WriteLog and/or OpenTelemetry's LogsService/Export. See README.md.
 //
 // The pieces, each in its own file:
-//   config.cc    the JSON configuration (every error names its field)
-//   entry.cc     AccessEntry: what one stream's properties say, absent ones left out
-//   encoding.cc  the two wire formats (nanopb messages; a batch is a run of encoded entries)
-//   exporter.cc  Exporter: batching, the buffer bound, one export in flight, retries, shutdown
-//   plugin.cc    the root and stream contexts
+//   config.{h,cc}  the JSON configuration (every error names its field); pure
+//   wire.{h,cc}    Protocol Buffers basics without generated code; pure
+//   entry.cc       AccessEntry: what one stream's properties say, absent ones left out
+//   encoding.cc    the two wire formats (nanopb messages; a batch is a run of encoded entries)
+//   exporter.cc    Exporter: batching, the buffer bound, one export in flight, retries, shutdown
+//   filter.cc      the root and stream contexts
+// This header declares entry, encoding and exporter.
 #pragma once
 
 #include <chrono>
@@ -18,28 +20,11 @@
 #include <string_view>
 #include <vector>
 
+#include "config.h"
 #include "proxy_wasm/sdk.h"
+#include "wire.h"
 
 namespace grpc_access_logging {
-
-// Where one service's exports go: a serialized envoy.config.core.v3.GrpcService, so Envoy and
-// wasm-proxy resolve it alike (google_grpc for "host:port", envoy_grpc for a cluster name).
-struct ServiceTarget {
-  std::string configured;    // as written in the configuration, for logs
-  std::string grpc_service;  // the proxy_grpc_call `upstream` argument
-};
-
-struct Config {
-  std::optional<ServiceTarget> logging_service;  // upstream's WriteLog
-  std::optional<ServiceTarget> otlp_service;     // OTLP LogsService/Export
-  uint32_t flush_interval_ms = 1000;
-  uint32_t max_batch_entries = 500;
-  uint32_t max_batch_bytes = 16384;
-  uint32_t max_buffered_entries = 10000;
-  uint32_t timeout_ms = 5000;
-};
-
-proxy_wasm::Expected<Config, std::string> parseConfig(std::string_view json);
 
 // One HTTP stream as its properties describe it at log time; a property the proxy does not have
 // stays nullopt and is left out of every wire format.
@@ -66,12 +51,8 @@ NodeInfo readNodeInfo();
 std::string encodeLogEntry(const AccessEntry& e, const NodeInfo& node);  // upstream's LogEntry
 std::string encodeLogRecord(const AccessEntry& e);                       // OTLP LogRecord
 std::string encodeOtlpResource(const NodeInfo& node);                    // OTLP Resource
-// Appends `message` as a length-delimited field `field` to `out`.
-void appendField(std::string& out, uint32_t field, std::string_view message);
 // An ExportLogsServiceRequest around a batch of ScopeLogs.log_records.
 std::string wrapOtlpBatch(std::string_view resource, std::string_view records);
-// envoy.config.core.v3.GrpcService for a target "host:port" (google_grpc) or a cluster name.
-std::string encodeGrpcService(std::string_view target_or_cluster);
 
 // The counters of one service, shared by every VM of the plugin (the host's metrics).
 struct ExporterCounters {

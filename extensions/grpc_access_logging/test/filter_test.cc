@@ -62,23 +62,13 @@ logging::WriteLogRequest writeLog(const PluginHarness::GrpcCall& call) {
   return r;
 }
 
-TEST_P(GrpcAccessLogging, RefusesBadConfigurationsNamingTheField) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"{}", "logging_service or otlp_service: at least one is required"},
-      {R"({"logging_service": ""})", "logging_service: must not be empty"},
-      {R"({"logging_service": 5})", "logging_service: expected string"},
-      {R"({"logging_service": "a:1", "flush_interval": 5})", "flush_interval: unknown field"},
-      {R"({"logging_service": "a:1", "max_batch_entries": 0})",
-       "max_batch_entries: must be at least 1"},
-      {R"({"logging_service": "a:1", "max_batch_entries": 100001})",
-       "max_batch_entries: must be at most 100000"},
-      {R"({"logging_service": "a:1", "max_batch_entries": 50, "max_buffered_entries": 10})",
-       "max_buffered_entries: must be at least max_batch_entries (50)"},
-  };
-  for (const auto& [config, message] : cases) {
-    EXPECT_FALSE(load(config)) << config;
-    EXPECT_NE(error_.find(message), std::string::npos) << config << " -> " << error_;
-  }
+// The configuration's fields are tested natively (config_test.cc); here, that a refused one
+// fails the load with its path.
+TEST_P(GrpcAccessLogging, ARefusedConfigurationFailsTheLoadNamingTheField) {
+  EXPECT_FALSE(load("{}"));
+  EXPECT_NE(error_.find("logging_service or otlp_service: at least one is required"),
+            std::string::npos)
+      << error_;
 }
 
 TEST_P(GrpcAccessLogging, EntriesGoOutAsUpstreamsWriteLogAtTheFlushInterval) {

@@ -1,6 +1,6 @@
 // grpc_access_logging: the root (configuration, exporters, flush ticks, shutdown) and the stream
 // (one entry at log time).
-#include "plugin.h"
+#include "access_log.h"
 
 namespace grpc_access_logging {
 
