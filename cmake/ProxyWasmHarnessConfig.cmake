@@ -31,7 +31,7 @@ function(add_proxy_wasm_plugin_test name)
        "setenv(\"PWX_PLUGIN_DIR\", \"${plugin_dir}\", 0);\n")
   configure_file("${where}.in" "${where}" COPYONLY)
   add_executable(${name} ${arg_SOURCES} "${where}")
-  target_link_libraries(${name} PRIVATE ProxyWasm::harness GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ProxyWasmHarness::harness GTest::gtest_main)
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND "${PROXY_WASM_HARNESS_WASM2C}" "${plugin}"
     COMMENT "wasm2c artefact of ${plugin}")
