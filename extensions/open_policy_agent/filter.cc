@@ -1,244 +1,175 @@
-// open_policy_agent: asks an OPA server (REST Data API) whether to let each request through,
-// with a per-VM LRU cache of decisions. See README.md.
+// open_policy_agent's contexts (filter.h).
+#include "filter.h"
 
 #include <algorithm>
 #include <map>
 
-#include "config.h"
-#include "opa_api.h"
-#include "proxy_wasm/sdk.h"
-#include "proxy_wasm/sdk/lru_cache.h"
-
 using namespace proxy_wasm;
 
 namespace open_policy_agent {
-namespace {
 
-// LRU keyed by the full input document (no hash truncation, no order-insensitive collisions);
-// entries expire at an absolute time.
-class DecisionCache {
- public:
-  void configure(size_t capacity) { lru_.reset(capacity); }
-  const Decision* find(const std::string& key, uint64_t now) {
-    Entry* e = lru_.find(key);
-    if (e == nullptr) return nullptr;
-    if (e->expires_ns <= now) {
-      lru_.erase(key);
-      return nullptr;
-    }
-    return &e->decision;
+bool Root::onConfigure(std::string_view configuration) {
+  auto c = parseConfig(configuration);
+  if (!c) {
+    logWarn("open_policy_agent: ", c.error());
+    return false;
   }
-  void insert(const std::string& key, Decision d, uint64_t expires_ns) {
-    lru_.insert(key, Entry{std::move(d), expires_ns});
-  }
-  size_t size() const { return lru_.size(); }
+  config_ = std::move(*c);
+  cache_.configure(config_.cache_max_entries);
+  // The node's workload does not change while this configuration lives.
+  workload_ = getPropertyString({"node", "metadata", "WORKLOAD_NAME"}).value_or("");
+  return true;
+}
 
- private:
-  struct Entry {
-    Decision decision;
-    uint64_t expires_ns;
-  };
-  proxy_wasm::LruCache<Entry> lru_{1000};
-};
-
-class Root : public RootContext {
- public:
-  using RootContext::RootContext;
-  bool onConfigure(std::string_view configuration) override {
-    auto c = parseConfig(configuration);
-    if (!c) {
-      logWarn("open_policy_agent: ", c.error());
-      return false;
-    }
-    config_ = std::move(*c);
-    cache_.configure(config_.cache_max_entries);
-    // The node's workload does not change while this configuration lives.
-    workload_ = getPropertyString({"node", "metadata", "WORKLOAD_NAME"}).value_or("");
-    return true;
-  }
-  const std::string& workload() const { return workload_; }
-  const Config& config() const { return config_; }
-  DecisionCache& cache() { return cache_; }
-
-  Counter cache_count_{"policy_cache_count", {"wasm_filter", "cache"}};
-  Counter allowed_{"opa.allowed"};
-  Counter denied_{"opa.denied"};
-  Counter errors_{"opa.error"};
-  Counter timeouts_{"opa.timeout"};
-  Counter disabled_{"opa.disabled"};  // passed unasked: outside filter_enabled (ext_authz's)
-
-  bool enabledFor() { return sampler_.sample(config_.enabled_per_million); }
-
- private:
-  Config config_;
-  DecisionCache cache_;
-  std::string workload_;
-  FractionSampler sampler_;
-};
-
-class Stream : public HttpContext {
- public:
-  using HttpContext::HttpContext;
-
-  FilterHeadersStatus onRequestHeaders(uint32_t, bool) override {
-    Root& root = rootAs<Root>();
-    const Config& c = root.config();
-    // The failure-mode marker is ours to set: a client's copy must not reach the upstream.
-    if (c.failure_mode_allow_header_add &&
-        removeRequestHeader("x-envoy-auth-failure-mode-allowed") != WasmResult::Ok) {
-      sendLocalResponse(c.status_on_error, "", {}, "OPA marker header not removed");
-      return FilterHeadersStatus::StopIteration;
-    }
-    if (!root.enabledFor()) {
-      root.disabled_.increment();
-      return FilterHeadersStatus::Continue;
-    }
-    // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
-    // it is built for every request, cache hits included.
-    body_.clear();
-    body_ += R"({"input":{"destination_workload":)";
-    appendJsonString(body_, root.workload());
-    if (!c.input_headers.empty() || c.header_matchers) appendInputHeaders(c);
-    body_ += R"(,"request_method":)";
-    appendJsonString(body_, getPropertyString({"request", "method"}).value_or(""));
-    body_ += R"(,"request_url_path":)";
-    appendJsonString(body_, getPropertyString({"request", "url_path"}).value_or(""));
-    body_ += R"(,"source_principal":)";
-    appendJsonString(body_,
-                     getPropertyString({"connection", "uri_san_peer_certificate"}).value_or(""));
-    body_ += "}}";
-    const uint64_t now = getCurrentTimeNanoseconds();
-    if (const Decision* d = root.cache().find(body_, now)) {
-      root.cache_count_.increment(1, {"opa_filter", "hit"});
-      return apply(*d) ? FilterHeadersStatus::Continue : FilterHeadersStatus::StopIteration;
-    }
-    root.cache_count_.increment(1, {"opa_filter", "miss"});
-    auto token = httpCall(c.cluster,
-                          {{":method", "POST"},
-                           {":path", "/v1/data/" + c.policy_path},
-                           {":authority", c.service_host},
-                           {"content-type", "application/json"}},
-                          body_, {}, std::chrono::milliseconds(c.timeout_ms),
-                          [](HttpContext& self, const HttpCallResponse& r) {
-                            static_cast<Stream&>(self).onOpaResponse(r);
-                          });
-    if (!token) {
-      logDebug("open_policy_agent: cannot make call to OPA policy server: ",
-               abi::toString(token.error()));
-      return fail("OPA policy check call failed") ? FilterHeadersStatus::Continue
-                                                  : FilterHeadersStatus::StopIteration;
-    }
+FilterHeadersStatus Stream::onRequestHeaders(uint32_t, bool) {
+  Root& root = rootAs<Root>();
+  const Config& c = root.config();
+  // The failure-mode marker is ours to set: a client's copy must not reach the upstream.
+  if (c.failure_mode_allow_header_add &&
+      removeRequestHeader("x-envoy-auth-failure-mode-allowed") != WasmResult::Ok) {
+    sendLocalResponse(c.status_on_error, "", {}, "OPA marker header not removed");
     return FilterHeadersStatus::StopIteration;
   }
+  if (!root.enabledFor()) {
+    root.disabled_.increment();
+    return FilterHeadersStatus::Continue;
+  }
+  // The input document, keys sorted as upstream's (nlohmann's) serialisation. Written directly:
+  // it is built for every request, cache hits included.
+  body_.clear();
+  body_ += R"({"input":{"destination_workload":)";
+  appendJsonString(body_, root.workload());
+  if (!c.input_headers.empty() || c.header_matchers) appendInputHeaders(c);
+  body_ += R"(,"request_method":)";
+  appendJsonString(body_, getPropertyString({"request", "method"}).value_or(""));
+  body_ += R"(,"request_url_path":)";
+  appendJsonString(body_, getPropertyString({"request", "url_path"}).value_or(""));
+  body_ += R"(,"source_principal":)";
+  appendJsonString(body_,
+                   getPropertyString({"connection", "uri_san_peer_certificate"}).value_or(""));
+  body_ += "}}";
+  const uint64_t now = getCurrentTimeNanoseconds();
+  if (const Decision* d = root.cache().find(body_, now)) {
+    root.cache_count_.increment(1, {"opa_filter", "hit"});
+    return apply(*d) ? FilterHeadersStatus::Continue : FilterHeadersStatus::StopIteration;
+  }
+  root.cache_count_.increment(1, {"opa_filter", "miss"});
+  auto token = httpCall(c.cluster,
+                        {{":method", "POST"},
+                         {":path", "/v1/data/" + c.policy_path},
+                         {":authority", c.service_host},
+                         {"content-type", "application/json"}},
+                        body_, {}, std::chrono::milliseconds(c.timeout_ms),
+                        [](HttpContext& self, const HttpCallResponse& r) {
+                          static_cast<Stream&>(self).onOpaResponse(r);
+                        });
+  if (!token) {
+    logDebug("open_policy_agent: cannot make call to OPA policy server: ",
+             abi::toString(token.error()));
+    return fail("OPA policy check call failed") ? FilterHeadersStatus::Continue
+                                                : FilterHeadersStatus::StopIteration;
+  }
+  return FilterHeadersStatus::StopIteration;
+}
 
- private:
-  // input.headers: the input_headers, then (with allowed/disallowed_headers) every matching
-  // request header; sorted by name, repeated ones joined with ','.
-  void appendInputHeaders(const Config& c) {
-    std::map<std::string, std::string> headers;
-    auto add = [&](const std::string& name, std::string_view value) {
-      auto [it, fresh] = headers.try_emplace(name, value);
-      if (!fresh) (it->second += ',') += value;
+void Stream::appendInputHeaders(const Config& c) {
+  std::map<std::string, std::string> headers;
+  auto add = [&](const std::string& name, std::string_view value) {
+    auto [it, fresh] = headers.try_emplace(name, value);
+    if (!fresh) (it->second += ',') += value;
+  };
+  for (const auto& h : c.input_headers) {
+    if (auto v = requestHeader(h)) add(h, *v);
+  }
+  if (c.header_matchers) {
+    auto any = [](const std::vector<NameMatcher>& ms, std::string_view name) {
+      for (const auto& m : ms) {
+        if (m.matches(name)) return true;
+      }
+      return false;
     };
-    for (const auto& h : c.input_headers) {
-      if (auto v = requestHeader(h)) add(h, *v);
+    for (const auto& [name, value] : requestHeaders()) {
+      if (name.empty() || name[0] == ':') continue;
+      if (!c.allowed_headers.empty() && !any(c.allowed_headers, name)) continue;
+      if (any(c.disallowed_headers, name)) continue;
+      if (std::find(c.input_headers.begin(), c.input_headers.end(), name) !=
+          c.input_headers.end()) {
+        continue;  // already in
+      }
+      add(name, value);
     }
-    if (c.header_matchers) {
-      auto any = [](const std::vector<NameMatcher>& ms, std::string_view name) {
-        for (const auto& m : ms) {
-          if (m.matches(name)) return true;
-        }
-        return false;
-      };
-      for (const auto& [name, value] : requestHeaders()) {
-        if (name.empty() || name[0] == ':') continue;
-        if (!c.allowed_headers.empty() && !any(c.allowed_headers, name)) continue;
-        if (any(c.disallowed_headers, name)) continue;
-        if (std::find(c.input_headers.begin(), c.input_headers.end(), name) !=
-            c.input_headers.end()) {
-          continue;  // already in
-        }
-        add(name, value);
+  }
+  body_ += R"(,"headers":{)";
+  bool first = true;
+  for (const auto& [name, value] : headers) {
+    if (!first) body_ += ',';
+    first = false;
+    appendJsonString(body_, name);
+    body_ += ':';
+    appendJsonString(body_, value);
+  }
+  body_ += '}';
+}
+
+void Stream::onOpaResponse(const HttpCallResponse& r) {
+  Root& root = rootAs<Root>();
+  if (r.failed() || r.status() == 504) {
+    if (!r.failed()) root.timeouts_.increment();
+    if (fail(r.failed() ? "OPA policy check call failed" : "OPA policy check timed out")) {
+      continueRequest();
+    }
+    return;
+  }
+  if (r.status() != 200) {
+    logWarn("open_policy_agent: OPA answered HTTP ", r.status(), ": ", r.body());
+    if (fail("OPA policy check failed")) continueRequest();
+    return;
+  }
+  auto d = parseResult(r.body());
+  if (!d) {
+    logWarn("open_policy_agent: ", d.error(), ": ", r.body());
+    if (fail("OPA policy check failed")) continueRequest();
+    return;
+  }
+  // Only real decisions are cached, never errors.
+  const Config& c = root.config();
+  if (c.cache_valid_sec > 0) {
+    root.cache().insert(body_, *d, getCurrentTimeNanoseconds() + c.cache_valid_sec * 1'000'000'000);
+  }
+  if (apply(*d)) continueRequest();
+}
+
+bool Stream::apply(const Decision& d) {
+  Root& root = rootAs<Root>();
+  if (d.allow) {
+    root.allowed_.increment();
+    for (const auto& [k, v] : d.headers) {
+      if (WasmResult r = replaceRequestHeader(k, v); r != WasmResult::Ok) {
+        logWarn("open_policy_agent: the policy's header ", k, " was not set: ", r);
       }
     }
-    body_ += R"(,"headers":{)";
-    bool first = true;
-    for (const auto& [name, value] : headers) {
-      if (!first) body_ += ',';
-      first = false;
-      appendJsonString(body_, name);
-      body_ += ':';
-      appendJsonString(body_, value);
-    }
-    body_ += '}';
+    return true;
   }
+  root.denied_.increment();
+  sendLocalResponse(d.status, d.body, {}, "OPA policy check denied");
+  return false;
+}
 
-  void onOpaResponse(const HttpCallResponse& r) {
-    Root& root = rootAs<Root>();
-    if (r.failed() || r.status() == 504) {
-      if (!r.failed()) root.timeouts_.increment();
-      if (fail(r.failed() ? "OPA policy check call failed" : "OPA policy check timed out")) {
-        continueRequest();
-      }
-      return;
+bool Stream::fail(const char* details) {
+  Root& root = rootAs<Root>();
+  root.errors_.increment();
+  if (root.config().failure_mode_allow) {
+    // Envoy ext_authz's marker, so the upstream knows the check did not happen.
+    if (root.config().failure_mode_allow_header_add &&
+        replaceRequestHeader("x-envoy-auth-failure-mode-allowed", "true") != WasmResult::Ok) {
+      logWarn("open_policy_agent: x-envoy-auth-failure-mode-allowed was not set");
     }
-    if (r.status() != 200) {
-      logWarn("open_policy_agent: OPA answered HTTP ", r.status(), ": ", r.body());
-      if (fail("OPA policy check failed")) continueRequest();
-      return;
-    }
-    auto d = parseResult(r.body());
-    if (!d) {
-      logWarn("open_policy_agent: ", d.error(), ": ", r.body());
-      if (fail("OPA policy check failed")) continueRequest();
-      return;
-    }
-    // Only real decisions are cached, never errors.
-    const Config& c = root.config();
-    if (c.cache_valid_sec > 0) {
-      root.cache().insert(body_, *d,
-                          getCurrentTimeNanoseconds() + c.cache_valid_sec * 1'000'000'000);
-    }
-    if (apply(*d)) continueRequest();
+    return true;
   }
+  sendLocalResponse(root.config().status_on_error, "", {}, details);
+  return false;
+}
 
-  // Returns true when the request may go on.
-  bool apply(const Decision& d) {
-    Root& root = rootAs<Root>();
-    if (d.allow) {
-      root.allowed_.increment();
-      for (const auto& [k, v] : d.headers) {
-        if (WasmResult r = replaceRequestHeader(k, v); r != WasmResult::Ok) {
-          logWarn("open_policy_agent: the policy's header ", k, " was not set: ", r);
-        }
-      }
-      return true;
-    }
-    root.denied_.increment();
-    sendLocalResponse(d.status, d.body, {}, "OPA policy check denied");
-    return false;
-  }
+static RegisterContextFactory register_opa(rootFactory<Root>(), streamFactory<Stream>());
 
-  // An error: failure_mode_allow lets the request through, else status_on_error.
-  bool fail(const char* details) {
-    Root& root = rootAs<Root>();
-    root.errors_.increment();
-    if (root.config().failure_mode_allow) {
-      // Envoy ext_authz's marker, so the upstream knows the check did not happen.
-      if (root.config().failure_mode_allow_header_add &&
-          replaceRequestHeader("x-envoy-auth-failure-mode-allowed", "true") != WasmResult::Ok) {
-        logWarn("open_policy_agent: x-envoy-auth-failure-mode-allowed was not set");
-      }
-      return true;
-    }
-    sendLocalResponse(root.config().status_on_error, "", {}, details);
-    return false;
-  }
-
-  std::string body_;
-};
-
-RegisterContextFactory register_opa(rootFactory<Root>(), streamFactory<Stream>());
-
-}  // namespace
 }  // namespace open_policy_agent
