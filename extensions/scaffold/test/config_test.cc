@@ -3,14 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "config.h"
+#include "testing/config_expectations.h"
 
 namespace scaffold {
 namespace {
 
-std::string errorOf(std::string_view json) {
-  auto c = parseConfig(json);
-  return c ? "<accepted>" : c.error();
-}
+using pwx::testing::expectRefused;
 
 TEST(ScaffoldConfig, NoConfigurationMeansTheDefaults) {
   for (const char* json : {"", "{}"}) {
@@ -29,19 +27,17 @@ TEST(ScaffoldConfig, ResponseHeadersToAdd) {
 }
 
 TEST(ScaffoldConfig, RefusedValuesNameTheirPath) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"not json", "not valid JSON"},
-      {"[1]", "configuration must be a JSON object, got array"},
-      {R"({"response_header": {}})", "response_header: unknown field"},
-      {R"({"response_headers_to_add": []})", "response_headers_to_add: expected object"},
-      {R"({"response_headers_to_add": {"x-a": 1}})",
-       "response_headers_to_add.x-a: expected string"},
-      {R"({"response_headers_to_add": {":status": "500"}})",
-       "response_headers_to_add.:status: not a header name"},
-  };
-  for (const auto& [json, error] : cases) {
-    EXPECT_NE(errorOf(json).find(error), std::string::npos) << json << "\n  -> " << errorOf(json);
-  }
+  expectRefused(parseConfig, {
+                                 {"not json", "not valid JSON"},
+                                 {"[1]", "configuration must be a JSON object, got array"},
+                                 {R"({"response_header": {}})", "response_header: unknown field"},
+                                 {R"({"response_headers_to_add": []})",
+                                  "response_headers_to_add: expected object"},
+                                 {R"({"response_headers_to_add": {"x-a": 1}})",
+                                  "response_headers_to_add.x-a: expected string"},
+                                 {R"({"response_headers_to_add": {":status": "500"}})",
+                                  "response_headers_to_add.:status: not a header name"},
+                             });
 }
 
 }  // namespace
