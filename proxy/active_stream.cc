@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <random>
 
@@ -26,19 +27,19 @@ uint64_t realtimeNs() {
                                    .count());
 }
 
-// A random (version 4) UUID, formatted without printf.
-std::string requestId() {
+// A random (version 4) UUID, formatted without printf into `out`.
+std::string_view requestId(std::array<char, 36>& out) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static constexpr char kHex[] = "0123456789abcdef";
   const uint64_t words[2] = {rng(), rng()};
-  std::string out(36, '-');
+  out.fill('-');
   for (int d = 0, i = 0; d < 32; ++d, ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) ++i;
     out[i] = kHex[(words[d / 16] >> (60 - 4 * (d % 16))) & 0xf];
   }
   out[14] = '4';                         // version 4
   out[19] = kHex[8 | (words[1] & 0x3)];  // variant 10xx
-  return out;
+  return {out.data(), out.size()};
 }
 
 FilterManager::Limits limitsOf(const WorkerOptions& o) {
@@ -82,7 +83,13 @@ asio::awaitable<bool> ActiveStream::run() {
   ProxyStats::instance().downstream_rq_total->add(1);
   prepareRequestHeaders();
   createFilters();
-  if (!co_await decode()) co_return false;
+  FilterResult r = filters_.decodeHeaders(body_.done());
+  if (r == FilterResult::Paused) r = co_await filters_.resume();
+  if (r != FilterResult::Continue) {
+    if (!giveUp(r)) co_return false;
+  } else if (ClusterPool* pool = routeRequest()) {
+    if (!co_await forward(*filters_.route(), *pool)) co_return false;
+  }
   // A request body not read to its end leaves the connection unusable.
   if (!body_.done()) keep_alive_ = false;
   const bool ok = co_await encode();
@@ -103,7 +110,10 @@ void ActiveStream::prepareRequestHeaders() {
     h.removeIf([](std::string_view k) { return k.substr(0, 8) == "x-envoy-"; });
     if (!listener_.preserve_external_request_id) h.remove("x-request-id");
   }
-  if (listener_.generate_request_id && !h.get("x-request-id")) h.add("x-request-id", requestId());
+  if (listener_.generate_request_id && !h.get("x-request-id")) {
+    std::array<char, 36> id;
+    h.add("x-request-id", requestId(id));
+  }
   if (!listener_.skip_xff_append) {
     const std::string& client = cm_.info().source_address;
     if (auto xff = h.get("x-forwarded-for")) {
@@ -155,21 +165,18 @@ bool ActiveStream::giveUp(FilterResult result) {
   return false;  // reset by a filter, or the client went away
 }
 
-asio::awaitable<bool> ActiveStream::decode() {
-  FilterResult r = filters_.decodeHeaders(body_.done());
-  if (r == FilterResult::Paused) r = co_await filters_.resume();
-  if (r != FilterResult::Continue) co_return giveUp(r);
+ClusterPool* ActiveStream::routeRequest() {
   const Route* route = filters_.route();  // chosen by the headers as the filters left them
   if (route == nullptr) {
     respondLocally(404, "", "route_not_found");
   } else if (route->direct_status) {
     respondLocally(*route->direct_status, route->direct_body, "direct_response");
   } else if (ClusterPool* pool = config_->pool(route->cluster)) {
-    co_return co_await forward(*route, *pool);
+    return pool;
   } else {
     respondLocally(503, "no healthy upstream", "cluster_not_found");
   }
-  co_return true;
+  return nullptr;
 }
 
 asio::awaitable<FilterResult> ActiveStream::decodeBody(std::string& data, bool end_stream) {

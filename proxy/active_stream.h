@@ -35,8 +35,10 @@ class ActiveStream {
  private:
   void prepareRequestHeaders();
   void createFilters();
-  // Request side: filters, route, upstream. False when the connection must close at once.
-  boost::asio::awaitable<bool> decode();
+  // The route the filters left: its cluster's pool, or nullptr with the local answer set (no
+  // route, a direct response, an unknown cluster).
+  ClusterPool* routeRequest();
+  // Request side to the upstream. False when the connection must close at once.
   boost::asio::awaitable<bool> forward(const Route& route, ClusterPool& pool);
   // One piece of the request body (and the trailers at its end) through the decoder filters.
   boost::asio::awaitable<FilterResult> decodeBody(std::string& data, bool end_stream);

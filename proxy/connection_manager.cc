@@ -1,7 +1,6 @@
 #include "connection_manager.h"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/beast/http/read.hpp>
 
 #include <atomic>
 
@@ -31,6 +30,7 @@ ConnectionManager::ConnectionManager(std::shared_ptr<WorkerState> state, tcp::so
       listener_index_(listener_index),
       read_deadline_(socket_.get_executor()),
       write_deadline_(socket_.get_executor()) {
+  idle_wait_.socket = &socket_;
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   auto local = socket_.local_endpoint(ec);
@@ -110,7 +110,7 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
   parser.header_limit(60 * 1024);
   parser.body_limit(boost::none);
   // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.
-  state_->idle_sockets_.insert(&socket_);
+  state_->idle_connections_.push_back(idle_wait_);
   SocketDeadline& header_deadline = read_deadline_;
   // The header timeout counts from a request's first byte; an idle keep-alive connection waits
   // up to the idle timeout.
@@ -127,10 +127,20 @@ asio::awaitable<bool> ConnectionManager::handleOne() {
   header_deadline.armAfterFirstByte(
       socket_, header_timeout, state_->options().idle_timeout,
       [this, head] { return buffer_.size() == 0 && !head->got_some(); });
-  auto [ec, n] = co_await http::async_read_header(socket_, buffer_, parser, nothrow);
+  // The head is read inline rather than with Beast's composed read (one operation less per
+  // request); a pipelined request already in the buffer is parsed without any read.
+  boost::system::error_code ec;
+  while (!http1::parseBufferedHead(parser, buffer_, ec)) {
+    auto [read_ec, got] = co_await socket_.async_read_some(http1::readRoom(buffer_), nothrow);
+    if (read_ec) {
+      ec = http1::headReadError(parser, read_ec);
+      break;
+    }
+    buffer_.commit(got);
+  }
   const bool timed_out = header_deadline.expired();
   header_deadline.disarm();
-  state_->idle_sockets_.erase(&socket_);
+  idle_wait_.unlink();
   if (timed_out) {
     if (parser.got_some() || buffer_.size() != 0) {
       ProxyStats::instance().downstream_rq_timeout->add(1);

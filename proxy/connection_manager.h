@@ -19,6 +19,7 @@
 #include "http1/parser.h"
 #include "stream_info.h"
 #include "upstream/socket_deadline.h"
+#include "worker_state.h"
 
 namespace wasm_proxy {
 
@@ -70,6 +71,7 @@ class ConnectionManager : public PauseWaiter,
   // costs an allocation per request.
   std::optional<http1::RequestParser> parser_;
   std::optional<ActiveStream> stream_;
+  IdleWait idle_wait_;  // listed in the worker's idle connections while waiting for a request
 };
 
 // Starts serving an accepted connection on its worker.

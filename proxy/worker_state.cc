@@ -128,15 +128,15 @@ void WorkerState::beginDrain() {
     boost::system::error_code ec;
     a->close(ec);
   }
-  for (tcp::socket* s : idle_sockets_) {
+  for (IdleWait& idle : idle_connections_) {
     boost::system::error_code ec;
-    s->cancel(ec);
+    idle.socket->cancel(ec);
   }
   maybeFinishDrain();
 }
 
 void WorkerState::maybeFinishDrain() {
-  if (!draining_ || active_requests_ > 0 || !idle_sockets_.empty()) return;
+  if (!draining_ || active_requests_ > 0 || !idle_connections_.empty()) return;
   // Nothing in flight: stop the plugins (roots get on_done) and their timers. The config stays:
   // a plugin flushing in on_done still reaches its clusters.
   if (config_) config_->plugins.clear();

@@ -4,11 +4,11 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <atomic>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,6 +23,15 @@
 #include "worker.h"
 
 namespace wasm_proxy {
+
+// A connection waiting for its next request, listed in its worker's IdleList while it waits.
+// An intrusive list: joining and leaving it costs no allocation, and a destroyed IdleWait leaves
+// it by itself.
+struct IdleWait
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  boost::asio::ip::tcp::socket* socket = nullptr;
+};
+using IdleList = boost::intrusive::list<IdleWait, boost::intrusive::constant_time_size<false>>;
 
 // One config snapshot as instantiated on one worker: plugins (VMs) and upstream pools.
 struct WorkerConfig {
@@ -62,7 +71,7 @@ class WorkerState : public proxy_wasm::host::VmHost,
   void maybeFinishDrain();
 
   // Connections waiting for their next request (cancelled on drain).
-  std::set<boost::asio::ip::tcp::socket*> idle_sockets_;
+  IdleList idle_connections_;
   std::atomic<size_t> active_requests_{0};
   // Plugins stopped but still flushing (on_done returned false), and whether the drain finished
   // (no request, no flushing plugin: the loop stopped itself).

@@ -12,6 +12,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,6 +135,36 @@ class BodyReader {
   boost::beast::flat_buffer& buffer_;
   MessageParser<isRequest>& parser_;
 };
+
+// Reading a head without Beast's composed read operation (the hot path reads two heads per
+// request): the caller feeds what is buffered with parseBufferedHead() and reads more only when
+// it returns false. True: the head is complete, or `ec` says why it cannot be.
+template <bool isRequest>
+bool parseBufferedHead(MessageParser<isRequest>& parser, boost::beast::flat_buffer& buffer,
+                       boost::system::error_code& ec) {
+  if (buffer.size() == 0) return false;
+  buffer.consume(parser.put(buffer.data(), ec));
+  if (ec == http::error::need_more) ec = {};
+  return ec || parser.is_header_done();
+}
+
+// Room for the next read into `buffer`: at least 512 bytes, at most 64 KiB (as Beast reads).
+inline boost::asio::mutable_buffer readRoom(boost::beast::flat_buffer& buffer) {
+  const size_t spare = buffer.capacity() - buffer.size();
+  return buffer.prepare(std::clamp<size_t>(spare, 512, 64 * 1024));
+}
+
+// What ends a head read whose socket read failed with `read_ec`: a peer closing before any byte
+// of a message is end_of_stream (a normal close), after some bytes a partial message.
+template <bool isRequest>
+boost::system::error_code headReadError(MessageParser<isRequest>& parser,
+                                        boost::system::error_code read_ec) {
+  if (read_ec != boost::asio::error::eof) return read_ec;
+  if (!parser.got_some()) return http::error::end_of_stream;
+  boost::system::error_code ec;
+  parser.put_eof(ec);
+  return ec ? ec : http::error::partial_message;
+}
 
 // Whether a body read error is the peer's malformed framing (400) rather than a cut connection.
 bool isMalformedBody(const boost::system::error_code& ec);

@@ -31,19 +31,20 @@ ClusterPool::ClusterPool(asio::io_context& io, const Cluster& cluster)
   }
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::acquire(
-    std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure, bool fresh) {
+std::unique_ptr<UpstreamConnection> ClusterPool::takeIdle(size_t endpoint) {
+  if (endpoint >= idle_.size() || idle_[endpoint].empty()) return nullptr;
+  auto c = std::move(idle_[endpoint].back());
+  idle_[endpoint].pop_back();
+  c->reused = true;
+  return c;
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::connect(
+    size_t i, std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure) {
   *failure = UpstreamFailure::None;
-  if (endpoints_.empty()) {
+  if (i >= endpoints_.size()) {
     *failure = UpstreamFailure::ConnectFail;
     co_return nullptr;
-  }
-  const size_t i = next_++ % endpoints_.size();
-  if (!fresh && !idle_[i].empty()) {
-    auto c = std::move(idle_[i].back());
-    idle_[i].pop_back();
-    c->reused = true;
-    co_return c;
   }
   auto c = std::make_unique<UpstreamConnection>(io_);
   c->endpoint = i;

@@ -41,10 +41,14 @@ class ClusterPool {
   const Cluster& cluster() const { return cluster_; }
   const std::string& endpointAddress(size_t i) const { return addresses_[i]; }
 
-  // An idle connection of the next endpoint, or a new one (bounded by the connect timeout and
-  // `deadline`). `fresh` skips the idle ones (a retry after a stale pooled connection).
-  boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> acquire(
-      std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure, bool fresh = false);
+  // Getting a connection is split so that the common case, an idle pooled connection, costs no
+  // coroutine: pick() the next endpoint (round robin), takeIdle() from it, and only when that
+  // gives nothing connect() (bounded by the connect timeout and `deadline`).
+  static constexpr size_t kNoEndpoint = static_cast<size_t>(-1);
+  size_t pick() { return endpoints_.empty() ? kNoEndpoint : next_++ % endpoints_.size(); }
+  std::unique_ptr<UpstreamConnection> takeIdle(size_t endpoint);
+  boost::asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(
+      size_t endpoint, std::chrono::steady_clock::time_point deadline, UpstreamFailure* failure);
   // Takes a connection back if its exchange ended cleanly.
   void release(std::unique_ptr<UpstreamConnection> c);
 

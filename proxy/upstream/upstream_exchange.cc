@@ -2,53 +2,11 @@
 
 #include "http1/writer.h"
 #include "proxy_stats.h"
-#include "upstream/socket_deadline.h"
+#include "upstream/upstream_request.h"
 
 namespace wasm_proxy {
 
 namespace asio = boost::asio;
-namespace http = boost::beast::http;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-
-asio::awaitable<boost::system::error_code> readFinalResponseHead(
-    UpstreamConnection& conn, std::optional<http1::ResponseParser>& parser, bool skip_body,
-    bool* got_some) {
-  for (;;) {
-    parser.emplace();
-    parser->body_limit(boost::none);
-    if (skip_body) parser->skip(true);
-    auto [ec, n] = co_await http::async_read_header(conn.socket, conn.buffer, *parser, nothrow);
-    *got_some = *got_some || parser->got_some();
-    if (ec) co_return ec;
-    const unsigned status = parser->status();
-    if (status == 101) {
-      conn.reusable = false;
-      co_return http::error::bad_version;
-    }
-    if (status >= 200) co_return ec;
-  }
-}
-
-namespace {
-
-// The rest of a response whose head `parser` holds, appended to `body`.
-asio::awaitable<boost::system::error_code> readWholeBody(UpstreamConnection& conn,
-                                                         http1::ResponseParser& parser,
-                                                         std::string& body) {
-  constexpr size_t kMaxCalloutBody = 64u << 20;
-  parser.body_limit(kMaxCalloutBody);
-  parser.pieceLimit(kMaxCalloutBody);
-  parser.bodyInto(&body);
-  boost::system::error_code ec;
-  while (!ec && !parser.is_done()) {
-    auto [e, n] = co_await http::async_read_some(conn.socket, conn.buffer, parser, nothrow);
-    ec = e;
-  }
-  parser.bodyInto(nullptr);
-  co_return ec;
-}
-
-}  // namespace
 
 asio::awaitable<CalloutResult> fetchWhole(ClusterPool& pool, const Message& request,
                                           std::chrono::milliseconds timeout) {
@@ -64,34 +22,26 @@ asio::awaitable<CalloutResult> fetchWhole(ClusterPool& pool, const Message& requ
   shape.method = request.header(":method");
   http1::MessageWriter writer(http1::requestHead(request.headers), request.headers, shape);
   writer.append(wire, request.body, true);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = co_await pool.acquire(deadline, &out.failure, attempt > 0);
-    if (!conn) co_return out;
-    out.upstream_address = pool.endpointAddress(conn->endpoint);
-    SocketDeadline& timer = conn->deadline;
-    timer.arm(conn->socket, deadline);
-    auto [ec, n] = co_await asio::async_write(conn->socket, asio::buffer(wire), nothrow);
-    std::optional<http1::ResponseParser> parser;
-    bool got_some = false;
-    if (!ec) ec = co_await readFinalResponseHead(*conn, parser, false, &got_some);
-    if (!ec) ec = co_await readWholeBody(*conn, *parser, out.response.body);
-    if (timer.expired()) {
-      ProxyStats::instance().upstream_rq_timeout->add(1);
-      out.failure = UpstreamFailure::Timeout;
+  UpstreamRequest upstream(pool, deadline, /*is_head=*/false);
+  auto no_more = [](std::string&) -> asio::awaitable<UpstreamRequest::Step> {
+    co_return UpstreamRequest::Step::Done;  // the whole request is in `wire`
+  };
+  out.failure = co_await upstream.send(wire, true, no_more);
+  out.upstream_address = upstream.upstreamAddress();
+  if (out.failure != UpstreamFailure::None) co_return out;
+  constexpr size_t kMaxCalloutBody = 64u << 20;
+  http1::ResponseParser& response = upstream.response();
+  response.body_limit(kMaxCalloutBody);
+  while (!upstream.responseDone()) {
+    if (co_await upstream.readBody(out.response.body)) {
+      out.failure = upstream.timedOut() ? UpstreamFailure::Timeout : UpstreamFailure::Reset;
+      upstream.abandon();
       co_return out;
     }
-    if (ec) {
-      if (conn->reused && attempt == 0 && !got_some) continue;
-      out.failure = UpstreamFailure::Reset;
-      co_return out;
-    }
-    timer.disarm();
-    out.response.headers = std::move(parser->headers());
-    out.response.trailers = std::move(parser->trailers());
-    if (parser->keep_alive()) pool.release(std::move(conn));
-    co_return out;
   }
-  out.failure = UpstreamFailure::Reset;
+  out.response.headers = std::move(response.headers());
+  out.response.trailers = std::move(response.trailers());
+  upstream.finish();
   co_return out;
 }
 

@@ -1,5 +1,5 @@
-// One HTTP/1.1 exchange with an upstream: reading the final response head (interim 1xx skipped),
-// and the whole-message exchange the callout client (proxy_http_call) makes.
+// The whole-message exchange the callout client (proxy_http_call, remote JWKS) makes with an
+// upstream: an UpstreamRequest whose response body is read to its end.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -13,14 +13,6 @@
 #include "upstream/cluster_pool.h"
 
 namespace wasm_proxy {
-
-// Reads the next final response head on `conn` into `parser` (a fresh one per head): interim
-// 1xx responses are skipped. `got_some` tells whether any response bytes came (a stale pooled
-// connection sends none). A 101 is an error here: the proxy never asks for an upgrade, so an
-// upstream that switches protocols anyway cannot be proxied or pooled.
-boost::asio::awaitable<boost::system::error_code> readFinalResponseHead(
-    UpstreamConnection& conn, std::optional<http1::ResponseParser>& parser, bool skip_body,
-    bool* got_some);
 
 struct CalloutResult {
   UpstreamFailure failure = UpstreamFailure::None;

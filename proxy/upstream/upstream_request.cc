@@ -1,7 +1,6 @@
 #include "upstream/upstream_request.h"
 
 #include "proxy_stats.h"
-#include "upstream/upstream_exchange.h"
 
 namespace wasm_proxy {
 
@@ -9,11 +8,16 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
+// The hot path of every proxied request: an idle pooled connection, one write, the response head
+// parsed from what one read brought. Kept in one coroutine frame (the head read is inline rather
+// than Beast's composed read) because each frame and composed operation costs an allocation.
 asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, bool complete,
-                                                       const BodyProducer& more) {
+                                                       BodyProducer more) {
   UpstreamFailure failure = UpstreamFailure::None;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    conn_ = co_await pool_.acquire(deadline_, &failure, attempt > 0);
+    const size_t endpoint = pool_.pick();
+    if (attempt == 0) conn_ = pool_.takeIdle(endpoint);
+    if (!conn_) conn_ = co_await pool_.connect(endpoint, deadline_, &failure);
     if (!conn_) co_return failure;
     address_ = pool_.endpointAddress(conn_->endpoint);
     conn_->deadline.arm(conn_->socket, deadline_);
@@ -30,7 +34,20 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
       std::tie(ec, n) = co_await asio::async_write(conn_->socket, asio::buffer(piece), nothrow);
     }
     bool got_some = false;
-    if (!ec) ec = co_await readFinalResponseHead(*conn_, parser_, is_head_, &got_some);
+    for (bool final_head = false; !ec && !final_head;) {
+      expectHead();
+      while (!http1::parseBufferedHead(*parser_, conn_->buffer, ec)) {
+        auto [read_ec, got] =
+            co_await conn_->socket.async_read_some(http1::readRoom(conn_->buffer), nothrow);
+        if (read_ec) {
+          ec = http1::headReadError(*parser_, read_ec);
+          break;
+        }
+        conn_->buffer.commit(got);
+      }
+      got_some = got_some || parser_->got_some();
+      final_head = !ec && finalHead(ec);
+    }
     const bool expired = conn_->deadline.expired();
     if (!ec) co_return UpstreamFailure::None;
     drop();
@@ -44,6 +61,21 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
     break;
   }
   co_return failure;
+}
+
+void UpstreamRequest::expectHead() {
+  parser_.emplace();
+  parser_->body_limit(boost::none);
+  if (is_head_) parser_->skip(true);
+}
+
+bool UpstreamRequest::finalHead(boost::system::error_code& ec) {
+  const unsigned status = parser_->status();
+  if (status == 101) {
+    conn_->reusable = false;
+    ec = http::error::bad_version;
+  }
+  return status >= 200 || ec;
 }
 
 bool UpstreamRequest::takeWholeBuffered(std::string& body) {

@@ -7,11 +7,11 @@
 #include <boost/asio.hpp>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "function_ref.h"
 #include "http1/parser.h"
 #include "upstream/cluster_pool.h"
 #include "upstream/socket_deadline.h"
@@ -23,7 +23,7 @@ class UpstreamRequest {
   // What the body producer did: more pieces follow, the request is complete, or the request was
   // abandoned (the downstream went away, a filter replied locally...): the connection is dropped.
   enum class Step { More, Done, Abort };
-  using BodyProducer = std::function<boost::asio::awaitable<Step>(std::string& wire)>;
+  using BodyProducer = FunctionRef<boost::asio::awaitable<Step>(std::string& wire)>;
 
   UpstreamRequest(ClusterPool& pool, std::chrono::steady_clock::time_point deadline, bool is_head)
       : pool_(pool), deadline_(deadline), is_head_(is_head) {}
@@ -33,7 +33,7 @@ class UpstreamRequest {
   // gets one retry on a fresh connection when the whole request went out in `wire`.
   // Returns None with the head in response(), Abort-ed requests as Reset.
   boost::asio::awaitable<UpstreamFailure> send(const std::string& wire, bool complete,
-                                               const BodyProducer& more);
+                                               BodyProducer more);
   // Marks the request as not framed as its headers said: the connection is not reused and its
   // sending side is shut so that the upstream does not wait for the rest.
   void endFramingBroken();
@@ -55,6 +55,12 @@ class UpstreamRequest {
 
  private:
   void drop();  // disarms the deadline first: it points at the socket
+  // A fresh parser for the next response head.
+  void expectHead();
+  // After a complete head: whether it is the final one (not an interim 1xx). A 101 is an error
+  // (`ec`): the proxy never asks for an upgrade, so an upstream that switches protocols anyway
+  // cannot be proxied or pooled.
+  bool finalHead(boost::system::error_code& ec);
 
   ClusterPool& pool_;
   std::chrono::steady_clock::time_point deadline_;
