@@ -17,7 +17,10 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// co_await on a deferred operation costs no coroutine frame (use_awaitable would start one);
+// the awaitable operators (||) need awaitables.
+constexpr auto nothrow = asio::as_tuple(asio::deferred);
+constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 std::atomic<uint64_t> next_connection_id{1};
@@ -91,8 +94,8 @@ asio::awaitable<bool> ConnectionManager::waitForWake(asio::steady_timer& wake) {
     auto [ec] = co_await wake.async_wait(nothrow);
     co_return timedOut(ec);
   }
-  auto r =
-      co_await (wake.async_wait(nothrow) || socket_.async_wait(tcp::socket::wait_read, nothrow));
+  auto r = co_await (wake.async_wait(nothrow_awaitable) ||
+                     socket_.async_wait(tcp::socket::wait_read, nothrow_awaitable));
   if (r.index() == 0) co_return timedOut(std::get<0>(std::get<0>(r)));
   if (std::get<0>(std::get<1>(r))) co_return false;
   // The client sent something or closed: take what is there without blocking.

@@ -123,8 +123,8 @@ class BodyReader {
   boost::asio::awaitable<boost::system::error_code> read(std::string& out) {
     parser_.bodyInto(&out);
     parser_.piece_ = 0;
-    auto [ec, n] = co_await http::async_read_some(
-        socket_, buffer_, parser_, boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [ec, n] = co_await http::async_read_some(socket_, buffer_, parser_,
+                                                  boost::asio::as_tuple(boost::asio::deferred));
     parser_.bodyInto(nullptr);
     if (ec == http::error::need_buffer) ec = {};
     co_return ec;

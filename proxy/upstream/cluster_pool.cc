@@ -53,7 +53,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> ClusterPool::connect(
       std::min(deadline, std::chrono::steady_clock::now() + cluster_.connect_timeout);
   c->socket.open(endpoints_[i].protocol());
   c->deadline.arm(c->socket, connect_deadline);
-  auto [ec] = co_await c->socket.async_connect(endpoints_[i], asio::as_tuple(asio::use_awaitable));
+  auto [ec] = co_await c->socket.async_connect(endpoints_[i], asio::as_tuple(asio::deferred));
   const bool expired = c->deadline.expired();
   c->deadline.disarm();
   if (ec) {

@@ -6,7 +6,8 @@ namespace wasm_proxy {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// co_await on a deferred operation costs no coroutine frame (use_awaitable would start one).
+constexpr auto nothrow = asio::as_tuple(asio::deferred);
 
 // The hot path of every proxied request: an idle pooled connection, one write, the response head
 // parsed from what one read brought. Kept in one coroutine frame (the head read is inline rather
