@@ -72,12 +72,15 @@ ActiveStream::ActiveStream(ConnectionManager& connection, http1::RequestParser& 
   stream_.info.connection = &connection.info();
   stream_.info.start_ns = realtimeNs();
   if (listener.request_timeout.count() > 0) {
-    request_deadline_ = std::chrono::steady_clock::now() + listener.request_timeout;
+    request_deadline_ = SocketDeadline::coarseNow() + listener.request_timeout;
   }
   is_head_ = stream_.request.header(":method") == "HEAD";
 }
 
-ActiveStream::~ActiveStream() = default;
+ActiveStream::~ActiveStream() {
+  filters_.complete();  // the filters' last look at the stream (nothing when run() got there)
+  cm_.recycleHeaders(stream_.request.headers, stream_.response.headers);
+}
 
 asio::awaitable<bool> ActiveStream::run() {
   ProxyStats::instance().downstream_rq_total->add(1);
@@ -125,7 +128,7 @@ void ActiveStream::prepareRequestHeaders() {
 }
 
 void ActiveStream::createFilters() {
-  const uint64_t now = cm_.worker().monotonicNanos();
+  uint64_t now = 0;  // read once, for the first wasm filter
   for (const auto& f : listener_.filters) {
     if (f.native) {
       filters_.addFilter([&](StreamFilterCallbacks& callbacks) {
@@ -135,6 +138,7 @@ void ActiveStream::createFilters() {
     }
     if (!f.wasm) break;  // the router
     auto& plugin = *config_->plugins.at(f.wasm.get());
+    if (now == 0) now = cm_.worker().monotonicNanos();
     auto vm = plugin.vmForNewStream(now);
     if (!vm) continue;
     const uint32_t root = plugin.rootId();
@@ -226,7 +230,7 @@ asio::awaitable<bool> ActiveStream::forward(const Route& route, ClusterPool& poo
   if (route.host_rewrite) request.headers.replace(":authority", *route.host_rewrite);
   ProxyStats::instance().upstream_rq_total->add(1);
   const auto deadline =
-      route.timeout.count() > 0 ? std::chrono::steady_clock::now() + route.timeout : kNoDeadline;
+      route.timeout.count() > 0 ? SocketDeadline::coarseNow() + route.timeout : kNoDeadline;
 
   // The first piece of the body: what the client sent with the head, through the filters.
   const bool has_body = !body_.done();
@@ -270,7 +274,7 @@ asio::awaitable<bool> ActiveStream::forward(const Route& route, ClusterPool& poo
     if (at_end && !framed) upstream_->endFramingBroken();
     co_return at_end ? Step::Done : Step::More;
   };
-  upstream_.emplace(pool, deadline, is_head_);
+  upstream_.emplace(pool, deadline, is_head_, &cm_.spareResponseHeaders());
   if (eos && !framed) upstream_->endFramingBroken();
   const UpstreamFailure failure = co_await upstream_->send(wire, eos, more);
   stream_.info.upstream_address = upstream_->upstreamAddress();

@@ -60,7 +60,7 @@ asio::awaitable<void> ConnectionManager::run() {
 }
 
 std::chrono::steady_clock::time_point ConnectionManager::idleDeadline() const {
-  return stream_idle_timeout_.count() > 0 ? std::chrono::steady_clock::now() + stream_idle_timeout_
+  return stream_idle_timeout_.count() > 0 ? SocketDeadline::coarseNow() + stream_idle_timeout_
                                           : std::chrono::steady_clock::time_point::max();
 }
 
@@ -110,6 +110,7 @@ asio::awaitable<bool> ConnectionManager::waitForWake(asio::steady_timer& wake) {
 
 asio::awaitable<bool> ConnectionManager::handleOne() {
   http1::RequestParser& parser = parser_.emplace();
+  parser.reuseStorage(spare_request_headers_);
   parser.header_limit(60 * 1024);
   parser.body_limit(boost::none);
   // Waiting for a request (idle keep-alive or slow headers) is bounded and cancelled on drain.

@@ -51,6 +51,13 @@ class ConnectionManager : public PauseWaiter,
   // A pause ended by the stream idle timeout rather than the client going away.
   bool pauseTimedOut() const { return pause_timed_out_; }
   boost::asio::awaitable<bool> waitForWake(boost::asio::steady_timer& wake) override;
+  // The header maps of a finished stream, kept for the next request's heads (their storage is
+  // reused rather than allocated per head); the maps given are left empty.
+  void recycleHeaders(http1::VectorHeaderMap& request, http1::VectorHeaderMap& response) {
+    spare_request_headers_ = std::move(request);
+    spare_response_headers_ = std::move(response);
+  }
+  http1::VectorHeaderMap& spareResponseHeaders() { return spare_response_headers_; }
 
  private:
   // Reads, processes and answers one request. Returns whether to keep the connection.
@@ -71,7 +78,10 @@ class ConnectionManager : public PauseWaiter,
   // costs an allocation per request.
   std::optional<http1::RequestParser> parser_;
   std::optional<ActiveStream> stream_;
-  IdleWait idle_wait_;  // listed in the worker's idle connections while waiting for a request
+  IdleWait idle_wait_;
+  http1::VectorHeaderMap spare_request_headers_,
+      spare_response_headers_;  // listed in the worker's idle connections while waiting for a
+                                // request
 };
 
 // Starts serving an accepted connection on its worker.

@@ -39,6 +39,13 @@ class MessageParser final : public http::basic_parser<isRequest> {
   static constexpr size_t kPiece = 64 * 1024;
 
   explicit MessageParser(std::string_view scheme = "http") : scheme_(scheme) {}
+  // Takes `spare`'s storage (emptied) for the head's header map: a connection hands the map of
+  // its previous message back, so that a head costs no allocation for the map itself.
+  void reuseStorage(VectorHeaderMap& spare) {
+    headers_ = std::move(spare);
+    headers_.clear();
+    spare = VectorHeaderMap();
+  }
 
   // After the head: pseudo-headers first, then the fields in arrival order. Headers named by the
   // Connection header are hop-by-hop and dropped (RFC 9110 §7.6.1).

@@ -66,6 +66,7 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
 
 void UpstreamRequest::expectHead() {
   parser_.emplace();
+  if (spare_headers_ != nullptr) parser_->reuseStorage(*spare_headers_);
   parser_->body_limit(boost::none);
   if (is_head_) parser_->skip(true);
 }

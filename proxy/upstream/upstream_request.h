@@ -25,8 +25,10 @@ class UpstreamRequest {
   enum class Step { More, Done, Abort };
   using BodyProducer = FunctionRef<boost::asio::awaitable<Step>(std::string& wire)>;
 
-  UpstreamRequest(ClusterPool& pool, std::chrono::steady_clock::time_point deadline, bool is_head)
-      : pool_(pool), deadline_(deadline), is_head_(is_head) {}
+  // `spare_headers`, when given, lends its storage to the response head's header map.
+  UpstreamRequest(ClusterPool& pool, std::chrono::steady_clock::time_point deadline, bool is_head,
+                  http1::VectorHeaderMap* spare_headers = nullptr)
+      : pool_(pool), deadline_(deadline), is_head_(is_head), spare_headers_(spare_headers) {}
 
   // Sends `wire` (head + first body bytes) and, unless `complete`, what `more` produces; then
   // reads the final response head. A stale pooled connection (closed without a byte of response)
@@ -65,6 +67,7 @@ class UpstreamRequest {
   ClusterPool& pool_;
   std::chrono::steady_clock::time_point deadline_;
   bool is_head_;
+  http1::VectorHeaderMap* spare_headers_;
   std::unique_ptr<UpstreamConnection> conn_;
   std::optional<http1::ResponseParser> parser_;
   std::string address_;
