@@ -31,27 +31,48 @@ struct VmContext {
 };
 
 // The VM's contexts by id. Ids are never reused; iteration is in id order (roots first, as they
-// are created first).
+// are created first). A context's address is stable while it lives. Every hostcall looks up the
+// context it runs for, usually the one looked up last: that one is remembered. Nodes of erased
+// contexts are kept (a few) for the next streams, so a stream's context costs no allocation.
 class ContextTable {
  public:
   // A new context with the next id; `root_id` 0 makes it its own root.
   VmContext& create(uint32_t root_id, std::shared_ptr<const PluginConfig> plugin) {
     const uint32_t id = next_id_++;
-    VmContext& c = contexts_[id];
-    c.id = id;
-    c.root_id = root_id == 0 ? id : root_id;
-    c.plugin = std::move(plugin);
-    return c;
+    VmContext* c;
+    if (!spare_nodes_.empty()) {
+      auto node = std::move(spare_nodes_.back());
+      spare_nodes_.pop_back();
+      node.key() = id;
+      node.mapped() = VmContext{};
+      c = &contexts_.insert(contexts_.end(), std::move(node))->second;
+    } else {
+      c = &contexts_.try_emplace(contexts_.end(), id)->second;
+    }
+    c->id = id;
+    c->root_id = root_id == 0 ? id : root_id;
+    c->plugin = std::move(plugin);
+    return *c;
   }
   VmContext* find(uint32_t id) {
+    if (id == last_id_ && last_ != nullptr) return last_;
     auto it = contexts_.find(id);
-    return it == contexts_.end() ? nullptr : &it->second;
+    if (it == contexts_.end()) return nullptr;
+    last_id_ = id;
+    last_ = &it->second;
+    return last_;
   }
   const VmContext* find(uint32_t id) const {
     auto it = contexts_.find(id);
     return it == contexts_.end() ? nullptr : &it->second;
   }
-  void erase(uint32_t id) { contexts_.erase(id); }
+  void erase(uint32_t id) {
+    if (id == last_id_) last_ = nullptr;
+    auto node = contexts_.extract(id);
+    if (node.empty()) return;
+    node.mapped() = VmContext{};  // releases the plugin config now
+    if (spare_nodes_.size() < kSpareNodes) spare_nodes_.push_back(std::move(node));
+  }
   bool empty() const { return contexts_.empty(); }
   // The first context in id order (the oldest root), or null.
   const VmContext* first() const {
@@ -67,8 +88,13 @@ class ContextTable {
   }
 
  private:
-  std::map<uint32_t, VmContext> contexts_;
+  using Map = std::map<uint32_t, VmContext>;
+  static constexpr size_t kSpareNodes = 16;
+  Map contexts_;
+  std::vector<Map::node_type> spare_nodes_;
   uint32_t next_id_ = 1;
+  uint32_t last_id_ = 0;
+  VmContext* last_ = nullptr;
 };
 
 // The VM's callouts: the tokens it hands out, its open gRPC streams, and what a callout callback
