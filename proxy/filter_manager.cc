@@ -45,7 +45,7 @@ FilterManager::~FilterManager() {
   complete();
 }
 
-void FilterManager::addFilter(const Factory& factory) {
+void FilterManager::addFilter(Factory factory) {
   auto slot = std::make_unique<Slot>(*this);
   slot->filter = factory(*slot);
   slots_.push_back(std::move(slot));
@@ -122,8 +122,13 @@ FilterResult FilterManager::run(Iteration& it) {
     if (dir == kDecode && it.phase == Phase::Headers) decoded_ = k + 1;
     Slot& s = slotAt(it, k);
     if (it.phase == Phase::Data) {
-      s.held[dir].append(*it.data);
-      it.data->clear();
+      // The piece joins what this filter holds; nothing held (the usual case) costs no copy.
+      if (s.held[dir].empty()) {
+        std::swap(s.held[dir], *it.data);
+      } else {
+        s.held[dir].append(*it.data);
+        it.data->clear();
+      }
     }
     if (s.filter->bypassed()) {
       if (it.phase == Phase::Data) std::swap(*it.data, s.held[dir]);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <functional>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "function_ref.h"
 #include "proxy_wasm/host/embedder.h"
 #include "stream_info.h"
 
@@ -89,7 +91,7 @@ class FilterManager {
     size_t max_request_held = 16u << 20;
     size_t max_response_held = 64u << 20;
   };
-  using Factory = std::function<std::unique_ptr<StreamFilter>(StreamFilterCallbacks&)>;
+  using Factory = FunctionRef<std::unique_ptr<StreamFilter>(StreamFilterCallbacks&)>;
   using RouteSelector = std::function<const Route*(const HttpStream&)>;
 
   FilterManager(const boost::asio::any_io_executor& executor, HttpStream& stream,
@@ -98,7 +100,7 @@ class FilterManager {
   FilterManager(const FilterManager&) = delete;
   FilterManager& operator=(const FilterManager&) = delete;
 
-  void addFilter(const Factory& factory);
+  void addFilter(Factory factory);
   size_t size() const { return slots_.size(); }
 
   // Each runs the filters of one phase; a Paused result must be followed by resume() before
@@ -147,7 +149,8 @@ class FilterManager {
   PauseWaiter& waiter_;
   Limits limits_;
   RouteSelector select_route_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  // Inline room for the usual few filters: a stream's filter list costs no allocation.
+  boost::container::small_vector<std::unique_ptr<Slot>, 4> slots_;
   size_t decoded_ = 0;  // filters that have seen the request head (encoders run through these)
   Iteration paused_{};  // valid while a phase is Paused
   std::optional<LocalReply> local_reply_;

@@ -33,7 +33,7 @@ struct VmContext {
 // The VM's contexts by id. Ids are never reused; iteration is in id order (roots first, as they
 // are created first). A context's address is stable while it lives. Every hostcall looks up the
 // context it runs for, usually the one looked up last: that one is remembered. Nodes of erased
-// contexts are kept (a few) for the next streams, so a stream's context costs no allocation.
+// contexts are kept (up to 64) for the next streams, so a stream's context costs no allocation.
 class ContextTable {
  public:
   // A new context with the next id; `root_id` 0 makes it its own root.
@@ -89,7 +89,7 @@ class ContextTable {
 
  private:
   using Map = std::map<uint32_t, VmContext>;
-  static constexpr size_t kSpareNodes = 16;
+  static constexpr size_t kSpareNodes = 64;
   Map contexts_;
   std::vector<Map::node_type> spare_nodes_;
   uint32_t next_id_ = 1;
