@@ -78,10 +78,9 @@ class ConnectionManager : public PauseWaiter,
   // costs an allocation per request.
   std::optional<http1::RequestParser> parser_;
   std::optional<ActiveStream> stream_;
-  IdleWait idle_wait_;
-  http1::VectorHeaderMap spare_request_headers_,
-      spare_response_headers_;  // listed in the worker's idle connections while waiting for a
-                                // request
+  IdleWait idle_wait_;  // listed in the worker's idle connections while waiting for a request
+  // The header maps of the last stream, whose storage the next heads reuse.
+  http1::VectorHeaderMap spare_request_headers_, spare_response_headers_;
 };
 
 // Starts serving an accepted connection on its worker.

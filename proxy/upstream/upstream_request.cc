@@ -50,6 +50,7 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
       final_head = !ec && finalHead(ec);
     }
     const bool expired = conn_->deadline.expired();
+    const bool reused = conn_->reused;
     if (!ec) co_return UpstreamFailure::None;
     drop();
     if (expired) {
@@ -58,7 +59,9 @@ asio::awaitable<UpstreamFailure> UpstreamRequest::send(const std::string& wire, 
       co_return UpstreamFailure::Timeout;
     }
     failure = UpstreamFailure::Reset;
-    if (attempt == 0 && !got_some && complete) continue;  // a stale pooled connection
+    // A pooled connection the upstream closed meanwhile; a fresh one that closed unanswered may
+    // have run the request, which is not sent twice.
+    if (attempt == 0 && reused && !got_some && complete) continue;
     break;
   }
   co_return failure;

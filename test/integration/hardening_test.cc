@@ -56,6 +56,18 @@ TEST_F(HardeningTest, LongInputsAgainstRegexRoutesCannotCrashTheProxy) {
   EXPECT_EQ(httpRequest(proxy.port(), "GET", "/").status, 200);
 }
 
+// Only a pooled connection that went stale is retried. A fresh connection the upstream closes
+// without answering may have run the request already: sending it again could run a POST twice.
+TEST_F(HardeningTest, ARequestIsNotResentWhenAFreshUpstreamConnectionClosesUnanswered) {
+  ProxyProcess proxy(config("scaffold"), upstream.port());
+  ASSERT_TRUE(proxy.ready());  // polls the admin listener only: no upstream connection yet
+  EXPECT_EQ(httpRequest(proxy.port(), "POST", "/reset", {}, "pay once").status, 503);
+  const auto stats = httpRequest(proxy.adminPort(), "GET", "/stats").body;
+  EXPECT_NE(stats.find("cluster.upstream_cx_total: 1\n"), std::string::npos)
+      << "one connection, one attempt:\n"
+      << stats;
+}
+
 TEST_F(HardeningTest, UnframeableTransferCodingsGet501AndNothingIsSmuggled) {
   ProxyProcess proxy(config("scaffold"), upstream.port());
   ASSERT_TRUE(proxy.ready());
