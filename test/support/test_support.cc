@@ -222,10 +222,22 @@ EchoUpstream::EchoUpstream(const std::string& files_dir)
 ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency,
                            std::map<std::string, std::string> vars,
                            const std::vector<std::string>& extra_args)
-    : port_(freePort()),
-      admin_port_(freePort()),
-      upstream_port_(upstream_port),
-      vars_(std::move(vars)) {
+    : upstream_port_(upstream_port), vars_(std::move(vars)) {
+  // freePort() can hand the same port to two tests running in parallel before either binds it:
+  // a proxy that finds its port taken is started again on new ports.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (start(config, concurrency, extra_args)) return;
+    if (process_->running() ||
+        process_->log().find("Address already in use") == std::string::npos) {
+      return;
+    }
+  }
+}
+
+bool ProxyProcess::start(const std::string& config, int concurrency,
+                         const std::vector<std::string>& extra_args) {
+  port_ = freePort();
+  admin_port_ = freePort();
   config_path_ = tempDir() + "/envoy-" + std::to_string(port_) + ".yaml";
   writeFile(config_path_, render(config));
   std::vector<std::string> argv{
@@ -243,6 +255,7 @@ ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, in
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  return ready_;
 }
 
 ProxyProcess::~ProxyProcess() {

@@ -91,7 +91,11 @@ class ProxyProcess {
   std::string render(std::string config) const;
 
  private:
-  uint16_t port_, admin_port_, upstream_port_;
+  // Starts the proxy on new ports and waits for it to be ready; false if it did not get there.
+  bool start(const std::string& config, int concurrency,
+             const std::vector<std::string>& extra_args);
+
+  uint16_t port_ = 0, admin_port_ = 0, upstream_port_;
   std::map<std::string, std::string> vars_;
   std::string config_path_;
   std::unique_ptr<Process> process_;
