@@ -38,7 +38,7 @@ void initializeV8Once() {
 }
 
 // Stops a call with TerminateExecution, which the guest cannot catch.
-struct V8Calls : WatchedCalls {
+struct V8Calls : FencedCalls {
   v8::Isolate* isolate = nullptr;
   void stop() override { isolate->TerminateExecution(); }
 };

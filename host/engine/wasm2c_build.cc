@@ -114,6 +114,17 @@ std::string compiler() {
   return cc != nullptr && *cc != '\0' ? cc : "cc";
 }
 
+// Instructions of this CPU the artefact may use beyond the compiler's baseline. Wasm's popcnt
+// otherwise becomes a call into libgcc (the SDK's hash maps use it on every lookup). The flags are
+// part of the toolchain stamp, so an artefact made for a CPU with them is never loaded on one
+// without: it is rebuilt into the cache instead.
+std::vector<std::string> cpuFlags() {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("popcnt")) return {"-mpopcnt"};
+#endif
+  return {};
+}
+
 // wasm2c's symbol mangling (1.0.32): [A-Za-z0-9_] but 'Z' kept, every other byte as Z + 2 hex.
 std::string mangle(std::string_view name) {
   static const char* hex = "0123456789ABCDEF";
@@ -318,6 +329,7 @@ const std::string& toolchain(std::string* error) {
     if (!w2c.empty() && !cc.empty()) {
       value = "wasm2c " + w2c + "; " + cc + "; runtime " + sha256Hex(kRuntimeSource).substr(0, 16) +
               "; depth " + std::to_string(kMaxCallDepth);
+      for (const std::string& flag : cpuFlags()) value += "; " + flag;
     }
   }
   if (value.empty()) *error = "the wasm2c engine needs wasm2c and a C compiler: " + failure;
@@ -352,6 +364,29 @@ std::string cacheDir() {
   return std::string(home != nullptr && *home != '\0' ? home : "/tmp") + "/.cache/wasm-proxy";
 }
 
+namespace {
+
+// The compiler's command line for the shim in `work` (it includes the generated module).
+std::vector<std::string> compileCommand(const fs::path& work, const fs::path& so) {
+  std::vector<std::string> cmd = {compiler(),
+                                  "-O2",
+                                  "-fPIC",
+                                  "-shared",
+                                  "-fvisibility=hidden",
+                                  "-w",
+                                  "-Werror=incompatible-pointer-types",
+                                  "-Werror=implicit-function-declaration",
+                                  "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
+                                  "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
+                                  "-DWASM_RT_MAX_CALL_STACK_DEPTH=" + std::to_string(kMaxCallDepth),
+                                  "-I" + work.string()};
+  for (std::string& flag : cpuFlags()) cmd.push_back(std::move(flag));
+  cmd.insert(cmd.end(), {"-o", so.string(), (work / "shim.c").string()});
+  return cmd;
+}
+
+}  // namespace
+
 bool build(const std::string& bytes, const ModuleInfo& info, const std::string& out,
            std::chrono::duration<double>* took, std::string* error) {
   const auto start = std::chrono::steady_clock::now();
@@ -385,12 +420,7 @@ bool build(const std::string& bytes, const ModuleInfo& info, const std::string& 
       !run({"wasm2c", (work / "module.wasm").string(), "-n", "plugin", "-o",
             (work / "plugin.c").string()},
            log, error) ||
-      !run({compiler(), "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-w",
-            "-Werror=incompatible-pointer-types", "-Werror=implicit-function-declaration",
-            "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
-            "-DWASM_RT_MAX_CALL_STACK_DEPTH=" + std::to_string(kMaxCallDepth), "-I" + work.string(),
-            "-o", so.string(), (work / "shim.c").string()},
-           log, error)) {
+      !run(compileCommand(work, so), log, error)) {
     return false;
   }
   fs::rename(so, target, ec);

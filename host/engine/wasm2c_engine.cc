@@ -167,13 +167,12 @@ class Wasm2cModule : public CompiledModule {
   std::shared_ptr<Artefact> artefact;
 };
 
-// Sends the deadline signal to the engine's thread, tagged with the running call's generation.
-struct SignalledCalls : WatchedCalls {
+// Sends the deadline signal to the engine's thread, tagged with the call's generation.
+struct SignalledCalls : TaggedCalls {
   pthread_t thread = pthread_self();
-  std::atomic<uint64_t> generation{0};
-  void stop() override {
+  void stop(uint64_t generation) override {
     union sigval value;
-    value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(generation.load()));
+    value.sival_ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(generation));
     pthread_sigqueue(thread, deadlineSignal(), value);
   }
 };
@@ -346,19 +345,18 @@ class Wasm2cEngine : public Engine {
     return instance;
   }
 
-  // The outermost call arms the watchdog under a new generation.
+  // The outermost call arms the watchdog under a new generation. A stop reported for an earlier
+  // generation is ignored by the signal handler, so ending a call needs no handshake.
   void begin(Deadline deadline) {
     // Counted per thread, not per engine: a thread may hold several engines (a test's
     // harnesses), and a late signal for one engine's call must never match another's.
     const uint64_t g = ++t_next_generation;
-    calls_->generation.store(g, std::memory_order_relaxed);
     t_generation = g;
-    calls_->begin(deadline);
+    calls_->begin(deadline, g);
   }
-  bool end() {
-    bool stopped = calls_->end();
+  void end() {
+    calls_->end();
     t_generation = 0;
-    return stopped;
   }
   void interrupt() { calls_->interrupt(); }
 

@@ -50,13 +50,13 @@ int64_t steadyNs(Deadline d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
 }
 
-void WatchedCalls::begin(Deadline deadline) {
+void FencedCalls::begin(Deadline deadline) {
   kill_.store(0, std::memory_order_relaxed);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
 }
 
-bool WatchedCalls::end() {
+bool FencedCalls::end() {
   deadline_ns_.store(0, std::memory_order_release);
   int k = kill_.exchange(3, std::memory_order_acq_rel);
   if (k == 1) {
@@ -65,21 +65,42 @@ bool WatchedCalls::end() {
   return k == 1 || k == 2;
 }
 
-void WatchedCalls::interrupt() {
+void FencedCalls::interrupt() {
   if (deadline_ns_.load(std::memory_order_acquire) != 0) terminate();
 }
 
-void WatchedCalls::expireIfDue(int64_t now_ns) {
+void FencedCalls::expireIfDue(int64_t now_ns) {
   const int64_t d = deadline_ns_.load(std::memory_order_acquire);
   if (d != 0 && d <= now_ns) terminate();
 }
 
-void WatchedCalls::terminate() {
+void FencedCalls::terminate() {
   int expected = 0;
   if (kill_.compare_exchange_strong(expected, 1)) {
     stop();
     kill_.store(2, std::memory_order_release);
   }
+}
+
+void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
+  generation_.store(generation, std::memory_order_relaxed);
+  deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
+                     std::memory_order_release);
+}
+
+uint64_t TaggedCalls::dueGeneration(int64_t now_ns, bool due_now) const {
+  const uint64_t g = generation_.load(std::memory_order_acquire);
+  const int64_t d = deadline_ns_.load(std::memory_order_acquire);
+  if (d == 0 || (!due_now && d > now_ns)) return 0;
+  return generation_.load(std::memory_order_relaxed) == g ? g : 0;
+}
+
+void TaggedCalls::interrupt() {
+  if (const uint64_t g = dueGeneration(0, true)) stop(g);
+}
+
+void TaggedCalls::expireIfDue(int64_t now_ns) {
+  if (const uint64_t g = dueGeneration(now_ns, false)) stop(g);
 }
 
 void Watchdog::watch(std::shared_ptr<WatchedCalls> calls) {

@@ -10,7 +10,7 @@ namespace {
 
 // The exports the host calls, in the order of Vm::Callback; their types come from the ABI table.
 // "malloc" (the reference host's first choice of allocator) has proxy_on_memory_allocate's.
-constexpr const char* kCallbackNames[] = {
+constexpr std::string_view kCallbackNames[] = {
     "malloc",
     "proxy_on_context_create",
     "proxy_on_vm_start",
@@ -77,7 +77,7 @@ Vm::CallScope::~CallScope() {
 }
 
 const char* Vm::callbackName(int cb) {
-  return kCallbackNames[cb];
+  return kCallbackNames[cb].data();  // literals: NUL-terminated
 }
 
 Vm::Vm(std::shared_ptr<const PluginCode> code, VmConfig config, Engine& engine, VmHost& host)
@@ -143,17 +143,19 @@ bool Vm::resolveCallbacks(const ModuleInfo& info, std::string* error) {
     const ModuleExport* e = info.findExport(kCallbackNames[cb]);
     if (e == nullptr || e->kind != 0) continue;
     if (e->type != callbackType(cb)) {
-      *error = std::string("export ") + kCallbackNames[cb] + " has type " + toString(e->type) +
+      *error = "export " + std::string(kCallbackNames[cb]) + " has type " + toString(e->type) +
                ", expected " + toString(callbackType(cb));
       return false;
     }
     callbacks_[cb] = instance_->findFunction(kCallbackNames[cb]);
+    callback_results_[cb] = static_cast<uint8_t>(e->type.results.size());
   }
   // The reference host looks for malloc first, then proxy_on_memory_allocate.
   if (callbacks_[kMalloc] < 0) {
     const ModuleExport* e = info.findExport("proxy_on_memory_allocate");
     if (e != nullptr && e->kind == 0 && e->type == callbackType(kMalloc)) {
       callbacks_[kMalloc] = instance_->findFunction("proxy_on_memory_allocate");
+      callback_results_[kMalloc] = 1;
     }
   }
   if (callbacks_[kMalloc] < 0) {
@@ -237,7 +239,7 @@ CallOutcome Vm::call(Callback cb, uint32_t context_id, std::initializer_list<uin
   CallResult r;
   {
     CallScope scope(*this, context_id, kCallbackNames[cb], /*restricted=*/false);
-    r = instance_->call(fn, args.begin(), args.size(), &result, callbackType(cb).results.size(),
+    r = instance_->call(fn, args.begin(), args.size(), &result, callback_results_[cb],
                         outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline);
   }
   if (!r.ok()) {

@@ -220,6 +220,7 @@ class Vm {
   std::unique_ptr<Instance> instance_;
   MemoryFields memory_fields_;
   int32_t callbacks_[kCallbackCount];
+  uint8_t callback_results_[kCallbackCount] = {};  // result count of each export found
   ContextTable contexts_;
   uint32_t current_context_ = 0;
   uint32_t effective_context_ = 0;
