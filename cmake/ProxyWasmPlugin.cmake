@@ -1,8 +1,9 @@
 # add_proxy_wasm_plugin(<name> SOURCES <files>... [LIBRARIES <targets>...] [OUTPUT_DIRECTORY <dir>])
 #
 # Builds <name>.wasm, a proxy-wasm ABI 0.2.1 plugin that loads unchanged in Envoy and Istio: a WASI
-# reactor (exports _initialize), stripped and size-optimised, exporting `malloc`,
-# `proxy_on_memory_allocate`, `proxy_abi_version_0_2_1` and every proxy_on_* callback of the SDK.
+# reactor (exports _initialize), stripped, exporting `malloc`, `proxy_on_memory_allocate`,
+# `proxy_abi_version_0_2_1` and every proxy_on_* callback of the SDK. Optimised for speed (-O2: it
+# runs on every request; about a quarter larger than -Oz; the upstream C++ SDK builds with -O3).
 # Requires the WASI toolchain (cmake/wasi-clang19.cmake) and the target ProxyWasmSdk::sdk.
 include_guard(GLOBAL)
 
@@ -20,7 +21,7 @@ function(add_proxy_wasm_plugin name)
   target_link_libraries(${name} PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,ProxyWasmSdk::sdk>"
                                         ${arg_LIBRARIES})
   target_compile_features(${name} PRIVATE cxx_std_20)
-  target_compile_options(${name} PRIVATE -Oz -ffunction-sections -fdata-sections)
+  target_compile_options(${name} PRIVATE -O2 -ffunction-sections -fdata-sections)
   target_link_options(${name} PRIVATE
     -mexec-model=reactor
     -Wl,--gc-sections

@@ -29,16 +29,39 @@ std::unordered_map<std::string, Factories>& factories() {
   static auto* f = new std::unordered_map<std::string, Factories>();
   return *f;
 }
-std::unordered_map<uint32_t, Entry>& contexts() {
-  static auto* c = new std::unordered_map<uint32_t, Entry>();
+// The live contexts by id. A stream's callbacks come one after another for the same id, so the
+// entry found last is remembered (a node's address is stable until it is erased).
+class ContextRegistry {
+ public:
+  Entry* find(uint32_t id) {
+    if (last_ != nullptr && id == last_id_) return last_;
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return nullptr;
+    last_id_ = id;
+    last_ = &it->second;
+    return last_;
+  }
+  void insert(uint32_t id, Entry entry) { entries_.emplace(id, std::move(entry)); }
+  void erase(uint32_t id) {
+    if (id == last_id_) last_ = nullptr;
+    entries_.erase(id);
+  }
+  std::unordered_map<uint32_t, Entry>& all() { return entries_; }
+
+ private:
+  std::unordered_map<uint32_t, Entry> entries_;
+  uint32_t last_id_ = 0;
+  Entry* last_ = nullptr;
+};
+
+ContextRegistry& contexts() {
+  static auto* c = new ContextRegistry();
   return *c;
 }
 uint64_t next_stream_serial = 1;
 
 Entry* findEntry(uint32_t id) {
-  auto& c = contexts();
-  auto it = c.find(id);
-  return it == c.end() ? nullptr : &it->second;
+  return contexts().find(id);
 }
 
 RootContext* findRoot(uint32_t id) {
@@ -343,7 +366,7 @@ extern "C" {
 PROXY_WASM_EXPORT(proxy_on_context_create)
 void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
   auto& all = contexts();
-  if (all.count(context_id) != 0) {
+  if (all.find(context_id) != nullptr) {
     logError("proxy-wasm sdk: context id ", context_id, " created twice");
     return;
   }
@@ -379,7 +402,7 @@ void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
     entry.stream = static_cast<HttpContext*>(entry.context.get());
   }
   ContextBase* created = entry.context.get();
-  all.emplace(context_id, std::move(entry));
+  all.insert(context_id, std::move(entry));
   created->onCreate();
 }
 
@@ -390,7 +413,7 @@ uint32_t proxy_on_vm_start(uint32_t root_context_id, uint32_t vm_configuration_s
     // Some hosts pass 0 here; start every root that exists instead.
     bool ok = true;
     std::string cfg = configurationOf(BufferType::VmConfiguration, vm_configuration_size);
-    for (auto& [id, e] : contexts()) {
+    for (auto& [id, e] : contexts().all()) {
       if (e.root != nullptr) ok = e.root->onStart(cfg) && ok;
     }
     return ok ? 1 : 0;
@@ -452,11 +475,10 @@ void proxy_on_log(uint32_t context_id) {
 
 PROXY_WASM_EXPORT(proxy_on_delete)
 void proxy_on_delete(uint32_t context_id) {
-  auto& all = contexts();
-  auto it = all.find(context_id);
-  if (it == all.end()) return;
-  it->second.context->onDelete();
-  all.erase(context_id);  // onDelete may not invalidate `it`, but erase by key to be safe
+  Entry* e = findEntry(context_id);
+  if (e == nullptr) return;
+  e->context->onDelete();
+  contexts().erase(context_id);  // by key: onDelete may have created or deleted other contexts
 }
 
 PROXY_WASM_EXPORT(proxy_on_new_connection)
