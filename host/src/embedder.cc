@@ -27,6 +27,7 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 }  // namespace
 
 VectorHeaderMap::VectorHeaderMap(const Entries& entries) {
+  entries_.reserve(entries.size());
   for (auto& [k, v] : entries) add(k, v);
 }
 

@@ -49,6 +49,7 @@ void FakeStream::detach() {
 namespace {
 void fill(VectorHeaderMap& map, const Headers& headers) {
   map.clear();
+  map.reserve(headers.size());
   for (auto& [k, v] : headers) map.add(k, v);
 }
 }  // namespace
