@@ -246,6 +246,7 @@ class V8Instance : public Instance {
  public:
   explicit V8Instance(V8Engine& engine) : engine_(engine) {}
   ~V8Instance() override {
+    backing_store_.reset();
     functions_.clear();
     memory_.Reset();
     exports_.Reset();
@@ -304,14 +305,28 @@ class V8Instance : public Instance {
   }
 
   // Cached until wasm code runs again (a host function is entered or a call returns), since
-  // only running wasm can grow the memory.
+  // only running wasm can grow the memory. Refreshed in two ways:
+  //  - checked: once per outermost call, through the memory object's current buffer (a handle
+  //    scope and three API calls); the buffer's backing store is kept;
+  //  - then: from the kept backing store, whose base and length are plain reads. V8 grows a wasm
+  //    memory in place within its reservation (with the trap handler, the whole 4 GiB plus guard
+  //    regions), updating the store's length, so the store stays the memory's.
   MemoryView memory() override {
     if (memory_valid_) return memory_view_;
     if (memory_.IsEmpty()) return {};
-    v8::Isolate* iso = engine_.isolate_;
-    v8::HandleScope hs(iso);
-    v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
-    memory_view_ = MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
+    if (backing_store_ && backing_store_checked_) {
+      memory_view_ =
+          MemoryView{static_cast<uint8_t*>(backing_store_->Data()), backing_store_->ByteLength()};
+    } else {
+      v8::Isolate* iso = engine_.isolate_;
+      v8::HandleScope hs(iso);
+      v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
+      memory_view_ = MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
+      if (!backing_store_ || backing_store_->Data() != buffer->Data()) {
+        backing_store_ = buffer->GetBackingStore();
+      }
+      backing_store_checked_ = engine_.depth > 0;  // checked for the rest of this call
+    }
     memory_valid_ = true;
     return memory_view_;
   }
@@ -363,12 +378,16 @@ class V8Instance : public Instance {
           v8::Integer::New(iso, static_cast<int32_t>(static_cast<uint32_t>(args[i]))));
     }
     ++engine_.depth;
-    if (outer) engine_.beginCall(deadline);
+    if (outer) {
+      engine_.beginCall(deadline);
+      backing_store_checked_ = false;
+    }
     v8::TryCatch tc(iso);
     v8::MaybeLocal<v8::Value> maybe =
         fn->Call(ctx, v8::Undefined(iso), static_cast<int>(num_args), argv);
     --engine_.depth;
     memory_valid_ = false;
+    if (outer) backing_store_checked_ = false;
     bool killed = outer ? engine_.endCall() : false;
     bool aborted = engine_.abortRequested();
     v8::Local<v8::Value> value;
@@ -404,6 +423,8 @@ class V8Instance : public Instance {
   std::vector<v8::Global<v8::Function>> functions_;
   MemoryView memory_view_;
   bool memory_valid_ = false;
+  std::shared_ptr<v8::BackingStore> backing_store_;  // the memory's, as last checked
+  bool backing_store_checked_ = false;               // checked during the running outer call
 };
 
 std::unique_ptr<Instance> V8Engine::instantiate(const CompiledModule& module,
