@@ -314,8 +314,13 @@ void VmMemory(benchmark::State& state, std::string runtime) {
     cfg.vm_id = "mem";
     same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
     size_t before_same = residentKiB();
-    for (int i = 0; i < kVms; ++i)
+    for (int i = 0; i < kVms; ++i) {
       same.push_back(Vm::create(code, cfg, base->engine(), *base, &error));
+      if (!same.back()) {
+        state.SkipWithError(error.c_str());
+        return;
+      }
+    }
     size_t after_same = residentKiB();
     state.counters["KiB_per_VM_new_engine"] = static_cast<double>(after_engines - before) / kVms;
     state.counters["KiB_per_VM_same_engine"] = static_cast<double>(after_same - before_same) / kVms;

@@ -376,6 +376,7 @@ std::vector<std::string> compileCommand(const fs::path& work, const fs::path& so
                                   "-w",
                                   "-Werror=incompatible-pointer-types",
                                   "-Werror=implicit-function-declaration",
+                                  "-D_GNU_SOURCE",
                                   "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
                                   "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
                                   "-DWASM_RT_MAX_CALL_STACK_DEPTH=" + std::to_string(kMaxCallDepth),

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h> /* mremap: the shim is compiled with -D_GNU_SOURCE */
 
 #define PWX_EXPORT __attribute__((visibility("default")))
 #define PWX_W2C_INTERFACE 1
@@ -116,14 +117,27 @@ uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
   return pwx_num_types;
 }
 
-/* ---- memories and tables: plain heap blocks, explicit bounds checks in the generated code ---- */
+/* ---- memories: anonymous mappings; tables: heap blocks; explicit bounds checks in the generated
+ * code ---- */
+
+/* A memory is its own mapping, not a heap block: only the pages the plugin touches become
+ * resident (a heap block may come from reused, already resident memory, and calloc then zeroes it
+ * all), growing is mremap (new pages arrive zeroed, nothing is copied when the mapping can
+ * extend), and freeing returns the pages to the system. Zero pages still map one system page, so
+ * the base is never NULL. */
 
 #define PWX_PAGE 65536u
+
+static size_t pwx_mapping_bytes(uint32_t pages) {
+  return pages != 0 ? (size_t)pages * PWX_PAGE : 4096;
+}
 
 void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
   if (initial > 65535) wasm_rt_trap(WASM_RT_TRAP_OOB);
   pwx_host.outside_wasm(1);
-  m->data = calloc((size_t)initial * PWX_PAGE + 1, 1);
+  void* p = mmap(NULL, pwx_mapping_bytes(initial), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  m->data = p == MAP_FAILED ? NULL : (uint8_t*)p;
   m->pages = initial;
   m->max_pages = max;
   m->size = m->data ? initial * PWX_PAGE : 0;
@@ -138,19 +152,18 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
   if (wanted > m->max_pages || wanted > 65535) return (uint32_t)-1;
   if (delta == 0) return old;
   pwx_host.outside_wasm(1);
-  uint8_t* data = realloc(m->data, (size_t)wanted * PWX_PAGE);
-  if (data) {
-    memset(data + (size_t)old * PWX_PAGE, 0, (size_t)delta * PWX_PAGE);
-    m->data = data;
+  void* p = mremap(m->data, pwx_mapping_bytes(old), (size_t)wanted * PWX_PAGE, MREMAP_MAYMOVE);
+  if (p != MAP_FAILED) {
+    m->data = (uint8_t*)p;
     m->pages = (uint32_t)wanted;
     m->size = (uint32_t)(wanted * PWX_PAGE);
   }
   pwx_host.outside_wasm(0); /* last: a deadline noticed here unwinds a consistent memory */
-  return data ? old : (uint32_t)-1;
+  return p != MAP_FAILED ? old : (uint32_t)-1;
 }
 
 void wasm_rt_free_memory(wasm_rt_memory_t* m) {
-  free(m->data);
+  if (m->data) munmap(m->data, pwx_mapping_bytes(m->pages));
   m->data = NULL;
 }
 
