@@ -171,13 +171,15 @@ class V8Engine : public Engine {
     // Kept while the isolate stays entered: without a live outer scope every call's scope would
     // be the outermost one, allocating a handle block on its first handle and freeing it on exit.
     outer_scope_.emplace(isolate_);
-    context()->Enter();
+    entered_context_ = context();  // a handle of outer_scope_: valid while entered_
+    entered_context_->Enter();
     entered_ = true;
   }
 
   void releaseThread() override {
     if (!entered_ || v8::Isolate::GetCurrent() != isolate_) return;
-    context()->Exit();
+    entered_context_->Exit();
+    entered_context_.Clear();
     outer_scope_.reset();
     isolate_->Exit();
     entered_ = false;
@@ -201,6 +203,7 @@ class V8Engine : public Engine {
   int depth = 0;
   bool entered_ = false;  // left entered by enterForCall (on the thread that made the call)
   std::optional<v8::HandleScope> outer_scope_;  // while entered_ (see enterForCall)
+  v8::Local<v8::Context> entered_context_;      // while entered_: the context, entered
 
  private:
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
@@ -216,7 +219,6 @@ void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto* b = static_cast<HostBinding*>(info.Data().As<v8::External>()->Value());
   *b->memory_valid = false;
   v8::Isolate* iso = info.GetIsolate();
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   uint64_t in[kMaxCallSlots] = {};
   uint64_t out[2] = {};
   const size_t n = b->type.params.size() < kMaxCallSlots ? b->type.params.size() : kMaxCallSlots;
@@ -225,8 +227,9 @@ void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
     if (b->type.params[i] == ValType::I64) {
       in[i] = a->IsBigInt() ? a.As<v8::BigInt>()->Uint64Value() : 0;
     } else {
-      in[i] = static_cast<uint32_t>(a->IsInt32() ? a.As<v8::Int32>()->Value()
-                                                 : a->Int32Value(ctx).FromMaybe(0));
+      in[i] = static_cast<uint32_t>(a->IsInt32()
+                                        ? a.As<v8::Int32>()->Value()
+                                        : a->Int32Value(iso->GetCurrentContext()).FromMaybe(0));
     }
   }
   if (!b->fn(b->user, in, out)) {
@@ -363,9 +366,16 @@ class V8Instance : public Instance {
     std::optional<v8::Isolate::Scope> isolate_scope;
     if (outer) engine_.enterForCall(isolate_scope);
     v8::HandleScope hs(iso);
-    v8::Local<v8::Context> ctx = outer ? engine_.context() : iso->GetCurrentContext();
+    // Left entered by an earlier call (the usual case), the isolate's current context is ours and
+    // needs no lookup.
+    const bool left_entered = outer && !isolate_scope && engine_.entered_;
+    v8::Local<v8::Context> ctx = left_entered ? engine_.entered_context_
+                                 : outer      ? engine_.context()
+                                              : iso->GetCurrentContext();
     std::optional<v8::Context::Scope> context_scope;
-    if (outer && (!iso->InContext() || iso->GetCurrentContext() != ctx)) context_scope.emplace(ctx);
+    if (outer && !left_entered && (!iso->InContext() || iso->GetCurrentContext() != ctx)) {
+      context_scope.emplace(ctx);
+    }
     v8::Local<v8::Function> fn = functions_[function].Get(iso);
     // Only the arguments passed are constructed: zeroing all kMaxCallSlots handles (a `rep stos`)
     // was an eighth of an empty call.
