@@ -50,6 +50,23 @@ TEST_P(SdkOnHost, HeaderHelpersMetricsWithTagsAndContextLifetime) {
   EXPECT_EQ(h->metricDelta("sdk_test.live_streams"), 0) << "on_delete destroys the context";
 }
 
+// The SDK remembers the context it looked up last; deleting that context must forget it. A host
+// that calls back for a deleted id (a host bug) gets the unknown-context answer, not a call into
+// freed memory.
+TEST_P(SdkOnHost, ACallbackForADeletedContextFindsNoContext) {
+  auto h = start();
+  ASSERT_TRUE(h) << error_;
+  auto s = h->newStream();
+  const uint32_t id = s->id();
+  EXPECT_EQ(s->sendRequestHeaders({{":path", "/a"}}), FilterHeadersStatus::Continue);
+  s->end();
+  const int32_t fn = h->vm().exportHandle("proxy_on_request_headers");
+  auto r = h->vm().callExportForTest(fn, {id, 0, 1}, id);
+  ASSERT_TRUE(r) << h->vm().failureMessage();
+  EXPECT_EQ(*r, 0u);
+  EXPECT_EQ(h->metricDelta("route.none.sdk_test.requests"), 0);
+}
+
 TEST_P(SdkOnHost, LocalResponseCarriesBodyHeadersAndDetails) {
   auto h = start();
   ASSERT_TRUE(h) << error_;
