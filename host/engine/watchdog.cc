@@ -83,7 +83,8 @@ void FencedCalls::terminate() {
 }
 
 void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
-  generation_.store(generation, std::memory_order_relaxed);
+  // Release: a watchdog that reads this generation also sees the previous call's end.
+  generation_.store(generation, std::memory_order_release);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
 }
