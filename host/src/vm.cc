@@ -155,7 +155,7 @@ bool Vm::resolveCallbacks(const ModuleInfo& info, std::string* error) {
     const ModuleExport* e = info.findExport("proxy_on_memory_allocate");
     if (e != nullptr && e->kind == 0 && e->type == callbackType(kMalloc)) {
       callbacks_[kMalloc] = instance_->findFunction("proxy_on_memory_allocate");
-      callback_results_[kMalloc] = 1;
+      callback_results_[kMalloc] = static_cast<uint8_t>(e->type.results.size());
     }
   }
   if (callbacks_[kMalloc] < 0) {
