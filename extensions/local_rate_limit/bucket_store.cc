@@ -85,8 +85,46 @@ uint64_t secondsToRefill(const Bucket& b, const Window& w, uint64_t now) {
 // to max_tokens is the same as a new one, so its slot may be given to another key (by CAS) and
 // nothing is lost when the first key comes back.
 constexpr int kProbes = 16;
-constexpr uint64_t kStaleLockNs = 1'000'000'000;  // a creator that died mid-creation
-constexpr int kMaxBusyLooks = 1000;
+constexpr uint64_t kStaleLockNs = 100'000'000;  // a creator that died mid-creation
+
+// How long a request waits while another VM creates a slot (Slot::State::Busy). A creation takes a
+// few hostcalls, but its thread can be descheduled in the middle of them for many milliseconds on
+// a loaded machine, so the wait is bounded by the clock, not by a count of looks: the request
+// looks again until the lock is released or goes stale (createSlot then takes it over). It gives
+// up for the overflow bucket only after kMaxBusyWaitNs (creations by other VMs one after the
+// other), under the host's default CPU deadline of 250 ms, or when the clock does not move
+// (a simulated clock) for kMaxFrozenLooks looks.
+constexpr uint64_t kMaxBusyWaitNs = 150'000'000;
+constexpr int kMaxFrozenLooks = 1000;
+
+class BusyWait {
+ public:
+  explicit BusyWait(uint64_t now) : since_(now), last_(now) {}
+  // Reads the clock into `now` (never backwards); false when the request should stop waiting.
+  bool lookAgain(uint64_t& now) {
+    const uint64_t t = getCurrentTimeNanoseconds();
+    frozen_looks_ = t == last_ ? frozen_looks_ + 1 : 0;
+    last_ = t;
+    now = std::max(now, t);
+    return frozen_looks_ < kMaxFrozenLooks && now - since_ < kMaxBusyWaitNs;
+  }
+
+ private:
+  uint64_t since_;
+  uint64_t last_;
+  int frozen_looks_ = 0;
+};
+
+// A creation lock ("<slot> <ns>") that a live VM may still hold: taken less than kStaleLockNs ago.
+// A time ahead of `now` is the usual case (the holder read the clock after this request did), but
+// one more than kStaleLockNs ahead was written before the clock went backwards and is stale.
+bool lockIsFresh(std::string_view value, uint64_t now) {
+  const size_t space = value.rfind(' ');
+  if (space == std::string_view::npos) return false;
+  const std::string digits(value.substr(space + 1));
+  const uint64_t since = std::strtoull(digits.c_str(), nullptr, 10);
+  return since >= now ? since - now <= kStaleLockNs : now - since < kStaleLockNs;
+}
 
 // Limited when a window has no token left; otherwise takes one from every window.
 bool decide(Buckets& b, uint64_t now, Verdict& v, const Limit& limit) {
@@ -134,19 +172,20 @@ bool BucketStore::initialise(const std::vector<Limit>& limits) {
 // Takes one token from the bucket of `key`, giving the key a bucket (full) on first use.
 Verdict BucketStore::take(const std::string& key, const Limit& limit) {
   Verdict v;
-  const uint64_t now = getCurrentTimeNanoseconds();
-  int busy_looks = 0;
+  uint64_t now = getCurrentTimeNanoseconds();
+  BusyWait busy(now);
   bool overflowed = false;
   for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
     auto slot = locate(key, now, limit);
+    while (slot && slot->state == Slot::State::Busy) {
+      if (!busy.lookAgain(now)) {
+        slot = Slot{Slot::State::Overflow, limit.prefix + "overflow", std::nullopt};
+        break;
+      }
+      slot = locate(key, now, limit);
+    }
     if (!slot) return error(v, "read", slot.error());
     if (slot->state == Slot::State::Retry) continue;
-    if (slot->state == Slot::State::Busy) {
-      // The lock is held for a few hostcalls by another thread; a holder still there after
-      // kMaxBusyLooks is stuck (it goes stale after kStaleLockNs): use the overflow bucket.
-      if (++busy_looks < kMaxBusyLooks) continue;
-      slot = Slot{Slot::State::Overflow, limit.prefix + "overflow", std::nullopt};
-    }
     if (slot->state == Slot::State::Overflow && !overflowed) {
       v.overflowed = true;  // once per request, however many CAS rounds follow
       overflowed = true;
@@ -227,34 +266,33 @@ Expected<BucketStore::Slot, WasmResult> BucketStore::locate(const std::string& k
 // Creates a never-used slot for `key`. A write to a missing key cannot be made conditional, so
 // creations are serialised by the lock: whoever moves it from "-" to "<slot> <time>" with CAS
 // creates (if the slot is still missing) and puts "-" back. A lock older than kStaleLockNs
-// belongs to a VM that failed mid-creation and is taken over. While another VM holds it, this
-// request counts against the overflow bucket (creations are rare: once per slot, ever).
+// belongs to a VM that failed mid-creation and is taken over. While another VM holds it, the
+// request waits (BusyWait); creations are rare: once per slot, ever.
 Expected<BucketStore::Slot, WasmResult> BucketStore::createSlot(const std::string& name,
                                                                 const std::string& key,
                                                                 uint64_t now, const Limit& limit) {
   const std::string lock = limit.prefix + "lock";
   auto held = getSharedData(lock);
   if (!held) return unexpected(held.error());
-  const std::string value = held->value.toString();
-  if (value != "-") {
-    const size_t space = value.rfind(' ');
-    const uint64_t since = std::strtoull(value.c_str() + space + 1, nullptr, 10);
-    if (space != std::string::npos && now >= since && now - since < kStaleLockNs) {
-      return Slot{Slot::State::Busy, "", std::nullopt};
-    }
+  if (held->value.view() != "-" && lockIsFresh(held->value.view(), now)) {
+    return Slot{Slot::State::Busy, "", std::nullopt};
   }
-  WasmResult r = setSharedData(lock, name + " " + std::to_string(now), held->cas);
+  const std::string ours = name + " " + std::to_string(now);
+  WasmResult r = setSharedData(lock, ours, held->cas);
   if (r == WasmResult::CasMismatch) return Slot{Slot::State::Retry, "", std::nullopt};
   if (r != WasmResult::Ok) return unexpected(r);
   auto existing = getSharedData(name);
-  if (!existing && existing.error() == WasmResult::NotFound) {
+  const bool missing = !existing && existing.error() == WasmResult::NotFound;
+  // Checked again just before the unconditional write: a thread descheduled for kStaleLockNs
+  // since it took the lock has lost it to a VM that may be creating this very slot, and may have
+  // spent from it already. Then nothing is written, and the lock is not ours to release.
+  auto mine = getSharedData(lock);
+  if (!mine || mine->value.view() != ours) return Slot{Slot::State::Retry, "", std::nullopt};
+  if (missing) {
     r = setSharedData(name, encode(fullBuckets(limit.windows, now)) + key);
     if (r != WasmResult::Ok) return unexpected(r);
   }
-  const std::string ours = name + " ";
-  if (auto mine = getSharedData(lock); mine && mine->value.view().substr(0, ours.size()) == ours) {
-    (void)setSharedData(lock, "-", mine->cas);  // a failed release ends as a stale lock
-  }
+  (void)setSharedData(lock, "-", mine->cas);  // a failed release ends as a stale lock
   return Slot{Slot::State::Retry, "", std::nullopt};
 }
 

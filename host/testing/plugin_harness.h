@@ -114,6 +114,9 @@ class PluginHarness : public VmHost {
   uint64_t nowNs() const { return now_ns_; }
   // Moves the wall clock (not the monotonic one) by `delta_ns`, e.g. backwards (NTP step).
   void shiftRealtime(int64_t delta_ns) { realtime_base_ns_ += static_cast<uint64_t>(delta_ns); }
+  // Each read of the wall clock by the plugin moves it on by this much: a clock that runs while a
+  // callback waits for something (0: it stands still between advance() calls).
+  uint64_t realtime_step_ns = 0;
   uint32_t tickPeriodMs() const;
 
   // Callouts captured from the plugin.
@@ -160,7 +163,7 @@ class PluginHarness : public VmHost {
   int64_t metricDelta(std::string_view name) const;
 
   // VmHost
-  uint64_t realtimeNanos() override { return realtime_base_ns_ + now_ns_; }
+  uint64_t realtimeNanos() override { return (realtime_base_ns_ += realtime_step_ns) + now_ns_; }
   uint64_t monotonicNanos() override { return now_ns_; }
   void log(const PluginConfig* plugin, LogLevel level, std::string_view message) override;
   LogLevel logLevel() override { return log_level; }

@@ -12,8 +12,9 @@ using namespace proxy_wasm::host::testing;
 
 class RateLimit : public EngineTest {
  protected:
-  // A request that finds the creation lock held looks again up to 1,000 times: about 0.1 s in
-  // the interpreter, more on a loaded machine; options() gives the interpreter 5 s per callback.
+  // A request that finds the creation lock held looks again until it is released or stale, or
+  // 1,000 times on the harness's clock that stands still: about 0.1 s in the interpreter, more
+  // on a loaded machine; options() gives the interpreter 5 s per callback.
   std::unique_ptr<PluginHarness> load(const std::string& config, const std::string& name = "") {
     static int n = 0;
     HarnessOptions o =  // fresh buckets per test
@@ -293,7 +294,9 @@ TEST_P(RateLimit, BucketsInUseAreNeverTakenOver) {
 }
 
 // A VM that failed between taking the creation lock and releasing it leaves a lock behind; after
-// kStaleLockNs (1 s) another VM takes it over instead of sending new keys to overflow for ever.
+// kStaleLockNs (100 ms) another VM takes it over instead of sending new keys to overflow for ever.
+// The harness's clock stands still during a request, so the request stops waiting after 1,000
+// looks at the same time and uses the overflow bucket.
 TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
   auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
                     "key": {"header": "x-k"}, "max_keys": 100})",
@@ -313,6 +316,55 @@ TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
   uint32_t cas = 0;
   ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
   EXPECT_EQ(value, "-") << "and released";
+}
+
+// The creation lock is held for a few hostcalls, but the holder's thread can be descheduled in the
+// middle of them for many milliseconds on a loaded machine. A request waits by the clock, not for
+// a count of looks, and ends up with the key's own bucket: sending it to the overflow bucket would
+// let the key spend one token more than max_tokens (CI saw this with two workers).
+TEST_P(RateLimit, ARequestWaitsForTheCreationLockByTheClock) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}, "max_keys": 100})",
+                "rl_lock_wait_" + GetParam());
+  ASSERT_TRUE(h) << error_;
+  const std::string lock = "local_rate_limit.rl_lock_wait_" + GetParam() + ".lock";
+  ASSERT_EQ(
+      SharedDataStore::instance().set(
+          "rate_limit", lock, "local_rate_limit.x.slot.7 " + std::to_string(h->realtimeNanos()), 0),
+      WasmResult::Ok);
+  h->realtime_step_ns = 50'000;  // 2,000 looks until the holder's lock is 100 ms old
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u);
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u) << "a spent its own bucket, not the overflow bucket";
+  EXPECT_EQ(h->metricDelta("local_rate_limit.key_overflow"), 0);
+  EXPECT_EQ(send(*h, {{"x-k", "b"}}), 0u) << "the overflow bucket is untouched";
+}
+
+// A lock stamped a little after this request read the clock was taken by a live VM since: it is
+// held, not stale. One stamped far ahead was taken before the clock went backwards: stale.
+TEST_P(RateLimit, ALockStampedAheadOfTheClockIsHeldUnlessFarAhead) {
+  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}, "max_keys": 100})",
+                "rl_lock_ahead_" + GetParam());
+  ASSERT_TRUE(h) << error_;
+  const std::string lock = "local_rate_limit.rl_lock_ahead_" + GetParam() + ".lock";
+  const auto lockAt = [&](uint64_t ns) {
+    return SharedDataStore::instance().set("rate_limit", lock,
+                                           "local_rate_limit.x.slot.7 " + std::to_string(ns), 0);
+  };
+  const uint64_t ahead = h->realtimeNanos() + 50'000'000;
+  ASSERT_EQ(lockAt(ahead), WasmResult::Ok);
+  EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the overflow bucket: the lock is held";
+  EXPECT_EQ(h->metricDelta("local_rate_limit.key_overflow"), 1);
+  std::string value;
+  uint32_t cas = 0;
+  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
+  EXPECT_EQ(value, "local_rate_limit.x.slot.7 " + std::to_string(ahead)) << "not taken over";
+  ASSERT_EQ(lockAt(h->realtimeNanos() + 3600'000'000'000), WasmResult::Ok);
+  EXPECT_EQ(send(*h, {{"x-k", "b"}}), 0u) << "b's own bucket: the lock was stale";
+  EXPECT_EQ(send(*h, {{"x-k", "b"}}), 429u);
+  EXPECT_EQ(h->metricDelta("local_rate_limit.key_overflow"), 1);
+  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
+  EXPECT_EQ(value, "-");
 }
 
 // Envoy's masked_remote_address: clients of one network share a bucket.
