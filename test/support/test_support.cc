@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -211,12 +212,34 @@ std::vector<std::string> echoArgs(uint16_t port, const std::string& files_dir) {
   }
   return args;
 }
+
+// The port the echo upstream printed once it listened on port 0, or 0 if it never did.
+uint16_t listeningPort(Process& process, std::chrono::milliseconds timeout) {
+  const std::string_view marker = "echo-upstream listening on ";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    const std::string log = process.log();
+    const size_t at = log.find(marker);
+    const size_t colon = at == std::string::npos ? at : log.find(':', at + marker.size());
+    if (colon != std::string::npos && log.find('\n', colon) != std::string::npos) {
+      return static_cast<uint16_t>(std::stoul(log.substr(colon + 1)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (process.running() && std::chrono::steady_clock::now() < deadline);
+  return 0;
+}
+
+std::string echoLogPath() {
+  static std::atomic<int> n{0};
+  return tempDir() + "/echo-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".log";
+}
 }  // namespace
 
+// The upstream binds port 0 and says which port it got: a port chosen here and bound there could
+// be taken in between by another test running in parallel, which would then be the "upstream".
 EchoUpstream::EchoUpstream(const std::string& files_dir)
-    : port_(freePort()),
-      process_(echoArgs(port_, files_dir), tempDir() + "/echo-" + std::to_string(port_) + ".log") {
-  waitForPort(port_, std::chrono::seconds(10));
+    : port_(0), process_(echoArgs(0, files_dir), echoLogPath()) {
+  port_ = listeningPort(process_, std::chrono::seconds(10));
 }
 
 ProxyProcess::ProxyProcess(const std::string& config, uint16_t upstream_port, int concurrency,
