@@ -172,12 +172,11 @@ bool Vm::runModuleInitialisation(const ModuleInfo& info, std::string* error) {
     int32_t fn = instance_->findFunction(name);
     if (fn < 0) return true;
     uint64_t result = 0;
-    CallResult r;
-    {
+    const CallResult r = [&] {
       CallScope scope(*this, 0, name, /*restricted=*/true);
-      r = instance_->call(fn, args.data(), args.size(), &result, results,
-                          deadlineAfter(config_.callback_deadline));
-    }
+      return instance_->call(fn, args.data(), args.size(), &result, results,
+                             deadlineAfter(config_.callback_deadline));
+    }();
     if (!r.ok()) {
       fail(name, !aborted_reason_.empty() ? aborted_reason_ : r.message);
       *error = failure_message_;
@@ -236,12 +235,12 @@ CallOutcome Vm::call(Callback cb, uint32_t context_id, std::initializer_list<uin
   const bool outer = depth_ == 0;
   if (outer) aborted_reason_.clear();
   uint64_t result = 0;
-  CallResult r;
-  {
+  // Built in place (a lambda's prvalue), not move-assigned: the move of its string cost a few ns.
+  const CallResult r = [&] {
     CallScope scope(*this, context_id, kCallbackNames[cb], /*restricted=*/false);
-    r = instance_->call(fn, args.begin(), args.size(), &result, callback_results_[cb],
-                        outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline);
-  }
+    return instance_->call(fn, args.begin(), args.size(), &result, callback_results_[cb],
+                           outer ? deadlineAfter(config_.callback_deadline) : kNoDeadline);
+  }();
   if (!r.ok()) {
     std::string message = r.message;
     if (!aborted_reason_.empty()) message = aborted_reason_;
@@ -501,12 +500,11 @@ CallOutcome Vm::callExportForTest(int32_t fn, const std::vector<uint64_t>& args,
                                   uint32_t context_id) {
   if (failed_ || fn < 0) return {};
   uint64_t result = 0;
-  CallResult r;
-  {
+  const CallResult r = [&] {
     CallScope scope(*this, context_id, "(test export)", /*restricted=*/false);
-    r = instance_->call(fn, args.data(), args.size(), &result, 1,
-                        deadlineAfter(config_.callback_deadline));
-  }
+    return instance_->call(fn, args.data(), args.size(), &result, 1,
+                           deadlineAfter(config_.callback_deadline));
+  }();
   if (!r.ok()) {
     fail("(test export)", !aborted_reason_.empty() ? aborted_reason_ : r.message);
     return {};
@@ -523,14 +521,13 @@ uint64_t Vm::memoryBytes() {
 uint32_t Vm::allocate(uint32_t size) {
   uint64_t ptr = 0;
   const uint64_t arg = size;
-  CallResult r;
-  {
+  const CallResult r = [&] {
     // The allocator runs for the hostcall in progress: same contexts, same callback name.
     const uint32_t effective = effective_context_;
     CallScope scope(*this, current_context_, current_callback_, /*restricted=*/true);
     effective_context_ = effective;
-    r = instance_->call(callbacks_[kMalloc], &arg, 1, &ptr, 1, kNoDeadline);
-  }
+    return instance_->call(callbacks_[kMalloc], &arg, 1, &ptr, 1, kNoDeadline);
+  }();
   if (!r.ok()) {
     if (aborted_reason_.empty()) aborted_reason_ = "the allocator failed: " + r.message;
     return 0;
