@@ -35,6 +35,29 @@ class RateLimit : public EngineTest {
     for (int i = 0; i < n; ++i) ok += send(h, extra) == 0;
     return ok;
   }
+  // A limit of one token an hour per x-k header value, with buckets of its own (`name`, per
+  // engine), for the tests of the slot-creation lock.
+  std::unique_ptr<PluginHarness> loadOneTokenPerKey(const std::string& name) {
+    return load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
+                    "key": {"header": "x-k"}, "max_keys": 100})",
+                name + "_" + GetParam());
+  }
+  std::string lockKey(const std::string& name) {
+    return "local_rate_limit." + name + "_" + GetParam() + ".lock";
+  }
+  // The lock as another VM leaves it while it creates a slot, taken at `ns`.
+  static std::string heldAt(uint64_t ns) {
+    return "local_rate_limit.x.slot.7 " + std::to_string(ns);
+  }
+  WasmResult setLock(const std::string& name, const std::string& value) {
+    return SharedDataStore::instance().set("rate_limit", lockKey(name), value, 0);
+  }
+  std::string lockValue(const std::string& name) {
+    std::string value;
+    uint32_t cas = 0;
+    SharedDataStore::instance().get("rate_limit", lockKey(name), &value, &cas);
+    return value;
+  }
   std::unique_ptr<FakeStream> last_;
 };
 
@@ -298,24 +321,15 @@ TEST_P(RateLimit, BucketsInUseAreNeverTakenOver) {
 // The harness's clock stands still during a request, so the request stops waiting after 1,000
 // looks at the same time and uses the overflow bucket.
 TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
-  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
-                    "key": {"header": "x-k"}, "max_keys": 100})",
-                "rl_stale_lock_" + GetParam());
+  auto h = loadOneTokenPerKey("rl_stale_lock");
   ASSERT_TRUE(h) << error_;
-  const std::string lock = "local_rate_limit.rl_stale_lock_" + GetParam() + ".lock";
-  ASSERT_EQ(
-      SharedDataStore::instance().set(
-          "rate_limit", lock, "local_rate_limit.x.slot.7 " + std::to_string(h->realtimeNanos()), 0),
-      WasmResult::Ok);
+  ASSERT_EQ(setLock("rl_stale_lock", heldAt(h->realtimeNanos())), WasmResult::Ok);
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the overflow bucket while the lock is fresh";
   EXPECT_EQ(send(*h, {{"x-k", "b"}}), 429u) << "(shared)";
   h->advance(std::chrono::milliseconds(1500));
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the stale lock was taken over: a has a bucket";
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u);
-  std::string value;
-  uint32_t cas = 0;
-  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
-  EXPECT_EQ(value, "-") << "and released";
+  EXPECT_EQ(lockValue("rl_stale_lock"), "-") << "and released";
 }
 
 // The creation lock is held for a few hostcalls, but the holder's thread can be descheduled in the
@@ -323,15 +337,9 @@ TEST_P(RateLimit, AStaleCreationLockIsTakenOver) {
 // a count of looks, and ends up with the key's own bucket: sending it to the overflow bucket would
 // let the key spend one token more than max_tokens (CI saw this with two workers).
 TEST_P(RateLimit, ARequestWaitsForTheCreationLockByTheClock) {
-  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
-                    "key": {"header": "x-k"}, "max_keys": 100})",
-                "rl_lock_wait_" + GetParam());
+  auto h = loadOneTokenPerKey("rl_lock_wait");
   ASSERT_TRUE(h) << error_;
-  const std::string lock = "local_rate_limit.rl_lock_wait_" + GetParam() + ".lock";
-  ASSERT_EQ(
-      SharedDataStore::instance().set(
-          "rate_limit", lock, "local_rate_limit.x.slot.7 " + std::to_string(h->realtimeNanos()), 0),
-      WasmResult::Ok);
+  ASSERT_EQ(setLock("rl_lock_wait", heldAt(h->realtimeNanos())), WasmResult::Ok);
   h->realtime_step_ns = 50'000;  // 2,000 looks until the holder's lock is 100 ms old
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u);
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 429u) << "a spent its own bucket, not the overflow bucket";
@@ -342,29 +350,19 @@ TEST_P(RateLimit, ARequestWaitsForTheCreationLockByTheClock) {
 // A lock stamped a little after this request read the clock was taken by a live VM since: it is
 // held, not stale. One stamped far ahead was taken before the clock went backwards: stale.
 TEST_P(RateLimit, ALockStampedAheadOfTheClockIsHeldUnlessFarAhead) {
-  auto h = load(R"({"max_tokens": 1, "tokens_per_refill": 1, "refill_interval_sec": 3600,
-                    "key": {"header": "x-k"}, "max_keys": 100})",
-                "rl_lock_ahead_" + GetParam());
+  auto h = loadOneTokenPerKey("rl_lock_ahead");
   ASSERT_TRUE(h) << error_;
-  const std::string lock = "local_rate_limit.rl_lock_ahead_" + GetParam() + ".lock";
-  const auto lockAt = [&](uint64_t ns) {
-    return SharedDataStore::instance().set("rate_limit", lock,
-                                           "local_rate_limit.x.slot.7 " + std::to_string(ns), 0);
-  };
-  const uint64_t ahead = h->realtimeNanos() + 50'000'000;
-  ASSERT_EQ(lockAt(ahead), WasmResult::Ok);
+  const std::string ahead = heldAt(h->realtimeNanos() + 50'000'000);
+  ASSERT_EQ(setLock("rl_lock_ahead", ahead), WasmResult::Ok);
   EXPECT_EQ(send(*h, {{"x-k", "a"}}), 0u) << "the overflow bucket: the lock is held";
   EXPECT_EQ(h->metricDelta("local_rate_limit.key_overflow"), 1);
-  std::string value;
-  uint32_t cas = 0;
-  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
-  EXPECT_EQ(value, "local_rate_limit.x.slot.7 " + std::to_string(ahead)) << "not taken over";
-  ASSERT_EQ(lockAt(h->realtimeNanos() + 3600'000'000'000), WasmResult::Ok);
+  EXPECT_EQ(lockValue("rl_lock_ahead"), ahead) << "not taken over";
+  ASSERT_EQ(setLock("rl_lock_ahead", heldAt(h->realtimeNanos() + 3600'000'000'000)),
+            WasmResult::Ok);
   EXPECT_EQ(send(*h, {{"x-k", "b"}}), 0u) << "b's own bucket: the lock was stale";
   EXPECT_EQ(send(*h, {{"x-k", "b"}}), 429u);
   EXPECT_EQ(h->metricDelta("local_rate_limit.key_overflow"), 1);
-  ASSERT_EQ(SharedDataStore::instance().get("rate_limit", lock, &value, &cas), WasmResult::Ok);
-  EXPECT_EQ(value, "-");
+  EXPECT_EQ(lockValue("rl_lock_ahead"), "-");
 }
 
 // Envoy's masked_remote_address: clients of one network share a bucket.
