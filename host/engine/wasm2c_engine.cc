@@ -181,7 +181,7 @@ class Wasm2cEngine;
 
 // Copies a call's arguments (args may be null when there are none). A proxy-wasm callback has at
 // most 5; they are stored one by one, because GCC expands a memcpy (or a loop) bounded by 128
-// bytes as `rep movsq`, whose start-up cost was a fifth of a nested allocator call.
+// bytes as `rep movsq`, whose start-up cost was about 15 ns of a 41 ns export call.
 inline void copyArgs(uint64_t* in, const uint64_t* args, size_t num_args) {
   switch (num_args) {
     case 5:
