@@ -4,8 +4,12 @@
 // continue, lifecycle callbacks do nothing, and the first occurrence is logged.
 #include "proxy_wasm/sdk/context.h"
 
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "proxy_wasm/abi/id_table.h"
 
 namespace proxy_wasm {
 namespace {
@@ -30,26 +34,36 @@ std::unordered_map<std::string, Factories>& factories() {
   return *f;
 }
 // The live contexts by id. A stream's callbacks come one after another for the same id, so the
-// entry found last is remembered (a node's address is stable until it is erased).
+// entry found or inserted last is remembered until the table next changes.
 class ContextRegistry {
  public:
   Entry* find(uint32_t id) {
     if (last_ != nullptr && id == last_id_) return last_;
-    auto it = entries_.find(id);
-    if (it == entries_.end()) return nullptr;
-    last_id_ = id;
-    last_ = &it->second;
-    return last_;
+    Entry* e = entries_.find(id);
+    if (e != nullptr) remember(id, e);
+    return e;
   }
-  void insert(uint32_t id, Entry entry) { entries_.emplace(id, std::move(entry)); }
+  Entry& insert(uint32_t id, Entry entry) {
+    Entry& e = entries_.insert(id, std::move(entry));
+    remember(id, &e);
+    return e;
+  }
+  // The entry is destroyed after it has left the table: its context's destructor may use it.
   void erase(uint32_t id) {
-    if (id == last_id_) last_ = nullptr;
-    entries_.erase(id);
+    last_ = nullptr;
+    std::optional<Entry> gone = entries_.take(id);
   }
-  std::unordered_map<uint32_t, Entry>& all() { return entries_; }
+  template <class F>
+  void forEach(F&& f) {
+    entries_.forEach(std::forward<F>(f));
+  }
 
  private:
-  std::unordered_map<uint32_t, Entry> entries_;
+  void remember(uint32_t id, Entry* e) {
+    last_id_ = id;
+    last_ = e;
+  }
+  abi::IdTable<Entry> entries_;
   uint32_t last_id_ = 0;
   Entry* last_ = nullptr;
 };
@@ -401,9 +415,7 @@ void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
     }
     entry.stream = static_cast<HttpContext*>(entry.context.get());
   }
-  ContextBase* created = entry.context.get();
-  all.insert(context_id, std::move(entry));
-  created->onCreate();
+  all.insert(context_id, std::move(entry)).context->onCreate();
 }
 
 PROXY_WASM_EXPORT(proxy_on_vm_start)
@@ -413,9 +425,11 @@ uint32_t proxy_on_vm_start(uint32_t root_context_id, uint32_t vm_configuration_s
     // Some hosts pass 0 here; start every root that exists instead.
     bool ok = true;
     std::string cfg = configurationOf(BufferType::VmConfiguration, vm_configuration_size);
-    for (auto& [id, e] : contexts().all()) {
-      if (e.root != nullptr) ok = e.root->onStart(cfg) && ok;
-    }
+    std::vector<RootContext*> roots;  // collected first: onStart may change the registry
+    contexts().forEach([&](uint32_t, Entry& e) {
+      if (e.root != nullptr) roots.push_back(e.root);
+    });
+    for (RootContext* r : roots) ok = r->onStart(cfg) && ok;
     return ok ? 1 : 0;
   }
   return root->onStart(configurationOf(BufferType::VmConfiguration, vm_configuration_size)) ? 1 : 0;

@@ -3,14 +3,17 @@
 // HostcallEnv (host/src/hostcall_env.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "proxy_wasm/abi/id_table.h"
 #include "proxy_wasm/host/plugin.h"
 
 namespace proxy_wasm::host {
@@ -30,68 +33,71 @@ struct VmContext {
   bool failed_stream = false;     // streams: failure policy already applied
 };
 
-// The VM's contexts by id. Ids are never reused; iteration is in id order (roots first, as they
-// are created first). A context's address is stable while it lives. Every hostcall looks up the
-// context it runs for, usually the one looked up last: that one is remembered. Nodes of erased
-// contexts are kept (up to 64) for the next streams, so a stream's context costs no allocation.
+// The VM's contexts by id. Ids are never reused. A context's address is stable while it lives:
+// contexts live in a pool whose slots are reused, and an open-addressing index (no tree walk:
+// with many streams in flight, consecutive lookups are rarely for the same id) maps ids to them.
+// Every hostcall looks up the context it runs for, usually the one looked up last: that one is
+// remembered. The pool keeps the peak number of live contexts, so a stream costs no allocation.
 class ContextTable {
  public:
   // A new context with the next id; `root_id` 0 makes it its own root.
   VmContext& create(uint32_t root_id, std::shared_ptr<const PluginConfig> plugin) {
     const uint32_t id = next_id_++;
     VmContext* c;
-    if (!spare_nodes_.empty()) {
-      auto node = std::move(spare_nodes_.back());
-      spare_nodes_.pop_back();
-      node.key() = id;
-      node.mapped() = VmContext{};
-      c = &contexts_.insert(contexts_.end(), std::move(node))->second;
+    if (!free_.empty()) {
+      c = free_.back();
+      free_.pop_back();
     } else {
-      c = &contexts_.try_emplace(contexts_.end(), id)->second;
+      c = &pool_.emplace_back();
     }
     c->id = id;
     c->root_id = root_id == 0 ? id : root_id;
     c->plugin = std::move(plugin);
+    index_.insert(id, c);
     return *c;
   }
   VmContext* find(uint32_t id) {
     if (id == last_id_ && last_ != nullptr) return last_;
-    auto it = contexts_.find(id);
-    if (it == contexts_.end()) return nullptr;
+    VmContext* const* c = index_.find(id);
+    if (c == nullptr) return nullptr;
     last_id_ = id;
-    last_ = &it->second;
+    last_ = *c;
     return last_;
   }
   const VmContext* find(uint32_t id) const {
-    auto it = contexts_.find(id);
-    return it == contexts_.end() ? nullptr : &it->second;
+    VmContext* const* c = index_.find(id);
+    return c == nullptr ? nullptr : *c;
   }
   void erase(uint32_t id) {
     if (id == last_id_) last_ = nullptr;
-    auto node = contexts_.extract(id);
-    if (node.empty()) return;
-    node.mapped() = VmContext{};  // releases the plugin config now
-    if (spare_nodes_.size() < kSpareNodes) spare_nodes_.push_back(std::move(node));
+    std::optional<VmContext*> c = index_.take(id);
+    if (!c) return;
+    **c = VmContext{};  // releases the plugin config now
+    free_.push_back(*c);
   }
-  bool empty() const { return contexts_.empty(); }
+  bool empty() const { return index_.size() == 0; }
   // The first context in id order (the oldest root), or null.
   const VmContext* first() const {
-    return contexts_.empty() ? nullptr : &contexts_.begin()->second;
+    const VmContext* oldest = nullptr;
+    index_.forEach([&](uint32_t id, const VmContext* c) {
+      if (oldest == nullptr || id < oldest->id) oldest = c;
+    });
+    return oldest;
   }
   // The ids of the live streams, in id order.
   std::vector<uint32_t> streamIds() const {
     std::vector<uint32_t> out;
-    for (const auto& [id, c] : contexts_) {
-      if (c.stream != nullptr) out.push_back(id);
-    }
+    index_.forEach([&](uint32_t id, const VmContext* c) {
+      if (c->stream != nullptr) out.push_back(id);
+    });
+    std::sort(out.begin(), out.end());
     return out;
   }
 
  private:
-  using Map = std::map<uint32_t, VmContext>;
-  static constexpr size_t kSpareNodes = 64;
-  Map contexts_;
-  std::vector<Map::node_type> spare_nodes_;
+  std::deque<VmContext> pool_;  // never shrinks: addresses stay valid
+  std::vector<VmContext*> free_;
+  abi::IdTable<VmContext*> index_;
   uint32_t next_id_ = 1;
   uint32_t last_id_ = 0;
   VmContext* last_ = nullptr;
