@@ -7,12 +7,7 @@
 namespace wasm_proxy {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
+using proxy_wasm::host::lowerAscii;
 
 bool startsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -50,7 +45,7 @@ bool headerMatches(const HeaderMatcher& m, const proxy_wasm::host::HeaderMap& he
 }  // namespace
 
 const VirtualHost* selectVirtualHost(const RouteConfig& routes, std::string_view authority) {
-  std::string host = lower(authority);
+  std::string host = lowerAscii(authority);
   const VirtualHost* best = nullptr;
   size_t best_len = 0;
   int best_rank = 4;  // 0 exact, 1 suffix wildcard, 2 prefix wildcard, 3 "*"
@@ -96,10 +91,11 @@ const Route* selectRoute(const VirtualHost& vh, std::string_view path,
     switch (r.match_kind) {
       case Route::MatchKind::Prefix:
         ok = r.case_sensitive ? startsWith(path, r.match_value)
-                              : startsWith(lower(path), lower(r.match_value));
+                              : startsWith(lowerAscii(path), lowerAscii(r.match_value));
         break;
       case Route::MatchKind::Path:
-        ok = r.case_sensitive ? url_path == r.match_value : lower(url_path) == lower(r.match_value);
+        ok = r.case_sensitive ? url_path == r.match_value
+                              : lowerAscii(url_path) == lowerAscii(r.match_value);
         break;
       case Route::MatchKind::Regex:
         ok =

@@ -1,14 +1,34 @@
 #include "proxy_wasm/host/embedder.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace proxy_wasm::host {
 
+void lowerAsciiInPlace(char* p, size_t n) {
+  // Eight bytes at a time: a byte is upper case when its low seven bits are in 'A'..'Z' and its
+  // top bit is clear. Each sum stays below 256, so no carry crosses into the next byte.
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    const uint64_t low7 = w & (0x7F * kOnes);
+    const uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;  // top bit: >= 'A'
+    const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;     // top bit: > 'Z'
+    const uint64_t upper = (at_least_a ^ above_z) & ~w & (0x80 * kOnes);
+    w |= upper >> 2;  // 0x80 >> 2 is 0x20, the case bit, in the same byte
+    std::memcpy(p + i, &w, 8);
+  }
+  for (; i < n; ++i) {
+    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] - 'A' + 'a');
+  }
+}
+
 std::string lowerAscii(std::string_view s) {
   std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  lowerAsciiInPlace(out.data(), out.size());
   return out;
 }
 
@@ -41,9 +61,7 @@ std::optional<std::string_view> VectorHeaderMap::get(std::string_view key) const
 void VectorHeaderMap::add(std::string_view key, std::string_view value) {
   auto& e = entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
                                   std::forward_as_tuple(value));
-  for (char& c : e.first) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  lowerAsciiInPlace(e.first.data(), e.first.size());
 }
 
 void VectorHeaderMap::replace(std::string_view key, std::string_view value) {
