@@ -74,3 +74,6 @@ awk -v n="${med[noflt]}" -v s="${med[scaffold]}" -v w="${med[scaffold_w2c]}" -v 
   'BEGIN {printf "by requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n", n/x, s/n, w/n}'
 awk -v n="${mcpu[noflt]}" -v s="${mcpu[scaffold]}" -v w="${mcpu[scaffold_w2c]}" -v x="${mcpu[nginx]}" \
   'BEGIN {printf "by CPU per request: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n", x/n, n/s, n/w}'
+printf 'median of per-round ratios, requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n' \
+  "$(ratio_median "${rps[noflt]}" "${rps[nginx]}")" "$(ratio_median "${rps[scaffold]}" "${rps[noflt]}")" \
+  "$(ratio_median "${rps[scaffold_w2c]}" "${rps[noflt]}")"
