@@ -68,6 +68,24 @@ TEST(IdTable, MatchesAMapUnderRandomInsertsAndErasures) {
   }
 }
 
+TEST(IdTable, ShrinksAfterABurstAndKeepsWhatIsLeft) {
+  IdTable<uint32_t> t;
+  for (uint32_t id = 1; id <= 10000; ++id) t.insert(id, id);
+  const size_t peak = t.capacity();
+  for (uint32_t id = 1; id <= 10000; ++id) {
+    if (id % 1000 != 0) {
+      ASSERT_TRUE(t.take(id).has_value());
+    }
+  }
+  EXPECT_LE(t.capacity(), 64u);
+  EXPECT_LT(t.capacity(), peak);
+  for (uint32_t id = 1000; id <= 10000; id += 1000) {
+    ASSERT_NE(t.find(id), nullptr) << id;
+    EXPECT_EQ(*t.find(id), id);
+  }
+  EXPECT_EQ(t.size(), 10u);
+}
+
 TEST(IdTable, ForEachVisitsEveryEntryOnce) {
   IdTable<int> t;
   for (uint32_t id = 10; id < 40; ++id) t.insert(id, 1);

@@ -48,7 +48,8 @@ class ContextRegistry {
     remember(id, &e);
     return e;
   }
-  // The entry is destroyed after it has left the table: its context's destructor may use it.
+  // The entry is destroyed after it has left the table: its context's destructor may look up
+  // other contexts.
   void erase(uint32_t id) {
     last_ = nullptr;
     std::optional<Entry> gone = entries_.take(id);

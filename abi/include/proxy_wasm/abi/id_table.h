@@ -5,7 +5,8 @@
 // chosen by Fibonacci hashing (one multiply: the host's ids are sequential, so they spread evenly,
 // and ids with a common stride do too). Erasing shifts the following entries back (no tombstones),
 // so a lookup stops at the first empty slot. Unlike std::unordered_map, a new id costs no
-// allocation once the array has grown to the plugin's peak number of live contexts.
+// allocation once the array has grown to the peak number of live contexts; the array shrinks
+// again when it falls below an eighth full.
 //
 // Invariant: a pointer returned by find() or insert() stays valid until the next insert() or
 // take(): both may move entries.
@@ -64,6 +65,7 @@ class IdTable {
       slots_[j].value.reset();
       hole = j;
     }
+    if (bits_ > kMinBits && size_ * 8 < slots_.size()) rehash(bits_ - 1);
     return out;
   }
 
@@ -82,6 +84,7 @@ class IdTable {
   }
 
   size_t size() const { return size_; }
+  size_t capacity() const { return slots_.size(); }
 
  private:
   struct Slot {
@@ -93,9 +96,12 @@ class IdTable {
   size_t home(uint32_t id) const { return (id * 0x9E3779B9u) >> (32 - bits_); }
   size_t next(size_t i) const { return (i + 1) & (slots_.size() - 1); }
 
-  void grow() {
+  void grow() { rehash(slots_.empty() ? kMinBits : bits_ + 1); }
+
+  // After a halving the table is under a quarter full, so it does not grow back at once.
+  void rehash(uint32_t bits) {
     std::vector<Slot> old = std::move(slots_);
-    bits_ = old.empty() ? kMinBits : bits_ + 1;
+    bits_ = bits;
     slots_ = std::vector<Slot>(size_t{1} << bits_);
     size_ = 0;
     for (Slot& s : old) {

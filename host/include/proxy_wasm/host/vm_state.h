@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,61 +32,61 @@ struct VmContext {
   bool failed_stream = false;     // streams: failure policy already applied
 };
 
-// The VM's contexts by id. Ids are never reused. A context's address is stable while it lives:
-// contexts live in a pool whose slots are reused, and an open-addressing index (no tree walk:
-// with many streams in flight, consecutive lookups are rarely for the same id) maps ids to them.
+// The VM's contexts by id. Ids are never reused. A context's address is stable while it lives
+// (each is its own allocation). An open-addressing index maps ids to them: no tree walk, which
+// matters because with many streams in flight consecutive lookups are rarely for the same id.
 // Every hostcall looks up the context it runs for, usually the one looked up last: that one is
-// remembered. The pool keeps the peak number of live contexts, so a stream costs no allocation.
+// remembered. Erased contexts are kept (up to 64) for the next streams, so a stream's context
+// costs no allocation, and memory returns after a burst.
 class ContextTable {
  public:
   // A new context with the next id; `root_id` 0 makes it its own root.
   VmContext& create(uint32_t root_id, std::shared_ptr<const PluginConfig> plugin) {
     const uint32_t id = next_id_++;
-    VmContext* c;
-    if (!free_.empty()) {
-      c = free_.back();
-      free_.pop_back();
+    std::unique_ptr<VmContext> c;
+    if (!spare_.empty()) {
+      c = std::move(spare_.back());
+      spare_.pop_back();
     } else {
-      c = &pool_.emplace_back();
+      c = std::make_unique<VmContext>();
     }
     c->id = id;
     c->root_id = root_id == 0 ? id : root_id;
     c->plugin = std::move(plugin);
-    index_.insert(id, c);
-    return *c;
+    return *index_.insert(id, std::move(c));
   }
   VmContext* find(uint32_t id) {
     if (id == last_id_ && last_ != nullptr) return last_;
-    VmContext* const* c = index_.find(id);
+    std::unique_ptr<VmContext>* c = index_.find(id);
     if (c == nullptr) return nullptr;
     last_id_ = id;
-    last_ = *c;
+    last_ = c->get();
     return last_;
   }
   const VmContext* find(uint32_t id) const {
-    VmContext* const* c = index_.find(id);
-    return c == nullptr ? nullptr : *c;
+    const std::unique_ptr<VmContext>* c = index_.find(id);
+    return c == nullptr ? nullptr : c->get();
   }
   void erase(uint32_t id) {
     if (id == last_id_) last_ = nullptr;
-    std::optional<VmContext*> c = index_.take(id);
+    std::optional<std::unique_ptr<VmContext>> c = index_.take(id);
     if (!c) return;
     **c = VmContext{};  // releases the plugin config now
-    free_.push_back(*c);
+    if (spare_.size() < kSpareContexts) spare_.push_back(std::move(*c));
   }
   bool empty() const { return index_.size() == 0; }
   // The first context in id order (the oldest root), or null.
   const VmContext* first() const {
     const VmContext* oldest = nullptr;
-    index_.forEach([&](uint32_t id, const VmContext* c) {
-      if (oldest == nullptr || id < oldest->id) oldest = c;
+    index_.forEach([&](uint32_t id, const std::unique_ptr<VmContext>& c) {
+      if (oldest == nullptr || id < oldest->id) oldest = c.get();
     });
     return oldest;
   }
   // The ids of the live streams, in id order.
   std::vector<uint32_t> streamIds() const {
     std::vector<uint32_t> out;
-    index_.forEach([&](uint32_t id, const VmContext* c) {
+    index_.forEach([&](uint32_t id, const std::unique_ptr<VmContext>& c) {
       if (c->stream != nullptr) out.push_back(id);
     });
     std::sort(out.begin(), out.end());
@@ -95,9 +94,9 @@ class ContextTable {
   }
 
  private:
-  std::deque<VmContext> pool_;  // never shrinks: addresses stay valid
-  std::vector<VmContext*> free_;
-  abi::IdTable<VmContext*> index_;
+  static constexpr size_t kSpareContexts = 64;
+  abi::IdTable<std::unique_ptr<VmContext>> index_;
+  std::vector<std::unique_ptr<VmContext>> spare_;
   uint32_t next_id_ = 1;
   uint32_t last_id_ = 0;
   VmContext* last_ = nullptr;
