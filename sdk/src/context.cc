@@ -24,7 +24,10 @@ struct Entry {
   std::unique_ptr<ContextBase> context;
   RootContext* root = nullptr;
   HttpContext* stream = nullptr;
-  StreamFactory stream_factory;  // roots only
+  // Roots only; null for an unregistered root. Points into factories() (filled at module
+  // initialisation, before any context; its nodes never move), so that an entry stays cheap to
+  // move: the registry moves entries as it grows and shrinks.
+  const StreamFactory* stream_factory = nullptr;
 };
 
 // Function-local statics: constructed on first use, so registration from other translation
@@ -400,7 +403,7 @@ void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
       entry.context = std::make_unique<UnregisteredRoot>(context_id, root_id);
     } else {
       entry.context = it->second.root(context_id, root_id);
-      entry.stream_factory = it->second.stream;
+      entry.stream_factory = &it->second.stream;
     }
     entry.root = static_cast<RootContext*>(entry.context.get());
   } else {
@@ -409,8 +412,8 @@ void proxy_on_context_create(uint32_t context_id, uint32_t parent_context_id) {
       logUnknown("proxy_on_context_create (parent)", parent_context_id);
       return;
     }
-    if (parent->stream_factory) {
-      entry.context = parent->stream_factory(context_id, parent->root);
+    if (parent->stream_factory != nullptr && *parent->stream_factory) {
+      entry.context = (*parent->stream_factory)(context_id, parent->root);
     } else {
       entry.context = std::make_unique<HttpContext>(context_id, parent->root);
     }
