@@ -6,29 +6,46 @@
 
 namespace proxy_wasm::host {
 
-void lowerAsciiInPlace(char* p, size_t n) {
-  // Eight bytes at a time: a byte is upper case when its low seven bits are in 'A'..'Z' and its
-  // top bit is clear. Each sum stays below 256, so no carry crosses into the next byte.
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    const uint64_t low7 = w & (0x7F * kOnes);
-    const uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;  // top bit: >= 'A'
-    const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;     // top bit: > 'Z'
-    const uint64_t upper = (at_least_a ^ above_z) & ~w & (0x80 * kOnes);
-    w |= upper >> 2;  // 0x80 >> 2 is 0x20, the case bit, in the same byte
-    std::memcpy(p + i, &w, 8);
-  }
-  for (; i < n; ++i) {
-    if (p[i] >= 'A' && p[i] <= 'Z') p[i] = static_cast<char>(p[i] - 'A' + 'a');
+namespace {
+// The word at p, lower-cased: a byte is upper case when its low seven bits are in 'A'..'Z' and its
+// top bit is clear. Each per-byte sum stays below 256, so no carry crosses into the next byte.
+template <class Word>
+inline Word loweredWordAt(const char* p) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  Word w;
+  std::memcpy(&w, p, sizeof w);
+  const Word low7 = w & (0x7F * kOnes);
+  const Word at_least_a = low7 + (0x80 - 'A') * kOnes;  // top bit: >= 'A'
+  const Word above_z = low7 + (0x7F - 'Z') * kOnes;     // top bit: > 'Z'
+  const Word upper = (at_least_a ^ above_z) & ~w & (0x80 * kOnes);
+  return w | (upper >> 2);  // 0x80 >> 2 is 0x20, the case bit, in the same byte
+}
+template <class Word>
+inline void storeWord(char* p, Word w) {
+  std::memcpy(p, &w, sizeof w);
+}
+
+// Writes the lower-cased src[0, n) over dst, which already holds a copy of it, a word at a time.
+// The words are read from src: reading them back from dst would stall on the stores just made.
+// A tail is written as the last word, overlapping what is already written.
+void writeLowered(const char* src, char* dst, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) storeWord(dst + i, loweredWordAt<uint64_t>(src + i));
+    storeWord(dst + n - 8, loweredWordAt<uint64_t>(src + n - 8));
+  } else if (n >= 4) {
+    storeWord(dst, loweredWordAt<uint32_t>(src));
+    storeWord(dst + n - 4, loweredWordAt<uint32_t>(src + n - 4));
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if (src[i] >= 'A' && src[i] <= 'Z') dst[i] = static_cast<char>(src[i] - 'A' + 'a');
+    }
   }
 }
+}  // namespace
 
 std::string lowerAscii(std::string_view s) {
   std::string out(s);
-  lowerAsciiInPlace(out.data(), out.size());
+  writeLowered(s.data(), out.data(), s.size());
   return out;
 }
 
@@ -61,7 +78,7 @@ std::optional<std::string_view> VectorHeaderMap::get(std::string_view key) const
 void VectorHeaderMap::add(std::string_view key, std::string_view value) {
   auto& e = entries_.emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
                                   std::forward_as_tuple(value));
-  lowerAsciiInPlace(e.first.data(), e.first.size());
+  writeLowered(key.data(), e.first.data(), key.size());
 }
 
 void VectorHeaderMap::replace(std::string_view key, std::string_view value) {

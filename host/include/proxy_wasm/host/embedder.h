@@ -70,7 +70,6 @@ class VectorHeaderMap final : public HeaderMap {
 
 // ASCII lower case (header names, host names); other bytes are left as they are.
 std::string lowerAscii(std::string_view s);
-void lowerAsciiInPlace(char* p, size_t n);
 
 struct LocalReply {
   uint32_t status = 0;
