@@ -7,6 +7,7 @@
 namespace wasm_proxy {
 namespace {
 
+using proxy_wasm::host::equalsIgnoreCaseAscii;
 using proxy_wasm::host::lowerAscii;
 
 bool startsWith(std::string_view s, std::string_view p) {
@@ -90,12 +91,13 @@ const Route* selectRoute(const VirtualHost& vh, std::string_view path,
     bool ok = false;
     switch (r.match_kind) {
       case Route::MatchKind::Prefix:
-        ok = r.case_sensitive ? startsWith(path, r.match_value)
-                              : startsWith(lowerAscii(path), lowerAscii(r.match_value));
+        ok = r.case_sensitive
+                 ? startsWith(path, r.match_value)
+                 : equalsIgnoreCaseAscii(path.substr(0, r.match_value.size()), r.match_value);
         break;
       case Route::MatchKind::Path:
         ok = r.case_sensitive ? url_path == r.match_value
-                              : lowerAscii(url_path) == lowerAscii(r.match_value);
+                              : equalsIgnoreCaseAscii(url_path, r.match_value);
         break;
       case Route::MatchKind::Regex:
         ok =

@@ -49,8 +49,7 @@ std::string lowerAscii(std::string_view s) {
   return out;
 }
 
-namespace {
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   if (a == b) return true;  // keys are stored lower-cased and mostly asked for that way
   for (size_t i = 0; i < a.size(); ++i) {
@@ -61,7 +60,6 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   }
   return true;
 }
-}  // namespace
 
 VectorHeaderMap::VectorHeaderMap(const Entries& entries) {
   entries_.reserve(entries.size());
@@ -70,7 +68,7 @@ VectorHeaderMap::VectorHeaderMap(const Entries& entries) {
 
 std::optional<std::string_view> VectorHeaderMap::get(std::string_view key) const {
   for (auto& [k, v] : entries_) {
-    if (equalsIgnoreCase(k, key)) return std::string_view(v);
+    if (equalsIgnoreCaseAscii(k, key)) return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -83,20 +81,20 @@ void VectorHeaderMap::add(std::string_view key, std::string_view value) {
 
 void VectorHeaderMap::replace(std::string_view key, std::string_view value) {
   auto it = std::find_if(entries_.begin(), entries_.end(),
-                         [&](auto& e) { return equalsIgnoreCase(e.first, key); });
+                         [&](auto& e) { return equalsIgnoreCaseAscii(e.first, key); });
   if (it == entries_.end()) {
     add(key, value);
     return;
   }
   it->second.assign(value);
   entries_.erase(std::remove_if(it + 1, entries_.end(),
-                                [&](auto& e) { return equalsIgnoreCase(e.first, key); }),
+                                [&](auto& e) { return equalsIgnoreCaseAscii(e.first, key); }),
                  entries_.end());
 }
 
 void VectorHeaderMap::remove(std::string_view key) {
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                [&](auto& e) { return equalsIgnoreCase(e.first, key); }),
+                                [&](auto& e) { return equalsIgnoreCaseAscii(e.first, key); }),
                  entries_.end());
 }
 

@@ -70,6 +70,8 @@ class VectorHeaderMap final : public HeaderMap {
 
 // ASCII lower case (header names, host names); other bytes are left as they are.
 std::string lowerAscii(std::string_view s);
+// Equal when lower-cased as lowerAscii does; allocates nothing.
+bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b);
 
 struct LocalReply {
   uint32_t status = 0;
