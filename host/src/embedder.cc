@@ -51,7 +51,7 @@ std::string lowerAscii(std::string_view s) {
 
 bool equalsIgnoreCaseAscii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  if (a == b) return true;  // keys are stored lower-cased and mostly asked for that way
+  if (a == b) return true;  // header keys are stored lower-cased and mostly asked for that way
   for (size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
     if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
