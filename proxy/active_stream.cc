@@ -145,7 +145,7 @@ void ActiveStream::createFilters() {
     const bool fail_open =
         f.wasm->plugin->failure_policy == proxy_wasm::host::FailurePolicy::FailOpen;
     filters_.addFilter([&](StreamFilterCallbacks& callbacks) {
-      return std::make_unique<WasmHttpFilter>(callbacks, vm, root, fail_open);
+      return std::make_unique<WasmHttpFilter>(callbacks, std::move(vm), root, fail_open);
     });
   }
 }

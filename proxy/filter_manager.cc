@@ -4,34 +4,23 @@ namespace wasm_proxy {
 
 namespace asio = boost::asio;
 
-struct FilterManager::Slot final : StreamFilterCallbacks {
-  explicit Slot(FilterManager& manager) : fm(manager) {}
-  HttpStream& stream() override { return fm.stream_; }
-  void continueDecoding() override {
-    resumed[kDecode] = true;
-    fm.wake();
-  }
-  void continueEncoding() override {
-    resumed[kEncode] = true;
-    fm.wake();
-  }
-  void sendLocalReply(LocalReply reply) override {
-    fm.local_reply_ = std::move(reply);
-    ++fm.local_replies_;
-    fm.wake();
-  }
-  void resetStream() override {
-    fm.reset_ = true;
-    fm.wake();
-  }
-  const Route* route() override { return fm.route(); }
-  void clearRouteCache() override { fm.route_cached_ = false; }
-
-  FilterManager& fm;
-  std::unique_ptr<StreamFilter> filter;
-  std::string held[2];  // data this filter holds, per direction
-  bool resumed[2] = {false, false};
-};
+void FilterManager::Slot::continueDecoding() {
+  resumed[kDecode] = true;
+  fm.wake();
+}
+void FilterManager::Slot::continueEncoding() {
+  resumed[kEncode] = true;
+  fm.wake();
+}
+void FilterManager::Slot::sendLocalReply(LocalReply reply) {
+  fm.local_reply_ = std::move(reply);
+  ++fm.local_replies_;
+  fm.wake();
+}
+void FilterManager::Slot::resetStream() {
+  fm.reset_ = true;
+  fm.wake();
+}
 
 FilterManager::FilterManager(const asio::any_io_executor& executor, HttpStream& stream,
                              PauseWaiter& waiter, Limits limits, RouteSelector select_route)
@@ -46,9 +35,22 @@ FilterManager::~FilterManager() {
 }
 
 void FilterManager::addFilter(Factory factory) {
-  auto slot = std::make_unique<Slot>(*this);
-  slot->filter = factory(*slot);
-  slots_.push_back(std::move(slot));
+  Slot* slot;
+  if (inline_slots_.size() < kInlineSlots) {
+    slot = &inline_slots_.emplace_back(*this);
+  } else {
+    slot = more_slots_.emplace_back(std::make_unique<Slot>(*this)).get();
+  }
+  try {
+    slot->filter = factory(*slot);
+  } catch (...) {  // no slot without a filter
+    if (more_slots_.empty()) {
+      inline_slots_.pop_back();
+    } else {
+      more_slots_.pop_back();
+    }
+    throw;
+  }
 }
 
 const Route* FilterManager::route() {
@@ -62,7 +64,7 @@ const Route* FilterManager::route() {
 void FilterManager::complete() {
   if (completed_) return;
   completed_ = true;
-  for (auto& slot : slots_) slot->filter->onStreamComplete();
+  for (size_t k = 0, n = size(); k < n; ++k) slot(k).filter->onStreamComplete();
 }
 
 void FilterManager::wake() {
@@ -95,7 +97,7 @@ FilterResult FilterManager::start(Direction dir, Phase phase, std::string* data,
 }
 
 FilterManager::Slot& FilterManager::slotAt(const Iteration& it, size_t k) {
-  return *slots_[it.dir == kDecode ? k : decoded_ - 1 - k];
+  return slot(it.dir == kDecode ? k : decoded_ - 1 - k);
 }
 
 // Calls one filter; returns whether it stopped.
@@ -116,7 +118,7 @@ bool FilterManager::call(Slot& slot, Direction dir, Phase phase, bool end_stream
 
 FilterResult FilterManager::run(Iteration& it) {
   const Direction dir = it.dir;
-  const size_t n = dir == kDecode ? slots_.size() : decoded_;
+  const size_t n = dir == kDecode ? size() : decoded_;
   for (; it.next < n; ++it.next) {
     const size_t k = it.next;
     if (dir == kDecode && it.phase == Phase::Headers) decoded_ = k + 1;

@@ -16,7 +16,7 @@
 #pragma once
 
 #include <boost/asio.hpp>
-#include <boost/container/small_vector.hpp>
+#include <boost/container/static_vector.hpp>
 
 #include <functional>
 #include <memory>
@@ -101,7 +101,7 @@ class FilterManager {
   FilterManager& operator=(const FilterManager&) = delete;
 
   void addFilter(Factory factory);
-  size_t size() const { return slots_.size(); }
+  size_t size() const { return inline_slots_.size() + more_slots_.size(); }
 
   // Each runs the filters of one phase; a Paused result must be followed by resume() before
   // anything else. `data` must stay valid until the phase's final result.
@@ -123,7 +123,23 @@ class FilterManager {
   void complete();
 
  private:
-  struct Slot;
+  // One filter and what it holds; a filter keeps a reference to its slot (its callbacks), so a
+  // slot never moves.
+  struct Slot final : StreamFilterCallbacks {
+    explicit Slot(FilterManager& manager) : fm(manager) {}
+    HttpStream& stream() override { return fm.stream_; }
+    void continueDecoding() override;
+    void continueEncoding() override;
+    void sendLocalReply(LocalReply reply) override;
+    void resetStream() override;
+    const Route* route() override { return fm.route(); }
+    void clearRouteCache() override { fm.route_cached_ = false; }
+
+    FilterManager& fm;
+    std::unique_ptr<StreamFilter> filter;
+    std::string held[2];  // data this filter holds, per direction
+    bool resumed[2] = {false, false};
+  };
   enum class Phase { Headers, Data, Trailers };
   enum Direction { kDecode = 0, kEncode = 1 };
 
@@ -138,6 +154,9 @@ class FilterManager {
   };
   FilterResult start(Direction dir, Phase phase, std::string* data, bool end_stream);
   FilterResult run(Iteration& it);
+  Slot& slot(size_t k) {
+    return k < kInlineSlots ? inline_slots_[k] : *more_slots_[k - kInlineSlots];
+  }
   Slot& slotAt(const Iteration& it, size_t k);
   bool call(Slot& slot, Direction dir, Phase phase, bool end_stream);
   bool resumed(const Slot& slot, Direction dir, int replies) const;
@@ -149,8 +168,11 @@ class FilterManager {
   PauseWaiter& waiter_;
   Limits limits_;
   RouteSelector select_route_;
-  // Inline room for the usual few filters: a stream's filter list costs no allocation.
-  boost::container::small_vector<std::unique_ptr<Slot>, 4> slots_;
+  // The filters in config order: the usual few in place (a stream's chain costs no allocation;
+  // a static_vector never reallocates, so its slots stay put), any further ones on the heap.
+  static constexpr size_t kInlineSlots = 4;
+  std::vector<std::unique_ptr<Slot>> more_slots_;
+  boost::container::static_vector<Slot, kInlineSlots> inline_slots_;
   size_t decoded_ = 0;  // filters that have seen the request head (encoders run through these)
   Iteration paused_{};  // valid while a phase is Paused
   std::optional<LocalReply> local_reply_;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 namespace {
 
@@ -349,3 +350,43 @@ TEST_F(FilterManagerTest, FiltersCompleteOnceInConfigOrder) {
 }
 
 }  // namespace
+
+// More filters than the manager keeps in place: the later ones live on the heap and are run,
+// paused, resumed and completed like the first.
+TEST_F(FilterManagerTest, ALongChainRunsInOrderAndPausesOnAnyFilter) {
+  std::vector<FakeFilter*> filters;
+  for (char name = 'a'; name <= 'g'; ++name) filters.push_back(&add(std::string(1, name)));
+  ASSERT_EQ(fm.size(), 7u);
+  FakeFilter& f = *filters[5];
+  f.scripts["decodeHeaders"].stop = true;
+  const FilterResult r = fm.decodeHeaders(true);
+  ASSERT_EQ(r, FilterResult::Paused);
+  EXPECT_EQ(log.back(), "f.decodeHeaders");
+  resumeLater(f, true);
+  EXPECT_EQ(settle(r), FilterResult::Continue);
+  EXPECT_EQ(fm.encodeHeaders(true), FilterResult::Continue);
+  fm.complete();
+  const std::vector<std::string> expected = {
+      "a.decodeHeaders", "b.decodeHeaders", "c.decodeHeaders", "d.decodeHeaders", "e.decodeHeaders",
+      "f.decodeHeaders", "g.decodeHeaders", "g.encodeHeaders", "f.encodeHeaders", "e.encodeHeaders",
+      "d.encodeHeaders", "c.encodeHeaders", "b.encodeHeaders", "a.encodeHeaders", "a.complete",
+      "b.complete",      "c.complete",      "d.complete",      "e.complete",      "f.complete",
+      "g.complete"};
+  EXPECT_EQ(log, expected);
+}
+
+// A filter factory that throws adds no filter, whether the slot was in place or on the heap.
+TEST_F(FilterManagerTest, AFactoryThatThrowsLeavesNoSlotBehind) {
+  auto throwing = [](StreamFilterCallbacks&) -> std::unique_ptr<StreamFilter> {
+    throw std::runtime_error("no filter");
+  };
+  add("a");
+  EXPECT_THROW(fm.addFilter(throwing), std::runtime_error);
+  EXPECT_EQ(fm.size(), 1u);
+  for (char name = 'b'; name <= 'e'; ++name) add(std::string(1, name));
+  EXPECT_THROW(fm.addFilter(throwing), std::runtime_error);
+  EXPECT_EQ(fm.size(), 5u);
+  fm.complete();
+  EXPECT_EQ(log, (std::vector<std::string>{"a.complete", "b.complete", "c.complete", "d.complete",
+                                           "e.complete"}));
+}
