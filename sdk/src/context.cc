@@ -78,6 +78,43 @@ ContextRegistry& contexts() {
 }
 uint64_t next_stream_serial = 1;
 
+// The memory of ended stream contexts, kept for the next ones: blocks of one size (a plugin's
+// stream class), at most kKept of them; any other size goes to the global allocator. Under
+// AddressSanitizer (native tests) nothing is kept, so a use after free is still caught.
+class StreamBlocks {
+ public:
+  void* take(size_t size) {
+    if (size == size_ && count_ > 0) return blocks_[--count_];
+    return ::operator new(size);
+  }
+  void give(void* p, size_t size) {
+    if (count_ == 0) size_ = size;
+    if (kKeep && size == size_ && count_ < kKept) {
+      blocks_[count_++] = p;
+      return;
+    }
+    ::operator delete(p, size);
+  }
+
+ private:
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr bool kKeep = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  static constexpr bool kKeep = false;
+#else
+  static constexpr bool kKeep = true;
+#endif
+#else
+  static constexpr bool kKeep = true;
+#endif
+  static constexpr size_t kKept = 32;
+  size_t size_ = 0;
+  size_t count_ = 0;
+  void* blocks_[kKept] = {};
+};
+constinit StreamBlocks stream_blocks;
+
 Entry* findEntry(uint32_t id) {
   return contexts().find(id);
 }
@@ -271,6 +308,13 @@ std::string GrpcCallResponse::statusMessage() const {
 HttpContext::HttpContext(uint32_t id, RootContext* root)
     : ContextBase(id), root_(root), serial_(next_stream_serial++) {}
 HttpContext::~HttpContext() = default;
+
+void* HttpContext::operator new(size_t size) {
+  return stream_blocks.take(size);
+}
+void HttpContext::operator delete(void* p, size_t size) {
+  stream_blocks.give(p, size);
+}
 
 namespace {
 std::optional<std::string> firstValue(MapType type, std::string_view name) {

@@ -67,6 +67,35 @@ TEST_P(SdkOnHost, ACallbackForADeletedContextFindsNoContext) {
   EXPECT_EQ(h->metricDelta("route.none.sdk_test.requests"), 0);
 }
 
+// The SDK keeps the memory of ended stream contexts for the next streams. Interleaved streams of
+// three classes (two sizes, one alignas(64)), more at once than it keeps, never share memory and
+// get the alignment their class asks for.
+TEST_P(SdkOnHost, ReusedStreamMemoryIsNeverSharedAndKeepsExtendedAlignment) {
+  HarnessOptions o = options("sdk_test_blocks", "{}");
+  o.plugin.root_id = "sdk_test_blocks";
+  auto h = load("sdk_test_plugin", std::move(o));
+  ASSERT_TRUE(h) << error_;
+  std::vector<std::unique_ptr<FakeStream>> live;
+  int opened = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (; live.size() < 40; ++opened) live.push_back(h->newStream());
+    std::vector<std::unique_ptr<FakeStream>> kept;
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (i % 2 == static_cast<size_t>(round % 2)) {
+        live[i]->end();
+      } else {
+        kept.push_back(std::move(live[i]));
+      }
+    }
+    live = std::move(kept);
+  }
+  for (auto& s : live) s->end();
+  EXPECT_EQ(h->metricDelta("sdk_test.blocks.created"), opened);
+  EXPECT_EQ(h->metricDelta("sdk_test.blocks.overlapping"), 0);
+  EXPECT_EQ(h->metricDelta("sdk_test.blocks.overwritten"), 0);
+  EXPECT_EQ(h->metricDelta("sdk_test.blocks.misaligned"), 0);
+}
+
 TEST_P(SdkOnHost, LocalResponseCarriesBodyHeadersAndDetails) {
   auto h = start();
   ASSERT_TRUE(h) << error_;

@@ -2,6 +2,7 @@
 // run as a real .wasm on every engine by the real host. What it does is chosen by request
 // headers; what it sees is reported back in request headers, logs and metrics, where the test
 // checks it.
+#include <map>
 #include <string>
 
 #include "proxy_wasm/sdk.h"
@@ -143,6 +144,77 @@ class Stream : public proxy_wasm::HttpContext {
                  : FilterHeadersStatus::Continue;
   }
 };
+
+// Under root_id "sdk_test_blocks": streams of three classes (two sizes, one over-aligned) that
+// check the memory the SDK gives them. A stream counts it when its object overlaps that of
+// another live stream or lacks its class's alignment; it fills itself with its id, and counts
+// it when it ends if something overwrote that.
+class BlocksRoot : public proxy_wasm::RootContext {
+ public:
+  using RootContext::RootContext;
+  struct Live {
+    size_t size;
+    uint32_t id;
+  };
+  proxy_wasm::Counter created_{"sdk_test.blocks.created"};
+  proxy_wasm::Counter overlapping_{"sdk_test.blocks.overlapping"};
+  proxy_wasm::Counter overwritten_{"sdk_test.blocks.overwritten"};
+  proxy_wasm::Counter misaligned_{"sdk_test.blocks.misaligned"};
+  std::map<uintptr_t, Live> live_;  // by address; kept outside the streams' memory
+};
+
+template <size_t N, size_t Align>
+class alignas(Align) PatternStream : public proxy_wasm::HttpContext {
+ public:
+  PatternStream(uint32_t id, proxy_wasm::RootContext* root) : HttpContext(id, root) {
+    for (auto& word : words_) word = id;
+    auto& r = rootAs<BlocksRoot>();
+    (void)r.created_.increment(1);
+    const auto start = reinterpret_cast<uintptr_t>(this);
+    if (start % Align != 0) (void)r.misaligned_.increment(1);
+    auto next = r.live_.lower_bound(start);
+    const bool overlaps_next = next != r.live_.end() && next->first < start + sizeof(*this);
+    const bool overlaps_previous =
+        next != r.live_.begin() && std::prev(next)->first + std::prev(next)->second.size > start;
+    if (overlaps_next || overlaps_previous) (void)r.overlapping_.increment(1);
+    r.live_[start] = {sizeof(*this), id};
+  }
+  ~PatternStream() override {
+    auto& r = rootAs<BlocksRoot>();
+    auto it = r.live_.find(reinterpret_cast<uintptr_t>(this));
+    const uint32_t own = it == r.live_.end() ? 0 : it->second.id;
+    for (uint32_t word : words_) {
+      if (word != own) {
+        (void)r.overwritten_.increment(1);
+        break;
+      }
+    }
+    if (it != r.live_.end()) r.live_.erase(it);
+  }
+
+ private:
+  uint32_t words_[N];
+};
+
+// In turn: small, large, over-aligned (the first stream, which the test ends first, is small).
+std::unique_ptr<proxy_wasm::HttpContext> newPatternStream(uint32_t id,
+                                                          proxy_wasm::RootContext* root) {
+  using Small = PatternStream<2, alignof(proxy_wasm::HttpContext)>;
+  using Large = PatternStream<50, alignof(proxy_wasm::HttpContext)>;
+  using OverAligned = PatternStream<2, 64>;
+  static unsigned created = 0;
+  switch (created++ % 3) {
+    case 0:
+      return std::make_unique<Small>(id, root);
+    case 1:
+      return std::make_unique<Large>(id, root);
+    default:
+      return std::make_unique<OverAligned>(id, root);
+  }
+}
+
+static proxy_wasm::RegisterContextFactory register_sdk_test_blocks(
+    proxy_wasm::rootFactory<BlocksRoot>(), newPatternStream, "sdk_test_blocks");
 
 static proxy_wasm::RegisterContextFactory register_sdk_test(proxy_wasm::rootFactory<Root>(),
                                                             proxy_wasm::streamFactory<Stream>(),

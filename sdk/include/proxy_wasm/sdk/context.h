@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -216,6 +217,17 @@ class HttpContext : public ContextBase {
  public:
   HttpContext(uint32_t id, RootContext* root);
   ~HttpContext() override;
+
+  // A stream context lives for one request: the SDK keeps the memory of a few ended ones for the
+  // next streams instead of returning it to malloc every time (derived classes inherit this).
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
+  static void* operator new(size_t size, std::align_val_t align) {
+    return ::operator new(size, align);
+  }
+  static void operator delete(void* p, size_t size, std::align_val_t align) {
+    ::operator delete(p, size, align);
+  }
 
   RootContext* root() const { return root_; }
   template <class T>
