@@ -72,9 +72,22 @@ class ContextRegistry {
   Entry* last_ = nullptr;
 };
 
+// Holds a value for the whole program and never destroys it: contexts may still be live at exit,
+// and their destructors may use the SDK. Constant-initialised, so the value exists before any
+// static initialiser runs (whatever the link order) and using it needs no guard and no pointer.
+template <class T>
+union Immortal {
+  constexpr Immortal() : value() {}
+  ~Immortal() {}
+  T value;
+};
+
+// Read on every callback: a global beside the SDK's other state rather than a function-local
+// static on the heap (its guard and its pointer cost two more cache lines per callback).
+constinit Immortal<ContextRegistry> registry;
+
 ContextRegistry& contexts() {
-  static auto* c = new ContextRegistry();
-  return *c;
+  return registry.value;
 }
 uint64_t next_stream_serial = 1;
 
