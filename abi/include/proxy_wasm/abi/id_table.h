@@ -6,7 +6,9 @@
 // and ids with a common stride do too). Erasing shifts the following entries back (no tombstones),
 // so a lookup stops at the first empty slot. Unlike std::unordered_map, a new id costs no
 // allocation once the array has grown to the peak number of live contexts; the array shrinks
-// again when it falls below an eighth full.
+// again when it falls below an eighth full, but never below kShrinkFloorBits: a small table keeps
+// its size, so a live count that swings between a few and a few dozen (streams in flight on a
+// busy worker) never rehashes, while the array of a burst of thousands is given back.
 //
 // Invariant: a pointer returned by find() or insert() stays valid until the next insert() or
 // take(): both may move entries.
@@ -65,7 +67,7 @@ class IdTable {
       slots_[j].value.reset();
       hole = j;
     }
-    if (bits_ > kMinBits && size_ * 8 < slots_.size()) rehash(bits_ - 1);
+    if (bits_ > kShrinkFloorBits && size_ * 8 < slots_.size()) rehash(bits_ - 1);
     return out;
   }
 
@@ -92,6 +94,7 @@ class IdTable {
     std::optional<T> value;
   };
   static constexpr uint32_t kMinBits = 4;
+  static constexpr uint32_t kShrinkFloorBits = 8;  // 256 slots
 
   size_t home(uint32_t id) const { return (id * 0x9E3779B9u) >> (32 - bits_); }
   size_t next(size_t i) const { return (i + 1) & (slots_.size() - 1); }
