@@ -1,11 +1,24 @@
 #include "watchdog.h"
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace proxy_wasm::host {
 namespace {
+
+// membarrier(2): the watchdog's half of the fence that orders parking against arming.
+bool registerProcessFence() {
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+void processFence() {
+  syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
 
 class WatchdogThread {
  public:
@@ -26,22 +39,67 @@ class WatchdogThread {
       }
     }
   }
+  void wake() {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    detail::watchdog_parked.store(false, std::memory_order_relaxed);
+    park_cv_.notify_one();
+  }
+  bool canPark() const { return can_park_; }
+  uint64_t ticks() const { return ticks_.load(std::memory_order_relaxed); }
 
  private:
-  WatchdogThread() {
+  WatchdogThread() : can_park_(registerProcessFence()) {
     std::thread([this] { loop(); }).detach();
   }
   void loop() {
+    int idle_ticks = 0;
     for (;;) {
       std::this_thread::sleep_for(Watchdog::kPeriod);
-      const int64_t now = steadyNs(std::chrono::steady_clock::now());
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& calls : watched_) calls->expireIfDue(now);
+      ticks_.fetch_add(1, std::memory_order_relaxed);
+      idle_ticks = scan() ? 0 : idle_ticks + 1;
+      if (can_park_ && idle_ticks >= Watchdog::kIdleTicksBeforeParking) {
+        park();
+        idle_ticks = 0;
+      }
     }
   }
+  // Stops the calls past their deadline; returns whether any call is armed.
+  bool scan() {
+    const int64_t now = steadyNs(std::chrono::steady_clock::now());
+    bool any = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& calls : watched_) {
+      calls->expireIfDue(now);
+      any = any || calls->armed();
+    }
+    return any;
+  }
+  bool anyArmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& calls : watched_) {
+      if (calls->armed()) return true;
+    }
+    return false;
+  }
+  // Sets the flag, then fences: a call armed before the fence is seen here, and one armed after
+  // it sees the flag and wakes us.
+  void park() {
+    std::unique_lock<std::mutex> lock(park_mu_);
+    detail::watchdog_parked.store(true, std::memory_order_relaxed);
+    processFence();
+    if (anyArmed()) {
+      detail::watchdog_parked.store(false, std::memory_order_relaxed);
+      return;
+    }
+    park_cv_.wait(lock, [] { return !detail::watchdog_parked.load(std::memory_order_relaxed); });
+  }
 
+  const bool can_park_;
+  std::atomic<uint64_t> ticks_{0};
   std::mutex mu_;
   std::vector<std::shared_ptr<WatchedCalls>> watched_;
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
 };
 
 }  // namespace
@@ -54,6 +112,11 @@ void FencedCalls::begin(Deadline deadline) {
   kill_.store(0, std::memory_order_relaxed);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
+  if (deadline != kNoDeadline) Watchdog::armed();
+}
+
+bool FencedCalls::armed() const {
+  return deadline_ns_.load(std::memory_order_acquire) != 0;
 }
 
 bool FencedCalls::end() {
@@ -87,6 +150,11 @@ void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
   generation_.store(generation, std::memory_order_release);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
+  if (deadline != kNoDeadline) Watchdog::armed();
+}
+
+bool TaggedCalls::armed() const {
+  return deadline_ns_.load(std::memory_order_acquire) != 0;
 }
 
 uint64_t TaggedCalls::dueGeneration(int64_t now_ns, bool due_now) const {
@@ -109,6 +177,15 @@ void Watchdog::watch(std::shared_ptr<WatchedCalls> calls) {
 }
 void Watchdog::unwatch(const WatchedCalls* calls) {
   WatchdogThread::instance().remove(calls);
+}
+void Watchdog::wake() {
+  WatchdogThread::instance().wake();
+}
+bool Watchdog::canPark() {
+  return WatchdogThread::instance().canPark();
+}
+uint64_t Watchdog::ticks() {
+  return WatchdogThread::instance().ticks();
 }
 
 }  // namespace proxy_wasm::host

@@ -6,6 +6,14 @@
 // that is the resolution. FencedCalls' `kill` decides who owns the end of a call: 0 armed; 1 the
 // watchdog (or an interrupt) is stopping it; 2 the stop was issued; 3 the call closed first.
 // Whoever moves it away from 0 wins, so a stop never lands on a later call unnoticed.
+//
+// An idle proxy should not wake up 200 times a second: after kIdleTicksBeforeParking ticks with
+// no call armed, the watchdog thread parks until the next call is armed. Arming then also loads
+// one flag (which changes only when the watchdog parks or wakes) and, only when it is set, wakes
+// the watchdog. Parking and arming are ordered by an asymmetric fence: the armer's side is a
+// compiler barrier, the watchdog's a membarrier(2) across the process, so either the watchdog
+// sees the new deadline after setting the flag, or the armer sees the flag. Without
+// membarrier(2) the watchdog never parks.
 #pragma once
 
 #include <atomic>
@@ -23,6 +31,8 @@ class WatchedCalls {
   virtual ~WatchedCalls() = default;
   // The watchdog: stop the running call if its deadline has passed.
   virtual void expireIfDue(int64_t now_ns) = 0;
+  // Whether a call is running under a deadline: the watchdog parks only when none is.
+  virtual bool armed() const = 0;
 };
 
 // Calls whose stop cannot tell one call from the next (V8's TerminateExecution): the end of a call
@@ -35,6 +45,7 @@ class FencedCalls : public WatchedCalls {
   // Any thread: stop the running call, if any.
   void interrupt();
   void expireIfDue(int64_t now_ns) override;
+  bool armed() const override;
 
  protected:
   // Makes the running call end as soon as possible; called at most once per call, from another
@@ -59,6 +70,7 @@ class TaggedCalls : public WatchedCalls {
   // Any thread: stop the running call, if any.
   void interrupt();
   void expireIfDue(int64_t now_ns) override;
+  bool armed() const override;
 
  protected:
   // Makes the call of `generation` end as soon as possible, if it is still running; may be
@@ -73,11 +85,32 @@ class TaggedCalls : public WatchedCalls {
   std::atomic<int64_t> deadline_ns_{0};  // 0: no call; INT64_MAX: no deadline
 };
 
+namespace detail {
+// Set while the watchdog thread is parked (or about to park).
+inline std::atomic<bool> watchdog_parked{false};
+}  // namespace detail
+
 class Watchdog {
  public:
   static constexpr auto kPeriod = std::chrono::milliseconds(5);
+  static constexpr int kIdleTicksBeforeParking = 20;  // 100 ms without a call armed
   static void watch(std::shared_ptr<WatchedCalls> calls);
   static void unwatch(const WatchedCalls* calls);
+
+  // Called by the engine's thread right after it armed a call with a deadline.
+  static void armed() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the armer's half of the fence
+    if (detail::watchdog_parked.load(std::memory_order_relaxed)) wake();
+  }
+
+  // For tests and diagnostics: whether the watchdog can park (membarrier(2) is available),
+  // whether it is parked, and how many times it has woken up to scan.
+  static bool canPark();
+  static bool parked() { return detail::watchdog_parked.load(std::memory_order_relaxed); }
+  static uint64_t ticks();
+
+ private:
+  static void wake();
 };
 
 int64_t steadyNs(Deadline d);

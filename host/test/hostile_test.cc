@@ -2,7 +2,10 @@
 // problem, survives misbehaving ones, and applies the failure policy.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "engine_test.h"
+#include "watchdog.h"
 
 namespace proxy_wasm::host::testing {
 namespace {
@@ -78,6 +81,25 @@ TEST_P(Hostile, EndlessLoopIsStoppedByTheDeadline) {
   EXPECT_TRUE(h->logged("proxy_on_request_headers"));
   ASSERT_TRUE(s->local_reply);
   EXPECT_EQ(s->local_reply->status, 503u);
+}
+
+// On V8 and wasm2c the deadline is the watchdog thread's, which parks while no call is armed: a
+// call that starts then must wake it. (The interpreter counts instructions instead.)
+TEST_P(Hostile, EndlessLoopStartedWhileTheWatchdogIsParkedIsStopped) {
+  auto h = load(options());
+  if (GetParam() != "wabt" && Watchdog::canPark()) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!Watchdog::parked() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(Watchdog::parked());
+  }
+  auto s = h->newStream();
+  auto start = std::chrono::steady_clock::now();
+  s->sendRequestHeaders({{"x-hostile", "loop"}});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_NE(h->vm().failureMessage().find("CPU deadline of 100 ms"), std::string::npos)
+      << h->vm().failureMessage();
 }
 
 TEST_P(Hostile, EndlessLoopOfHostcallsIsStoppedByTheDeadline) {

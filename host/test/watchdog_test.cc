@@ -1,10 +1,14 @@
 // The watchdog's view of an engine's calls. TaggedCalls (wasm2c) ends a call with a plain store,
 // so what makes a late stop harmless is the generation every stop carries: these tests check
 // that a stop names the call whose deadline passed, and that nothing is stopped between calls.
+// The last test runs the real watchdog thread: it parks when idle and wakes for the next call.
 #include "watchdog.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <thread>
 #include <vector>
 
 namespace proxy_wasm::host {
@@ -52,6 +56,46 @@ TEST(TaggedCalls, ACallWithoutDeadlineIsStoppedOnlyByAnInterrupt) {
   EXPECT_TRUE(calls.stops.empty());
   calls.interrupt();
   EXPECT_EQ(calls.stops, std::vector<uint64_t>{3});
+}
+
+// Records the last stop; written by the watchdog thread.
+class LastStop : public TaggedCalls {
+ public:
+  std::atomic<uint64_t> generation{0};
+
+ protected:
+  void stop(uint64_t g) override { generation.store(g); }
+};
+
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
+  using std::chrono::milliseconds;
+  auto calls = std::make_shared<LastStop>();
+  Watchdog::watch(calls);
+  if (!Watchdog::canPark()) {
+    Watchdog::unwatch(calls.get());
+    GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
+  }
+  ASSERT_TRUE(waitFor([] { return Watchdog::parked(); }, milliseconds(2000)))
+      << "idle for 2 s and still scanning every " << Watchdog::kPeriod.count() << " ms";
+  const uint64_t ticks = Watchdog::ticks();
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(Watchdog::ticks(), ticks) << "a parked watchdog does not wake up by itself";
+
+  calls->begin(std::chrono::steady_clock::now() + milliseconds(20), 42);
+  EXPECT_TRUE(waitFor([&] { return calls->generation.load() == 42; }, milliseconds(2000)))
+      << "a deadline armed while the watchdog was parked was not enforced";
+  EXPECT_GT(Watchdog::ticks(), ticks);
+  calls->end();
+  Watchdog::unwatch(calls.get());
 }
 
 }  // namespace
