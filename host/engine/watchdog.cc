@@ -16,8 +16,8 @@ namespace {
 bool registerProcessFence() {
   return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
-void processFence() {
-  syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+bool processFence() {
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 class WatchdogThread {
@@ -44,7 +44,7 @@ class WatchdogThread {
     detail::watchdog_parked.store(false, std::memory_order_relaxed);
     park_cv_.notify_one();
   }
-  bool canPark() const { return can_park_; }
+  bool canPark() const { return can_park_.load(std::memory_order_relaxed); }
   uint64_t ticks() const { return ticks_.load(std::memory_order_relaxed); }
 
  private:
@@ -57,7 +57,7 @@ class WatchdogThread {
       std::this_thread::sleep_for(Watchdog::kPeriod);
       ticks_.fetch_add(1, std::memory_order_relaxed);
       idle_ticks = scan() ? 0 : idle_ticks + 1;
-      if (can_park_ && idle_ticks >= Watchdog::kIdleTicksBeforeParking) {
+      if (canPark() && idle_ticks >= Watchdog::kIdleTicksBeforeParking) {
         park();
         idle_ticks = 0;
       }
@@ -86,15 +86,16 @@ class WatchdogThread {
   void park() {
     std::unique_lock<std::mutex> lock(park_mu_);
     detail::watchdog_parked.store(true, std::memory_order_relaxed);
-    processFence();
-    if (anyArmed()) {
+    const bool fenced = processFence();
+    if (!fenced) can_park_.store(false, std::memory_order_relaxed);  // keep scanning from now on
+    if (!fenced || anyArmed()) {
       detail::watchdog_parked.store(false, std::memory_order_relaxed);
       return;
     }
     park_cv_.wait(lock, [] { return !detail::watchdog_parked.load(std::memory_order_relaxed); });
   }
 
-  const bool can_park_;
+  std::atomic<bool> can_park_;
   std::atomic<uint64_t> ticks_{0};
   std::mutex mu_;
   std::vector<std::shared_ptr<WatchedCalls>> watched_;
@@ -116,7 +117,8 @@ void FencedCalls::begin(Deadline deadline) {
 }
 
 bool FencedCalls::armed() const {
-  return deadline_ns_.load(std::memory_order_acquire) != 0;
+  const int64_t d = deadline_ns_.load(std::memory_order_acquire);
+  return d != 0 && d != INT64_MAX;
 }
 
 bool FencedCalls::end() {
@@ -154,7 +156,8 @@ void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
 }
 
 bool TaggedCalls::armed() const {
-  return deadline_ns_.load(std::memory_order_acquire) != 0;
+  const int64_t d = deadline_ns_.load(std::memory_order_acquire);
+  return d != 0 && d != INT64_MAX;
 }
 
 uint64_t TaggedCalls::dueGeneration(int64_t now_ns, bool due_now) const {

@@ -31,7 +31,8 @@ class WatchedCalls {
   virtual ~WatchedCalls() = default;
   // The watchdog: stop the running call if its deadline has passed.
   virtual void expireIfDue(int64_t now_ns) = 0;
-  // Whether a call is running under a deadline: the watchdog parks only when none is.
+  // Whether a call with a deadline is running: the watchdog parks only when none is (a call
+  // without one needs no watchdog; an interrupt stops it from the interrupting thread).
   virtual bool armed() const = 0;
 };
 
