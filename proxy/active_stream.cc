@@ -128,7 +128,6 @@ void ActiveStream::prepareRequestHeaders() {
 }
 
 void ActiveStream::createFilters() {
-  uint64_t now = 0;  // read once, for the first failed wasm VM (its reload backoff)
   for (const auto& f : listener_.filters) {
     if (f.native) {
       filters_.addFilter([&](StreamFilterCallbacks& callbacks) {
@@ -138,11 +137,7 @@ void ActiveStream::createFilters() {
     }
     if (!f.wasm) break;  // the router
     auto& plugin = *config_->plugins.at(f.wasm.get());
-    auto vm = plugin.vm();
-    if (!vm || vm->failed()) {
-      if (now == 0) now = cm_.worker().monotonicNanos();
-      vm = plugin.vmForNewStream(now);
-    }
+    auto vm = plugin.vmForNewStream();
     if (!vm) continue;
     const uint32_t root = plugin.rootId();
     const bool fail_open =

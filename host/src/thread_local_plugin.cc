@@ -39,8 +39,10 @@ bool ThreadLocalPlugin::start(std::string* error) {
   return build(error);
 }
 
-std::shared_ptr<Vm> ThreadLocalPlugin::vmForNewStream(uint64_t now_ns) {
+std::shared_ptr<Vm> ThreadLocalPlugin::vmForNewStream() {
   if (!vm_->failed() || plugin_->failure_policy != FailurePolicy::FailReload) return vm_;
+  const uint64_t now_ns =
+      host_.monotonicNanos();  // read only here: streams on a healthy VM pay none
   if (failed_at_ns_ == 0) {
     // First sight of this failure: start backing off. A VM that ran a full maximum backoff
     // period since its last reload starts again from the initial backoff.

@@ -204,7 +204,7 @@ void PluginHarness::onPluginDone(Vm& vm, uint32_t root) {
 }
 
 std::unique_ptr<FakeStream> PluginHarness::newStream() {
-  std::shared_ptr<Vm> vm = plugin_->vmForNewStream(now_ns_);
+  std::shared_ptr<Vm> vm = plugin_->vmForNewStream();
   return std::make_unique<FakeStream>(*this, vm, plugin_->rootId());
 }
 

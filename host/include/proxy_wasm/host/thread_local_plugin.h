@@ -32,8 +32,9 @@ class ThreadLocalPlugin {
   bool start(std::string* error);
 
   // The VM to run a new stream on, or nullptr when the plugin is down (failed and not reloaded).
-  // With FAIL_RELOAD a failed VM is rebuilt here once its backoff has elapsed.
-  std::shared_ptr<Vm> vmForNewStream(uint64_t monotonic_now_ns);
+  // With FAIL_RELOAD a failed VM is rebuilt here once its backoff has elapsed (by the host's
+  // monotonicNanos(), read only for a failed VM).
+  std::shared_ptr<Vm> vmForNewStream();
   std::shared_ptr<Vm> vm() const { return vm_; }
   uint32_t rootId() const { return root_id_; }
   const PluginConfig& plugin() const { return *plugin_; }
