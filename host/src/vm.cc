@@ -370,6 +370,7 @@ uint32_t Vm::createStream(uint32_t root_context_id, StreamHost* stream) {
 template <class Status>
 Status Vm::streamCall(Callback cb, uint32_t stream, std::initializer_list<uint64_t> args,
                       Status stop) {
+  if (callbacks_[cb] < 0 && !failed_) return Status{};  // not exported: continue, as Envoy does
   Context* c = context(stream);
   if (c == nullptr) return Status{};
   if (failed_) return applyFailurePolicy(*c) ? Status{} : stop;

@@ -414,8 +414,7 @@ Result<uint32_t> HttpContext::grpcCall(std::string_view service, std::string_vie
 
 // ---- registry ------------------------------------------------------------------------------
 
-RegisterContextFactory::RegisterContextFactory(RootFactory root, StreamFactory stream,
-                                               std::string_view root_id) {
+void detail::registerFactories(RootFactory root, StreamFactory stream, std::string_view root_id) {
   factories()[std::string(root_id)] = Factories{std::move(root), std::move(stream)};
 }
 
@@ -534,111 +533,12 @@ void proxy_on_foreign_function(uint32_t context_id, uint32_t function_id, uint32
   if (Entry* e = findEntry(context_id)) e->context->onForeignFunction(function_id, arguments_size);
 }
 
-PROXY_WASM_EXPORT(proxy_on_done)
-uint32_t proxy_on_done(uint32_t context_id) {
-  Entry* e = findEntry(context_id);
-  if (e == nullptr) return 1;
-  if (e->root != nullptr) return e->root->onDone() ? 1 : 0;
-  e->stream->onDone();
-  return 1;
-}
-
-PROXY_WASM_EXPORT(proxy_on_log)
-void proxy_on_log(uint32_t context_id) {
-  if (HttpContext* s = findStream(context_id)) s->onLog();
-}
-
 PROXY_WASM_EXPORT(proxy_on_delete)
 void proxy_on_delete(uint32_t context_id) {
   Entry* e = findEntry(context_id);
   if (e == nullptr) return;
   e->context->onDelete();
   contexts().erase(context_id);  // by key: onDelete may have created or deleted other contexts
-}
-
-PROXY_WASM_EXPORT(proxy_on_new_connection)
-uint32_t proxy_on_new_connection(uint32_t context_id) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onNewConnection());
-}
-
-PROXY_WASM_EXPORT(proxy_on_downstream_data)
-uint32_t proxy_on_downstream_data(uint32_t context_id, uint32_t data_size, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0
-                      : static_cast<uint32_t>(s->onDownstreamData(data_size, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_upstream_data)
-uint32_t proxy_on_upstream_data(uint32_t context_id, uint32_t data_size, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onUpstreamData(data_size, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_downstream_connection_close)
-void proxy_on_downstream_connection_close(uint32_t context_id, uint32_t peer_type) {
-  if (HttpContext* s = findStream(context_id)) {
-    s->onDownstreamConnectionClose(static_cast<PeerType>(peer_type));
-  }
-}
-
-PROXY_WASM_EXPORT(proxy_on_upstream_connection_close)
-void proxy_on_upstream_connection_close(uint32_t context_id, uint32_t peer_type) {
-  if (HttpContext* s = findStream(context_id)) {
-    s->onUpstreamConnectionClose(static_cast<PeerType>(peer_type));
-  }
-}
-
-PROXY_WASM_EXPORT(proxy_on_request_headers)
-uint32_t proxy_on_request_headers(uint32_t context_id, uint32_t headers, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  if (s == nullptr) return 0;
-  return static_cast<uint32_t>(s->onRequestHeaders(headers, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_request_body)
-uint32_t proxy_on_request_body(uint32_t context_id, uint32_t body_size, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  if (s == nullptr) return 0;
-  return static_cast<uint32_t>(s->onRequestBody(body_size, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_request_trailers)
-uint32_t proxy_on_request_trailers(uint32_t context_id, uint32_t trailers) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onRequestTrailers(trailers));
-}
-
-PROXY_WASM_EXPORT(proxy_on_request_metadata)
-uint32_t proxy_on_request_metadata(uint32_t context_id, uint32_t elements) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onRequestMetadata(elements));
-}
-
-PROXY_WASM_EXPORT(proxy_on_response_headers)
-uint32_t proxy_on_response_headers(uint32_t context_id, uint32_t headers, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  if (s == nullptr) return 0;
-  return static_cast<uint32_t>(s->onResponseHeaders(headers, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_response_body)
-uint32_t proxy_on_response_body(uint32_t context_id, uint32_t body_size, uint32_t end_of_stream) {
-  HttpContext* s = findStream(context_id);
-  if (s == nullptr) return 0;
-  return static_cast<uint32_t>(s->onResponseBody(body_size, end_of_stream != 0));
-}
-
-PROXY_WASM_EXPORT(proxy_on_response_trailers)
-uint32_t proxy_on_response_trailers(uint32_t context_id, uint32_t trailers) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onResponseTrailers(trailers));
-}
-
-PROXY_WASM_EXPORT(proxy_on_response_metadata)
-uint32_t proxy_on_response_metadata(uint32_t context_id, uint32_t elements) {
-  HttpContext* s = findStream(context_id);
-  return s == nullptr ? 0 : static_cast<uint32_t>(s->onResponseMetadata(elements));
 }
 
 PROXY_WASM_EXPORT(proxy_on_http_call_response)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Checks that a .wasm file is a proxy-wasm plugin Envoy and Istio will load.
 
-  check_plugin.py PLUGIN.wasm [--max-bytes N] [--sdk]
+  check_plugin.py PLUGIN.wasm [--max-bytes N] [--sdk] [--stream-callbacks LIST]
 
 * wasm-validate accepts it;
 * it imports only env.proxy_* and wasi_snapshot_preview1.* functions;
 * it is a WASI reactor (exports _initialize, no _start) exporting memory, malloc,
   proxy_on_memory_allocate and the ABI marker proxy_abi_version_0_2_1;
-* with --sdk: it exports every callback our C++ SDK dispatches;
+* with --sdk: it exports every callback our C++ SDK always exports, and no unknown proxy_on_*;
+* with --stream-callbacks A,B (or "all"): it exports exactly these optional stream callbacks;
 * with --max-bytes: it is no larger than N bytes.
 Prints a one-line summary on success; exits 1 with the reasons on failure.
 """
@@ -16,14 +17,18 @@ import os
 import subprocess
 import sys
 
+# Exported by every plugin built with our C++ SDK.
 SDK_CALLBACKS = """proxy_on_context_create proxy_on_vm_start proxy_validate_configuration
-proxy_on_configure proxy_on_tick proxy_on_queue_ready proxy_on_foreign_function proxy_on_done
-proxy_on_log proxy_on_delete proxy_on_new_connection proxy_on_downstream_data
-proxy_on_upstream_data proxy_on_downstream_connection_close proxy_on_upstream_connection_close
-proxy_on_request_headers proxy_on_request_body proxy_on_request_trailers proxy_on_request_metadata
-proxy_on_response_headers proxy_on_response_body proxy_on_response_trailers
-proxy_on_response_metadata proxy_on_http_call_response proxy_on_grpc_receive_initial_metadata
-proxy_on_grpc_receive proxy_on_grpc_receive_trailing_metadata proxy_on_grpc_close""".split()
+proxy_on_configure proxy_on_tick proxy_on_queue_ready proxy_on_foreign_function proxy_on_delete
+proxy_on_http_call_response proxy_on_grpc_receive_initial_metadata proxy_on_grpc_receive
+proxy_on_grpc_receive_trailing_metadata proxy_on_grpc_close""".split()
+# Exported by such a plugin only when one of its context classes overrides the method behind it
+# (or it registers a factory whose class the SDK cannot see).
+SDK_STREAM_CALLBACKS = """proxy_on_request_headers proxy_on_request_body proxy_on_request_trailers
+proxy_on_request_metadata proxy_on_response_headers proxy_on_response_body
+proxy_on_response_trailers proxy_on_response_metadata proxy_on_log proxy_on_done
+proxy_on_new_connection proxy_on_downstream_data proxy_on_upstream_data
+proxy_on_downstream_connection_close proxy_on_upstream_connection_close""".split()
 
 KIND = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
@@ -97,7 +102,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("wasm")
     ap.add_argument("--max-bytes", type=int)
-    ap.add_argument("--sdk", action="store_true", help="require every SDK callback export")
+    ap.add_argument("--sdk", action="store_true", help="require the SDK's callback exports")
+    ap.add_argument("--stream-callbacks",
+                    help="comma-separated optional stream callbacks it must export, no more; all")
     ap.add_argument("--no-initialize", action="store_true",
                     help="the module has no static constructors (e.g. Zig): _initialize optional")
     args = ap.parse_args()
@@ -119,6 +126,18 @@ def main():
         required.append("_initialize")
     if args.sdk:
         required += SDK_CALLBACKS
+        for n in sorted(names):
+            if n.startswith("proxy_on_") and n not in SDK_CALLBACKS + SDK_STREAM_CALLBACKS + [
+                    "proxy_on_memory_allocate"]:
+                problems.append(f"unknown callback export {n}")
+    stream = [n for n in SDK_STREAM_CALLBACKS if n in names]
+    if args.stream_callbacks is not None:
+        want = (SDK_STREAM_CALLBACKS if args.stream_callbacks == "all" else
+                [n for n in args.stream_callbacks.split(",") if n])
+        for n in sorted(set(want) - set(stream)):
+            problems.append(f"missing stream callback export {n}")
+        for n in sorted(set(stream) - set(want)):
+            problems.append(f"exports stream callback {n}, which it should not")
     for r in required:
         if r not in names:
             problems.append(f"missing export {r}")
@@ -133,7 +152,8 @@ def main():
             print("  - " + p)
         return 1
     print(f"{os.path.basename(args.wasm)}: ok, {size} bytes, {len(imports)} imports, "
-          f"{len(exports)} exports")
+          f"{len(exports)} exports, stream callbacks: "
+          f"{' '.join(n[len('proxy_on_'):] for n in stream) or 'none'}")
     return 0
 
 

@@ -347,30 +347,234 @@ class HttpContext : public ContextBase {
 using RootFactory = std::function<std::unique_ptr<RootContext>(uint32_t id, std::string_view)>;
 using StreamFactory = std::function<std::unique_ptr<HttpContext>(uint32_t id, RootContext*)>;
 
+// Looks up a live context by id (nullptr if none): for tests and advanced plugins.
+ContextBase* getContext(uint32_t id);
+RootContext* getRootContext(uint32_t id);
+HttpContext* getHttpContext(uint32_t id);
+
+namespace detail {
+
+// The stream callbacks a plugin exports only when it needs them. Every callback is optional in
+// the ABI: a host skips one the module does not export (Envoy: Continue for a stream callback,
+// "done" for proxy_on_done). A call into a plugin is most of a trivial callback's cost, so a
+// module exports a stream callback only when a context class it registers overrides the method
+// behind it: the scaffold (onRequestHeaders, onResponseHeaders) takes 4 calls per request, not 7.
+//
+// rootFactory<T>() and streamFactory<T>() instantiate the exports for what T overrides; a factory
+// of a class the SDK cannot see (any other callable) instantiates them all. Each export is a
+// function template, emitted (and so exported) only in a module that instantiates it. Not the
+// members of one class template: export_name marks a function used, so instantiating the class
+// would emit them all.
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_request_headers)
+uint32_t exportRequestHeaders(uint32_t id, uint32_t headers, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onRequestHeaders(headers, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_request_body)
+uint32_t exportRequestBody(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onRequestBody(body_size, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_request_trailers)
+uint32_t exportRequestTrailers(uint32_t id, uint32_t trailers) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onRequestTrailers(trailers));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_request_metadata)
+uint32_t exportRequestMetadata(uint32_t id, uint32_t elements) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onRequestMetadata(elements));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_response_headers)
+uint32_t exportResponseHeaders(uint32_t id, uint32_t headers, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onResponseHeaders(headers, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_response_body)
+uint32_t exportResponseBody(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onResponseBody(body_size, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_response_trailers)
+uint32_t exportResponseTrailers(uint32_t id, uint32_t trailers) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onResponseTrailers(trailers));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_response_metadata)
+uint32_t exportResponseMetadata(uint32_t id, uint32_t elements) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onResponseMetadata(elements));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_log)
+void exportLog(uint32_t id) {
+  if (HttpContext* s = getHttpContext(id)) s->onLog();
+}
+
+// For streams and roots (RootContext::onDone may finish later).
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_done)
+uint32_t exportDone(uint32_t id) {
+  if (HttpContext* s = getHttpContext(id)) {
+    s->onDone();
+    return 1;
+  }
+  RootContext* r = getRootContext(id);
+  return r == nullptr || r->onDone() ? 1 : 0;
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_new_connection)
+uint32_t exportNewConnection(uint32_t id) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onNewConnection());
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_downstream_data)
+uint32_t exportDownstreamData(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onDownstreamData(data_size, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_upstream_data)
+uint32_t exportUpstreamData(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
+  HttpContext* s = getHttpContext(id);
+  return s == nullptr ? 0 : uint32_t(s->onUpstreamData(data_size, end_of_stream != 0));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_downstream_connection_close)
+void exportDownstreamConnectionClose(uint32_t id, uint32_t peer_type) {
+  if (HttpContext* s = getHttpContext(id)) s->onDownstreamConnectionClose(PeerType(peer_type));
+}
+
+template <class Tag>
+PROXY_WASM_EXPORT(proxy_on_upstream_connection_close)
+void exportUpstreamConnectionClose(uint32_t id, uint32_t peer_type) {
+  if (HttpContext* s = getHttpContext(id)) s->onUpstreamConnectionClose(PeerType(peer_type));
+}
+
+// Instantiates an export and keeps it: a volatile store the compiler cannot drop.
+inline void (*volatile kept_export)() = nullptr;
+template <class F>
+void keepExport(F* f) {
+  kept_export = reinterpret_cast<void (*)()>(f);
+}
+
+// Whether T overrides Base::method: &T::method then names another class, or is not one function
+// (T overloads the name: assumed overridden). Only where T is a template parameter.
+#define PROXY_WASM_SDK_OVERRIDES(T, Base, method) \
+  (!requires { requires std::is_same_v<decltype(&T::method), decltype(&Base::method)>; })
+
+// `All` exports every stream callback; otherwise those that T (an HttpContext) overrides. The
+// exports depend on T, so that only an instantiation for some T emits them (callers pass a type
+// that depends on their own template parameters, for the same reason).
+template <class T, bool All = false>
+void exportStreamCallbacks() {
+  using Tag = std::enable_if_t<sizeof(T) != 0>;
+#define PROXY_WASM_EXPORT_IF_OVERRIDDEN(method, exported) \
+  if constexpr (All || PROXY_WASM_SDK_OVERRIDES(T, HttpContext, method)) keepExport(&exported<Tag>);
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onRequestHeaders, exportRequestHeaders)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onRequestBody, exportRequestBody)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onRequestTrailers, exportRequestTrailers)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onRequestMetadata, exportRequestMetadata)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onResponseHeaders, exportResponseHeaders)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onResponseBody, exportResponseBody)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onResponseTrailers, exportResponseTrailers)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onResponseMetadata, exportResponseMetadata)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onLog, exportLog)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onDone, exportDone)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onNewConnection, exportNewConnection)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onDownstreamData, exportDownstreamData)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onUpstreamData, exportUpstreamData)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onDownstreamConnectionClose, exportDownstreamConnectionClose)
+  PROXY_WASM_EXPORT_IF_OVERRIDDEN(onUpstreamConnectionClose, exportUpstreamConnectionClose)
+#undef PROXY_WASM_EXPORT_IF_OVERRIDDEN
+}
+
+// A root's one stream-time callback: proxy_on_done, when T (a RootContext) overrides onDone.
+template <class T, bool All = false>
+void exportRootCallbacks() {
+  using Tag = std::enable_if_t<sizeof(T) != 0>;
+  if constexpr (All || PROXY_WASM_SDK_OVERRIDES(T, RootContext, onDone))
+    keepExport(&exportDone<Tag>);
+}
+
+void registerFactories(RootFactory root, StreamFactory stream, std::string_view root_id);
+
+}  // namespace detail
+
+// A factory of a known context class, made by rootFactory<T>() or streamFactory<T>(): the plugin
+// exports only the stream callbacks that class overrides. Converts to the plain factory.
+template <class Factory>
+struct ClassFactory {
+  Factory make;
+  operator Factory() const& { return make; }
+  operator Factory() && { return std::move(make); }
+  template <class... Args>
+  auto operator()(Args&&... args) const {
+    return make(std::forward<Args>(args)...);
+  }
+};
+
 template <class T>
-RootFactory rootFactory() {
-  return [](uint32_t id, std::string_view root_id) -> std::unique_ptr<RootContext> {
+ClassFactory<RootFactory> rootFactory() {
+  static_assert(std::is_base_of_v<RootContext, T>,
+                "rootFactory<T>: T must derive from RootContext");
+  detail::exportRootCallbacks<T>();
+  return {[](uint32_t id, std::string_view root_id) -> std::unique_ptr<RootContext> {
     return std::make_unique<T>(id, root_id);
-  };
+  }};
 }
 template <class T>
-StreamFactory streamFactory() {
-  return [](uint32_t id, RootContext* root) -> std::unique_ptr<HttpContext> {
+ClassFactory<StreamFactory> streamFactory() {
+  static_assert(std::is_base_of_v<HttpContext, T>,
+                "streamFactory<T>: T must derive from HttpContext");
+  detail::exportStreamCallbacks<T>();
+  return {[](uint32_t id, RootContext* root) -> std::unique_ptr<HttpContext> {
     return std::make_unique<T>(id, root);
-  };
+  }};
 }
 
 // Registers the factories of a plugin under `root_id` (the plugin config's root_id; "" is the
 // default). Meant for a namespace-scope static; it makes no hostcall. When the host asks for a
 // root_id that nobody registered, the "" registration is used if there is one; otherwise the
 // plugin refuses its configuration with an error naming the root_id.
+//
+// Factories made by rootFactory<T>() and streamFactory<T>() export only the stream callbacks their
+// classes override (see detail::exportStreamCallbacks); any other callable (or an empty factory)
+// exports every stream callback.
 struct RegisterContextFactory {
-  RegisterContextFactory(RootFactory root, StreamFactory stream, std::string_view root_id = "");
+  template <class Root = RootFactory, class Stream = StreamFactory>
+    requires std::is_convertible_v<Root, RootFactory> &&
+             std::is_convertible_v<Stream, StreamFactory>
+  RegisterContextFactory(Root root, Stream stream, std::string_view root_id = "") {
+    if constexpr (!std::is_same_v<Root, ClassFactory<RootFactory>>) {
+      detail::exportRootCallbacks<Root, /*all=*/true>();  // dependent: instantiated only here
+    }
+    if constexpr (!std::is_same_v<Stream, ClassFactory<StreamFactory>>) {
+      detail::exportStreamCallbacks<Stream, /*all=*/true>();
+    }
+    detail::registerFactories(std::move(root), std::move(stream), root_id);
+  }
 };
-
-// Looks up a live context by id (nullptr if none): for tests and advanced plugins.
-ContextBase* getContext(uint32_t id);
-RootContext* getRootContext(uint32_t id);
-HttpContext* getHttpContext(uint32_t id);
 
 }  // namespace proxy_wasm
