@@ -8,12 +8,26 @@ cpu_ticks() {
   done
   echo "$total"
 }
+# The same, user time only: the proxy's own code, without the kernel's socket work (whose share
+# per request moves with the machine's load far more than a filter's cost does).
+user_ticks() {
+  local total=0 p
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
 tck=$(getconf CLK_TCK)
 
 # The median of whitespace-separated numbers on stdin.
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # The median of the rounds' ratios $1[i] / $2[i] (two space-separated lists in round order): each
 # round's targets ran back to back, so the machine's drift between rounds cancels out.
+# The median of the rounds' differences $1[i] - $2[i].
+difference_median() {
+  paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
+    awk '{printf "%.4f ", $1 - $2}' | median
+}
 ratio_median() {
   paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
     awk '{printf "%.4f ", $1 / $2}' | median

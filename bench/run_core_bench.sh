@@ -4,7 +4,9 @@
 # rounds interleaved in one run. Targets: nginx proxying (proxy_pass, upstream keepalive),
 # wasm-proxy without a filter, wasm-proxy with scaffold.wasm on V8 and on wasm2c.
 # Prints medians of requests/s, p99 and CPU time per request (the proxy's own processes, from
-# /proc, which stays comparable when other load moves requests/s) and the ratios.
+# /proc, which stays comparable when other load moves requests/s) and the ratios, and the
+# scaffold's cost in user CPU per request: the filter's own code, without the kernel's socket
+# work, whose share per request moves with the machine's load more than a filter costs.
 #   bench/run_core_bench.sh [build-dir]     env: ROUNDS (5), DURATION (5s), CONNECTIONS (32)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,21 +47,22 @@ listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut 
 declare -A pid=()
 for t in $targets; do pid[$t]=$(listener_pid "${port[$t]}"); done
 
-declare -A rps=() p99=() cpu=()
+declare -A rps=() p99=() cpu=() usr=()
 for r in $(seq "$rounds"); do
   for t in $targets; do
-    before=$(cpu_ticks "${pid[$t]}")
+    before=$(cpu_ticks "${pid[$t]}"); ubefore=$(user_ticks "${pid[$t]}")
     out=$(wrk -t1 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port[$t]}/")
-    after=$(cpu_ticks "${pid[$t]}")
+    after=$(cpu_ticks "${pid[$t]}"); uafter=$(user_ticks "${pid[$t]}")
     rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
     p99[$t]+="$(echo "$out" | awk '$1=="99%" {print $2}') "
     n=$(echo "$out" | awk '/requests in/ {print $1}')
     cpu[$t]+="$(awk -v d=$((after - before)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.2f", d / t * 1e6 / n}') "
+    usr[$t]+="$(awk -v d=$((uafter - ubefore)) -v t="$tck" -v n="$n" 'BEGIN {printf "%.3f", d / t * 1e6 / n}') "
   done
 done
 
 echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream; medians of $rounds interleaved rounds"
-printf '%-28s %12s %10s %12s\n' target requests/s p99_ms cpu_us/req
+printf '%-28s %12s %10s %12s %13s\n' target requests/s p99_ms cpu_us/req user_us/req
 declare -A med=() mcpu=()
 for t in $targets; do
   med[$t]=$(echo "${rps[$t]}" | median); mcpu[$t]=$(echo "${cpu[$t]}" | median)
@@ -68,7 +71,8 @@ for t in $targets; do
     nginx) label="nginx proxy_pass";; noflt) label="wasm-proxy, no filter";;
     scaffold) label="wasm-proxy + scaffold (v8)";; *) label="wasm-proxy + scaffold (wasm2c)";;
   esac
-  printf '%-28s %12s %10s %12s\n' "$label" "${med[$t]}" "$l" "${mcpu[$t]}"
+  printf '%-28s %12s %10s %12s %13s\n' "$label" "${med[$t]}" "$l" "${mcpu[$t]}" \
+    "$(echo "${usr[$t]}" | median)"
 done
 awk -v n="${med[noflt]}" -v s="${med[scaffold]}" -v w="${med[scaffold_w2c]}" -v x="${med[nginx]}" \
   'BEGIN {printf "by requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n", n/x, s/n, w/n}'
@@ -77,3 +81,5 @@ awk -v n="${mcpu[noflt]}" -v s="${mcpu[scaffold]}" -v w="${mcpu[scaffold_w2c]}" 
 printf 'median of per-round ratios, requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n' \
   "$(ratio_median "${rps[noflt]}" "${rps[nginx]}")" "$(ratio_median "${rps[scaffold]}" "${rps[noflt]}")" \
   "$(ratio_median "${rps[scaffold_w2c]}" "${rps[noflt]}")"
+printf 'the scaffold'"'"'s cost over no filter in user CPU per request (median of per-round differences): +%.2f us (v8), +%.2f us (wasm2c)\n' \
+  "$(difference_median "${usr[scaffold]}" "${usr[noflt]}")" "$(difference_median "${usr[scaffold_w2c]}" "${usr[noflt]}")"

@@ -1,4 +1,6 @@
-// Context registry and the dispatch of every proxy-wasm callback to the context objects.
+// Context registry and the dispatch of the proxy-wasm callbacks to the context objects. The stream
+// callbacks are in context.h (detail::exportStreamCallbacks): a module exports those only for the
+// methods its context classes override.
 //
 // Unknown context ids (a host bug or a context that failed to create) never trap: stream callbacks
 // continue, lifecycle callbacks do nothing, and the first occurrence is logged.
