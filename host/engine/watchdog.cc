@@ -46,6 +46,7 @@ class WatchdogThread {
   }
   bool canPark() const { return can_park_.load(std::memory_order_relaxed); }
   uint64_t ticks() const { return ticks_.load(std::memory_order_relaxed); }
+  uint64_t parks() const { return parks_.load(std::memory_order_relaxed); }
 
  private:
   WatchdogThread() : can_park_(registerProcessFence()) {
@@ -63,14 +64,16 @@ class WatchdogThread {
       }
     }
   }
-  // Stops the calls past their deadline; returns whether any call is armed.
+  // Stops the calls past their deadline; returns whether any call is armed or was armed since
+  // the previous scan.
   bool scan() {
     const int64_t now = steadyNs(std::chrono::steady_clock::now());
     bool any = false;
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& calls : watched_) {
       calls->expireIfDue(now);
-      any = any || calls->armed();
+      const bool since = calls->armedSinceLastScan();  // every time: it also resets the count
+      any = any || since || calls->armed();
     }
     return any;
   }
@@ -92,11 +95,13 @@ class WatchdogThread {
       detail::watchdog_parked.store(false, std::memory_order_relaxed);
       return;
     }
+    parks_.fetch_add(1, std::memory_order_relaxed);
     park_cv_.wait(lock, [] { return !detail::watchdog_parked.load(std::memory_order_relaxed); });
   }
 
   std::atomic<bool> can_park_;
   std::atomic<uint64_t> ticks_{0};
+  std::atomic<uint64_t> parks_{0};
   std::mutex mu_;
   std::vector<std::shared_ptr<WatchedCalls>> watched_;
   std::mutex park_mu_;
@@ -113,7 +118,10 @@ void FencedCalls::begin(Deadline deadline) {
   kill_.store(0, std::memory_order_relaxed);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
-  if (deadline != kNoDeadline) Watchdog::armed();
+  if (deadline != kNoDeadline) {
+    countArming();
+    Watchdog::armed();
+  }
 }
 
 bool FencedCalls::armed() const {
@@ -152,7 +160,10 @@ void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
   generation_.store(generation, std::memory_order_release);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
-  if (deadline != kNoDeadline) Watchdog::armed();
+  if (deadline != kNoDeadline) {
+    countArming();
+    Watchdog::armed();
+  }
 }
 
 bool TaggedCalls::armed() const {
@@ -189,6 +200,9 @@ bool Watchdog::canPark() {
 }
 uint64_t Watchdog::ticks() {
   return WatchdogThread::instance().ticks();
+}
+uint64_t Watchdog::parks() {
+  return WatchdogThread::instance().parks();
 }
 
 }  // namespace proxy_wasm::host

@@ -7,8 +7,10 @@
 // watchdog (or an interrupt) is stopping it; 2 the stop was issued; 3 the call closed first.
 // Whoever moves it away from 0 wins, so a stop never lands on a later call unnoticed.
 //
-// An idle proxy should not wake up 200 times a second: after kIdleTicksBeforeParking ticks with
-// no call armed, the watchdog thread parks until the next call is armed. Arming then also loads
+// An idle proxy should not wake up 200 times a second: after kIdleTicksBeforeParking ticks in
+// which no call was armed (neither running at the tick nor begun since the previous one: under
+// load calls are short, and most ticks fall between them), the watchdog thread parks until the
+// next call is armed. Arming then also loads
 // one flag (which changes only when the watchdog parks or wakes) and, only when it is set, wakes
 // the watchdog. Parking and arming are ordered by an asymmetric fence: the armer's side is a
 // compiler barrier, the watchdog's a membarrier(2) across the process, so either the watchdog
@@ -34,6 +36,23 @@ class WatchedCalls {
   // Whether a call with a deadline is running: the watchdog parks only when none is (a call
   // without one needs no watchdog; an interrupt stops it from the interrupting thread).
   virtual bool armed() const = 0;
+  // The watchdog's scan: whether a call with a deadline began since the previous scan.
+  bool armedSinceLastScan() {
+    const uint64_t n = armings_.load(std::memory_order_relaxed);
+    const bool any = n != scanned_armings_;
+    scanned_armings_ = n;
+    return any;
+  }
+
+ protected:
+  // The engine's thread, as it arms a deadline (the only writer: no read-modify-write needed).
+  void countArming() {
+    armings_.store(armings_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<uint64_t> armings_{0};
+  uint64_t scanned_armings_ = 0;  // the watchdog's, under its lock
 };
 
 // Calls whose stop cannot tell one call from the next (V8's TerminateExecution): the end of a call
@@ -105,10 +124,11 @@ class Watchdog {
   }
 
   // For tests and diagnostics: whether the watchdog can park (membarrier(2) is available),
-  // whether it is parked, and how many times it has woken up to scan.
+  // whether it is parked, how many times it has woken up to scan and how many times it parked.
   static bool canPark();
   static bool parked() { return detail::watchdog_parked.load(std::memory_order_relaxed); }
   static uint64_t ticks();
+  static uint64_t parks();  // how many times it has parked
 
  private:
   static void wake();

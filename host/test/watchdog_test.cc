@@ -1,7 +1,8 @@
 // The watchdog's view of an engine's calls. TaggedCalls (wasm2c) ends a call with a plain store,
 // so what makes a late stop harmless is the generation every stop carries: these tests check
 // that a stop names the call whose deadline passed, and that nothing is stopped between calls.
-// The last test runs the real watchdog thread: it parks when idle and wakes for the next call.
+// The last tests run the real watchdog thread: it parks when idle, wakes for the next call and
+// stays awake while calls keep coming.
 #include "watchdog.h"
 
 #include <gtest/gtest.h>
@@ -95,6 +96,32 @@ TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
       << "a deadline armed while the watchdog was parked was not enforced";
   EXPECT_GT(Watchdog::ticks(), ticks);
   calls->end();
+  Watchdog::unwatch(calls.get());
+}
+
+// Under load a call is running at few of the ticks: what keeps the watchdog awake is that calls
+// keep beginning, not that one happens to be running when it looks.
+TEST(Watchdog, DoesNotParkWhileShortCallsKeepComing) {
+  using std::chrono::milliseconds;
+  auto calls = std::make_shared<LastStop>();
+  Watchdog::watch(calls);
+  if (!Watchdog::canPark()) {
+    Watchdog::unwatch(calls.get());
+    GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
+  }
+  calls->begin(std::chrono::steady_clock::now() + milliseconds(1000), 1);  // awake from here
+  calls->end();
+  const uint64_t parks = Watchdog::parks();
+  const uint64_t ticks = Watchdog::ticks();
+  const auto until = std::chrono::steady_clock::now() + milliseconds(400);
+  for (uint64_t g = 2; std::chrono::steady_clock::now() < until; ++g) {
+    calls->begin(std::chrono::steady_clock::now() + milliseconds(1000), g);
+    calls->end();
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_EQ(Watchdog::parks(), parks)
+      << "parked " << Watchdog::parks() - parks << " times while calls kept coming";
+  EXPECT_GT(Watchdog::ticks(), ticks + 20) << "it kept scanning";
   Watchdog::unwatch(calls.get());
 }
 
