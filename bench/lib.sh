@@ -1,22 +1,17 @@
 # Helpers shared by the proxy benchmarks (sourced).
 
-# CPU clock ticks used so far by a process and its children (nginx's workers).
+# CPU clock ticks used so far by a process and its children (nginx's workers); with "user", user
+# time only: the proxy's own code, without the kernel's socket work (whose share per request
+# moves with the machine's load far more than a filter's cost does).
 cpu_ticks() {
-  local total=0 p
+  local total=0 p fields='$14 + $15'
+  [ "${2:-}" = user ] && fields='$14'
   for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    [ -r "/proc/$p/stat" ] && total=$((total + $(awk "{print $fields}" "/proc/$p/stat")))
   done
   echo "$total"
 }
-# The same, user time only: the proxy's own code, without the kernel's socket work (whose share
-# per request moves with the machine's load far more than a filter's cost does).
-user_ticks() {
-  local total=0 p
-  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(awk '{print $14}' "/proc/$p/stat")))
-  done
-  echo "$total"
-}
+user_ticks() { cpu_ticks "$1" user; }
 tck=$(getconf CLK_TCK)
 
 # The median of whitespace-separated numbers on stdin.

@@ -77,14 +77,19 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds l
   return true;
 }
 
-TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
-  using std::chrono::milliseconds;
+// Calls watched by the real watchdog thread; null (and nothing watched) when it cannot park.
+std::shared_ptr<LastStop> watchedIfItCanPark() {
   auto calls = std::make_shared<LastStop>();
   Watchdog::watch(calls);
-  if (!Watchdog::canPark()) {
-    Watchdog::unwatch(calls.get());
-    GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
-  }
+  if (Watchdog::canPark()) return calls;
+  Watchdog::unwatch(calls.get());
+  return nullptr;
+}
+
+TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
+  using std::chrono::milliseconds;
+  auto calls = watchedIfItCanPark();
+  if (!calls) GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
   ASSERT_TRUE(waitFor([] { return Watchdog::parked(); }, milliseconds(2000)))
       << "idle for 2 s and still scanning every " << Watchdog::kPeriod.count() << " ms";
   const uint64_t ticks = Watchdog::ticks();
@@ -103,12 +108,8 @@ TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
 // keep beginning, not that one happens to be running when it looks.
 TEST(Watchdog, DoesNotParkWhileShortCallsKeepComing) {
   using std::chrono::milliseconds;
-  auto calls = std::make_shared<LastStop>();
-  Watchdog::watch(calls);
-  if (!Watchdog::canPark()) {
-    Watchdog::unwatch(calls.get());
-    GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
-  }
+  auto calls = watchedIfItCanPark();
+  if (!calls) GTEST_SKIP() << "no membarrier(2) here: the watchdog never parks";
   calls->begin(std::chrono::steady_clock::now() + milliseconds(1000), 1);  // awake from here
   calls->end();
   const uint64_t parks = Watchdog::parks();

@@ -365,66 +365,71 @@ namespace detail {
 // function template, emitted (and so exported) only in a module that instantiates it. Not the
 // members of one class template: export_name marks a function used, so instantiating the class
 // would emit them all.
+// Calls `method` on stream `id`; its result as the ABI's u32 (0, Continue, for an unknown stream).
+template <auto method, class... Args>
+uint32_t onStream(uint32_t id, Args... args) {
+  HttpContext* s = getHttpContext(id);
+  if (s == nullptr) return 0;
+  if constexpr (std::is_void_v<decltype((s->*method)(args...))>) {
+    (s->*method)(args...);
+    return 0;
+  } else {
+    return uint32_t((s->*method)(args...));
+  }
+}
+
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_request_headers)
 uint32_t exportRequestHeaders(uint32_t id, uint32_t headers, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onRequestHeaders(headers, end_of_stream != 0));
+  return onStream<&HttpContext::onRequestHeaders>(id, headers, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_request_body)
 uint32_t exportRequestBody(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onRequestBody(body_size, end_of_stream != 0));
+  return onStream<&HttpContext::onRequestBody>(id, body_size, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_request_trailers)
 uint32_t exportRequestTrailers(uint32_t id, uint32_t trailers) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onRequestTrailers(trailers));
+  return onStream<&HttpContext::onRequestTrailers>(id, trailers);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_request_metadata)
 uint32_t exportRequestMetadata(uint32_t id, uint32_t elements) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onRequestMetadata(elements));
+  return onStream<&HttpContext::onRequestMetadata>(id, elements);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_response_headers)
 uint32_t exportResponseHeaders(uint32_t id, uint32_t headers, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onResponseHeaders(headers, end_of_stream != 0));
+  return onStream<&HttpContext::onResponseHeaders>(id, headers, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_response_body)
 uint32_t exportResponseBody(uint32_t id, uint32_t body_size, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onResponseBody(body_size, end_of_stream != 0));
+  return onStream<&HttpContext::onResponseBody>(id, body_size, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_response_trailers)
 uint32_t exportResponseTrailers(uint32_t id, uint32_t trailers) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onResponseTrailers(trailers));
+  return onStream<&HttpContext::onResponseTrailers>(id, trailers);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_response_metadata)
 uint32_t exportResponseMetadata(uint32_t id, uint32_t elements) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onResponseMetadata(elements));
+  return onStream<&HttpContext::onResponseMetadata>(id, elements);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_log)
 void exportLog(uint32_t id) {
-  if (HttpContext* s = getHttpContext(id)) s->onLog();
+  onStream<&HttpContext::onLog>(id);
 }
 
 // For streams and roots (RootContext::onDone may finish later).
@@ -442,34 +447,31 @@ uint32_t exportDone(uint32_t id) {
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_new_connection)
 uint32_t exportNewConnection(uint32_t id) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onNewConnection());
+  return onStream<&HttpContext::onNewConnection>(id);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_downstream_data)
 uint32_t exportDownstreamData(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onDownstreamData(data_size, end_of_stream != 0));
+  return onStream<&HttpContext::onDownstreamData>(id, data_size, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_upstream_data)
 uint32_t exportUpstreamData(uint32_t id, uint32_t data_size, uint32_t end_of_stream) {
-  HttpContext* s = getHttpContext(id);
-  return s == nullptr ? 0 : uint32_t(s->onUpstreamData(data_size, end_of_stream != 0));
+  return onStream<&HttpContext::onUpstreamData>(id, data_size, end_of_stream != 0);
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_downstream_connection_close)
 void exportDownstreamConnectionClose(uint32_t id, uint32_t peer_type) {
-  if (HttpContext* s = getHttpContext(id)) s->onDownstreamConnectionClose(PeerType(peer_type));
+  onStream<&HttpContext::onDownstreamConnectionClose>(id, PeerType(peer_type));
 }
 
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_upstream_connection_close)
 void exportUpstreamConnectionClose(uint32_t id, uint32_t peer_type) {
-  if (HttpContext* s = getHttpContext(id)) s->onUpstreamConnectionClose(PeerType(peer_type));
+  onStream<&HttpContext::onUpstreamConnectionClose>(id, PeerType(peer_type));
 }
 
 // Instantiates an export and keeps it: a volatile store the compiler cannot drop.
