@@ -18,14 +18,12 @@ tck=$(getconf CLK_TCK)
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # The median of the rounds' ratios $1[i] / $2[i] (two space-separated lists in round order): each
 # round's targets ran back to back, so the machine's drift between rounds cancels out.
-# The median of the rounds' differences $1[i] - $2[i].
-difference_median() {
-  paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
-    awk '{printf "%.4f ", $1 - $2}' | median
-}
-ratio_median() {
-  paste <(echo "$1" | tr ' ' '\n' | grep -v '^$') <(echo "$2" | tr ' ' '\n' | grep -v '^$') |
-    awk '{printf "%.4f ", $1 / $2}' | median
+ratio_median() { per_round '$1 / $2' "$1" "$2" | median; }
+# The same for the differences $1[i] - $2[i].
+difference_median() { per_round '$1 - $2' "$1" "$2" | median; }
+per_round() {
+  paste <(echo "$2" | tr ' ' '\n' | grep -v '^$') <(echo "$3" | tr ' ' '\n' | grep -v '^$') |
+    awk "{printf \"%.4f \", $1}"
 }
 # wrk's latency ("850.00us", "1.20ms", "2s") in milliseconds.
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}'; }

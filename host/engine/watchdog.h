@@ -10,12 +10,11 @@
 // An idle proxy should not wake up 200 times a second: after kIdleTicksBeforeParking ticks in
 // which no call was armed (neither running at the tick nor begun since the previous one: under
 // load calls are short, and most ticks fall between them), the watchdog thread parks until the
-// next call is armed. Arming then also loads
-// one flag (which changes only when the watchdog parks or wakes) and, only when it is set, wakes
-// the watchdog. Parking and arming are ordered by an asymmetric fence: the armer's side is a
-// compiler barrier, the watchdog's a membarrier(2) across the process, so either the watchdog
-// sees the new deadline after setting the flag, or the armer sees the flag. Without
-// membarrier(2) the watchdog never parks.
+// next call is armed. Arming then also loads one flag (which changes only when the watchdog parks
+// or wakes) and, only when it is set, wakes the watchdog. Parking and arming are ordered by an
+// asymmetric fence: the armer's side is a compiler barrier, the watchdog's a membarrier(2) across
+// the process, so either the watchdog sees the new deadline after setting the flag, or the armer
+// sees the flag. Without membarrier(2) the watchdog never parks.
 #pragma once
 
 #include <atomic>
@@ -128,7 +127,7 @@ class Watchdog {
   static bool canPark();
   static bool parked() { return detail::watchdog_parked.load(std::memory_order_relaxed); }
   static uint64_t ticks();
-  static uint64_t parks();  // how many times it has parked
+  static uint64_t parks();
 
  private:
   static void wake();

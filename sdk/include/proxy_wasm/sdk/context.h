@@ -354,17 +354,6 @@ HttpContext* getHttpContext(uint32_t id);
 
 namespace detail {
 
-// The stream callbacks a plugin exports only when it needs them. Every callback is optional in
-// the ABI: a host skips one the module does not export (Envoy: Continue for a stream callback,
-// "done" for proxy_on_done). A call into a plugin is most of a trivial callback's cost, so a
-// module exports a stream callback only when a context class it registers overrides the method
-// behind it: the scaffold (onRequestHeaders, onResponseHeaders) takes 4 calls per request, not 7.
-//
-// rootFactory<T>() and streamFactory<T>() instantiate the exports for what T overrides; a factory
-// of a class the SDK cannot see (any other callable) instantiates them all. Each export is a
-// function template, emitted (and so exported) only in a module that instantiates it. Not the
-// members of one class template: export_name marks a function used, so instantiating the class
-// would emit them all.
 // Calls `method` on stream `id`; its result as the ABI's u32 (0, Continue, for an unknown stream).
 template <auto method, class... Args>
 uint32_t onStream(uint32_t id, Args... args) {
@@ -378,6 +367,17 @@ uint32_t onStream(uint32_t id, Args... args) {
   }
 }
 
+// The stream callbacks a plugin exports only when it needs them. Every callback is optional in
+// the ABI: a host skips one the module does not export (Envoy: Continue for a stream callback,
+// "done" for proxy_on_done). A call into a plugin is most of a trivial callback's cost, so a
+// module exports a stream callback only when a context class it registers overrides the method
+// behind it: the scaffold (onRequestHeaders, onResponseHeaders) takes 4 calls per request, not 7.
+//
+// rootFactory<T>() and streamFactory<T>() instantiate the exports for what T overrides; a factory
+// of a class the SDK cannot see (any other callable) instantiates them all. Each export is a
+// function template, emitted (and so exported) only in a module that instantiates it. Not the
+// members of one class template: export_name marks a function used, so instantiating the class
+// would emit them all.
 template <class Tag>
 PROXY_WASM_EXPORT(proxy_on_request_headers)
 uint32_t exportRequestHeaders(uint32_t id, uint32_t headers, uint32_t end_of_stream) {
