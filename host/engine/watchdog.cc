@@ -114,14 +114,17 @@ int64_t steadyNs(Deadline d) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
 }
 
+void WatchedCalls::announce(Deadline deadline) {
+  if (deadline == kNoDeadline) return;
+  armings_.store(armings_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  Watchdog::armed();
+}
+
 void FencedCalls::begin(Deadline deadline) {
   kill_.store(0, std::memory_order_relaxed);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
-  if (deadline != kNoDeadline) {
-    countArming();
-    Watchdog::armed();
-  }
+  announce(deadline);
 }
 
 bool FencedCalls::armed() const {
@@ -160,10 +163,7 @@ void TaggedCalls::begin(Deadline deadline, uint64_t generation) {
   generation_.store(generation, std::memory_order_release);
   deadline_ns_.store(deadline == kNoDeadline ? INT64_MAX : steadyNs(deadline),
                      std::memory_order_release);
-  if (deadline != kNoDeadline) {
-    countArming();
-    Watchdog::armed();
-  }
+  announce(deadline);
 }
 
 bool TaggedCalls::armed() const {

@@ -44,10 +44,9 @@ class WatchedCalls {
   }
 
  protected:
-  // The engine's thread, as it arms a deadline (the only writer: no read-modify-write needed).
-  void countArming() {
-    armings_.store(armings_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
+  // The engine's thread, once a call's deadline is stored: counts a call with a deadline (the
+  // only writer: no read-modify-write needed) and wakes a parked watchdog.
+  void announce(Deadline deadline);
 
  private:
   std::atomic<uint64_t> armings_{0};

@@ -134,7 +134,9 @@ def main():
     if args.stream_callbacks is not None:
         want = (SDK_STREAM_CALLBACKS if args.stream_callbacks == "all" else
                 [n for n in args.stream_callbacks.split(",") if n])
-        for n in sorted(set(want) - set(stream)):
+        for n in sorted(set(want) - set(SDK_STREAM_CALLBACKS)):
+            problems.append(f"--stream-callbacks: {n} is not an optional stream callback")
+        for n in sorted(set(want) & set(SDK_STREAM_CALLBACKS) - set(stream)):
             problems.append(f"missing stream callback export {n}")
         for n in sorted(set(stream) - set(want)):
             problems.append(f"exports stream callback {n}, which it should not")

@@ -55,7 +55,8 @@ PROXY_WASM_HOSTCALLS(PROXY_WASM_DECLARE_HOSTCALL, proxy_wasm::abi::CKinds)
 
 // Every callback of the ABI table, and the ABI version marker. The SDK defines and exports them
 // under these names, except the stream callbacks: a module exports those only for what its context
-// classes override, from detail::StreamExports (context.h), not as C functions.
+// classes override, as function templates (detail::exportStreamCallbacks in context.h), not as C
+// functions.
 #define PROXY_WASM_DECLARE_CALLBACK(name, result, params) result name params;
 PROXY_WASM_CALLBACKS(PROXY_WASM_DECLARE_CALLBACK, proxy_wasm::abi::CKinds)
 #undef PROXY_WASM_DECLARE_CALLBACK
