@@ -1,7 +1,8 @@
 // The wabt interpreter behind the Engine interface: portable, deterministic, no signals, no JIT.
 //
-// Calls run in slices of kSliceInstructions; between slices the deadline and the interrupt flag
-// are checked, so a runaway plugin stops within ~70 µs of its deadline. wabt 1.0.32 keeps the
+// Calls run in slices of kSliceInstructions; between slices the deadline (a budget of the
+// thread's CPU time, cpu_deadline.h) and the interrupt flag are checked, so a runaway plugin stops
+// within ~70 µs of its deadline. wabt 1.0.32 keeps the
 // calls that start a function on a Thread private, so they are reached with the standard
 // explicit-instantiation access idiom (pinned to that version's declarations). After any trap or
 // stop the Thread's stacks are cleared: wabt leaves stale frames behind otherwise.
@@ -13,6 +14,7 @@
 #include <map>
 #include <utility>
 
+#include "cpu_deadline.h"
 #include "proxy_wasm/host/engine.h"
 #include "wabt/binary-reader.h"
 #include "wabt/error-formatter.h"
@@ -268,6 +270,15 @@ class WabtInstance : public Instance {
   void interrupt() override { interrupted_.store(true, std::memory_order_relaxed); }
 
  private:
+  // Whether the call has used its deadline's budget of CPU time since `since` (cpu_deadline.h):
+  // the CPU clock is read only once wall time is past the deadline.
+  static bool pastDeadline(Deadline deadline, CpuSample since) {
+    if (deadline == kNoDeadline) return false;
+    const int64_t wall = steadyNs(std::chrono::steady_clock::now());
+    const int64_t due = steadyNs(deadline);
+    return wall >= due && cpuChargedNow(since, wall, callingThreadCpuNs()) >= due;
+  }
+
   CallResult run(wi::Thread& t, const wi::Func::Ptr& func, const wi::Values& params,
                  wi::Values* values, Deadline deadline) {
     CallResult out;
@@ -284,11 +295,16 @@ class WabtInstance : public Instance {
     const auto& defined = *wabt::cast<wi::DefinedFunc>(func.get());
     (t.*get(PushValuesTag{}))(func->type().params, params);
     wi::RunResult r = (t.*get(PushCallTag{}))(defined, &trap);
+    // Taken as the call starts (one clock read, a fraction of an interpreted call's cost), so a
+    // wait in a hostcall is not charged, wherever it falls.
+    CpuSample since;
+    if (deadline != kNoDeadline) {
+      since = {steadyNs(std::chrono::steady_clock::now()), callingThreadCpuNs()};
+    }
     while (r == wi::RunResult::Ok) {
       r = t.Run(kSliceInstructions, &trap);
       if (r != wi::RunResult::Ok) break;
-      if (interrupted_.load(std::memory_order_relaxed) ||
-          (deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline)) {
+      if (interrupted_.load(std::memory_order_relaxed) || pastDeadline(deadline, since)) {
         resetThread(t);
         out.status = CallResult::Status::Timeout;
         out.message = interrupted_.load() ? "interrupted" : "deadline exceeded";

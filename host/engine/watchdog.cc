@@ -54,27 +54,25 @@ class WatchdogThread {
   }
   void loop() {
     int idle_ticks = 0;
+    bool continuous = false;
     for (;;) {
       std::this_thread::sleep_for(Watchdog::kPeriod);
       ticks_.fetch_add(1, std::memory_order_relaxed);
-      idle_ticks = scan() ? 0 : idle_ticks + 1;
+      idle_ticks = scan(continuous) ? 0 : idle_ticks + 1;
+      continuous = true;
       if (canPark() && idle_ticks >= Watchdog::kIdleTicksBeforeParking) {
-        park();
+        continuous = !park();
         idle_ticks = 0;
       }
     }
   }
   // Stops the calls past their deadline; returns whether any call is armed or was armed since
   // the previous scan.
-  bool scan() {
+  bool scan(bool continuous) {
     const int64_t now = steadyNs(std::chrono::steady_clock::now());
     bool any = false;
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& calls : watched_) {
-      calls->expireIfDue(now);
-      const bool since = calls->armedSinceLastScan();  // every time: it also resets the count
-      any = any || since || calls->armed();
-    }
+    for (auto& calls : watched_) any = calls->scan(now, continuous) || any;
     return any;
   }
   bool anyArmed() {
@@ -85,18 +83,19 @@ class WatchdogThread {
     return false;
   }
   // Sets the flag, then fences: a call armed before the fence is seen here, and one armed after
-  // it sees the flag and wakes us.
-  void park() {
+  // it sees the flag and wakes us. Returns whether it parked.
+  bool park() {
     std::unique_lock<std::mutex> lock(park_mu_);
     detail::watchdog_parked.store(true, std::memory_order_relaxed);
     const bool fenced = processFence();
     if (!fenced) can_park_.store(false, std::memory_order_relaxed);  // keep scanning from now on
     if (!fenced || anyArmed()) {
       detail::watchdog_parked.store(false, std::memory_order_relaxed);
-      return;
+      return false;
     }
     parks_.fetch_add(1, std::memory_order_relaxed);
     park_cv_.wait(lock, [] { return !detail::watchdog_parked.load(std::memory_order_relaxed); });
+    return true;
   }
 
   std::atomic<bool> can_park_;
@@ -110,8 +109,20 @@ class WatchdogThread {
 
 }  // namespace
 
-int64_t steadyNs(Deadline d) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+bool WatchedCalls::scan(int64_t now_ns, bool continuous) {
+  // Read every scan, so that a call that begins before the next one is charged from here.
+  const CpuSample reading{now_ns, threadCpuNs()};
+  if (!continuous) previous_scan_ = {};
+  const uint64_t n = armings_.load(std::memory_order_relaxed);
+  const bool began = n != scanned_armings_;
+  scanned_armings_ = n;
+  // A call that began since the previous scan is charged from that scan's reading; one that was
+  // already running when the watchdog woke up, from this one (the time before it counts whole).
+  if (began) call_since_ = previous_scan_.valid() ? previous_scan_ : reading;
+  previous_scan_ = reading;
+  const bool running = armed();
+  if (running) expireIfDue(cpuChargedNow(call_since_, now_ns, reading.cpu_ns));
+  return began || running;
 }
 
 void WatchedCalls::announce(Deadline deadline) {

@@ -1,11 +1,13 @@
-// Deadlines of calls into plugins, shared by the engines that cannot count instructions (V8,
-// wasm2c): one thread for the whole process stops calls past their deadline.
+// Deadlines of calls into plugins, for the engines whose code cannot check the clock itself (V8,
+// wasm2c): one thread for the whole process stops calls that have used their deadline's budget of
+// CPU time (cpu_deadline.h: at each scan it reads the CPU clock of every engine's thread).
 //
 // A WatchedCalls is the call state of one engine (one thread). Arming a deadline costs the call
-// plain atomic stores (no lock, no allocation, no wake-up); the watchdog scans every kPeriod, so
-// that is the resolution. FencedCalls' `kill` decides who owns the end of a call: 0 armed; 1 the
-// watchdog (or an interrupt) is stopping it; 2 the stop was issued; 3 the call closed first.
-// Whoever moves it away from 0 wins, so a stop never lands on a later call unnoticed.
+// plain atomic stores (no lock, no allocation, no wake-up, no clock but the coarse one); the
+// watchdog scans every kPeriod, so that is the resolution. FencedCalls' `kill` decides who owns the
+// end of a call: 0 armed; 1 the watchdog (or an interrupt) is stopping it; 2 the stop was issued; 3
+// the call closed first. Whoever moves it away from 0 wins, so a stop never lands on a later call
+// unnoticed.
 //
 // An idle proxy should not wake up 200 times a second: after kIdleTicksBeforeParking ticks in
 // which no call was armed (neither running at the tick nor begun since the previous one: under
@@ -22,35 +24,41 @@
 #include <cstdint>
 #include <memory>
 
+#include "cpu_deadline.h"
 #include "proxy_wasm/host/engine.h"
 
 namespace proxy_wasm::host {
 
-// What the watchdog scans: one engine's calls.
+// What the watchdog scans: one engine's calls, made on the engine's thread (whose CPU clock
+// deadlines are charged to, cpu_deadline.h).
 class WatchedCalls {
  public:
   virtual ~WatchedCalls() = default;
-  // The watchdog: stop the running call if its deadline has passed.
+  // The watchdog, every period: stops the running call if it has used its deadline's budget of
+  // CPU time. Returns whether a call with a deadline is running or began since the previous
+  // scan. `continuous`: the previous scan was one period ago (the watchdog has not parked since).
+  bool scan(int64_t now_ns, bool continuous);
+  // Stop the running call if its deadline is at or before `now_ns`.
   virtual void expireIfDue(int64_t now_ns) = 0;
   // Whether a call with a deadline is running: the watchdog parks only when none is (a call
   // without one needs no watchdog; an interrupt stops it from the interrupting thread).
   virtual bool armed() const = 0;
-  // The watchdog's scan: whether a call with a deadline began since the previous scan.
-  bool armedSinceLastScan() {
-    const uint64_t n = armings_.load(std::memory_order_relaxed);
-    const bool any = n != scanned_armings_;
-    scanned_armings_ = n;
-    return any;
-  }
 
  protected:
   // The engine's thread, once a call's deadline is stored: counts a call with a deadline (the
   // only writer: no read-modify-write needed) and wakes a parked watchdog.
   void announce(Deadline deadline);
+  // The CPU time of the engine's thread (tests play a thread).
+  virtual int64_t threadCpuNs() const { return cpu_clock_.nowNs(); }
 
  private:
+  ThreadCpuClock cpu_clock_;
   std::atomic<uint64_t> armings_{0};
-  uint64_t scanned_armings_ = 0;  // the watchdog's, under its lock
+  // The watchdog's, under its lock: the arming count, the reading of the previous scan and the
+  // sample the running call is charged from.
+  uint64_t scanned_armings_ = 0;
+  CpuSample previous_scan_;
+  CpuSample call_since_;
 };
 
 // Calls whose stop cannot tell one call from the next (V8's TerminateExecution): the end of a call
@@ -131,7 +139,5 @@ class Watchdog {
  private:
   static void wake();
 };
-
-int64_t steadyNs(Deadline d);
 
 }  // namespace proxy_wasm::host

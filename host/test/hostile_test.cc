@@ -83,8 +83,22 @@ TEST_P(Hostile, EndlessLoopIsStoppedByTheDeadline) {
   EXPECT_EQ(s->local_reply->status, 503u);
 }
 
+// The deadline counts CPU time: a call that waits in a hostcall (here a log sink that takes
+// 300 ms, three times the deadline) and then runs on is not stopped, on any engine.
+TEST_P(Hostile, TimeWaitingInAHostcallIsNotChargedToTheDeadline) {
+  auto h = load(options());
+  h->on_log = [](LogLevel, std::string_view message) {
+    if (message == "slow hostcall") std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  auto s = h->newStream();
+  EXPECT_EQ(s->sendRequestHeaders({{"x-hostile", "slow-hostcall"}}), FilterHeadersStatus::Continue);
+  EXPECT_FALSE(h->vm().failed()) << h->vm().failureMessage();
+  EXPECT_TRUE(h->logged("slow hostcall"));
+}
+
 // On V8 and wasm2c the deadline is the watchdog thread's, which parks while no call is armed: a
-// call that starts then must wake it. (The interpreter counts instructions instead.)
+// call that starts then must wake it. (The interpreter checks its deadline between slices of
+// instructions instead.)
 TEST_P(Hostile, EndlessLoopStartedWhileTheWatchdogIsParkedIsStopped) {
   auto h = load(options());
   if (GetParam() != "wabt" && Watchdog::canPark()) {

@@ -1,6 +1,8 @@
 // The watchdog's view of an engine's calls. TaggedCalls (wasm2c) ends a call with a plain store,
 // so what makes a late stop harmless is the generation every stop carries: these tests check
 // that a stop names the call whose deadline passed, and that nothing is stopped between calls.
+// A deadline is a budget of the engine thread's CPU time: a scan charges a call with that, and
+// not with the wall time it waited.
 // The last tests run the real watchdog thread: it parks when idle, wakes for the next call and
 // stays awake while calls keep coming.
 #include "watchdog.h"
@@ -59,6 +61,50 @@ TEST(TaggedCalls, ACallWithoutDeadlineIsStoppedOnlyByAnInterrupt) {
   EXPECT_EQ(calls.stops, std::vector<uint64_t>{3});
 }
 
+// Calls on a thread whose CPU clock the test sets.
+class CpuTimedCalls : public RecordedStops {
+ public:
+  int64_t cpu_ns = 0;
+
+ protected:
+  int64_t threadCpuNs() const override { return cpu_ns; }
+};
+
+TEST(WatchedCalls, ACallIsChargedItsThreadsCpuTimeNotWallTime) {
+  CpuTimedCalls calls;
+  calls.scan(0, false);      // idle: the reading a call that begins next is charged from
+  calls.begin(at(1000), 7);  // a budget of ~1000 ns
+  calls.cpu_ns = 100;
+  EXPECT_TRUE(calls.scan(500, true));
+  calls.cpu_ns = 150;
+  calls.scan(5000, true);  // wall time is far past the deadline, CPU time is not
+  EXPECT_TRUE(calls.stops.empty()) << "stopped a call that had used 150 ns of CPU";
+  calls.cpu_ns = 1000;
+  calls.scan(6000, true);
+  EXPECT_EQ(calls.stops, std::vector<uint64_t>{7});
+  calls.end();
+
+  // The next call is charged from the scan before it, not from the first call's start.
+  calls.scan(7000, true);
+  calls.begin(at(8000), 8);
+  calls.cpu_ns = 1500;
+  calls.scan(9000, true);
+  EXPECT_EQ(calls.stops.size(), 1u) << "charged the CPU time of the call before";
+  calls.cpu_ns = 2000;
+  calls.scan(9500, true);
+  EXPECT_EQ(calls.stops, (std::vector<uint64_t>{7, 8}));
+}
+
+// A call already running when the watchdog wakes up has no earlier reading: until its first one,
+// wall time counts whole, so a late watchdog stops it no later than wall time would.
+TEST(WatchedCalls, WithoutAnEarlierReadingWallTimeCounts) {
+  CpuTimedCalls calls;
+  calls.scan(0, true);
+  calls.begin(at(1000), 3);
+  calls.scan(1200, false);  // the first scan after parking
+  EXPECT_EQ(calls.stops, std::vector<uint64_t>{3});
+}
+
 // Records the last stop; written by the watchdog thread.
 class LastStop : public TaggedCalls {
  public:
@@ -96,7 +142,8 @@ TEST(Watchdog, ParksWhileNoCallIsArmedAndWakesForTheNextDeadline) {
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(Watchdog::ticks(), ticks) << "a parked watchdog does not wake up by itself";
 
-  calls->begin(std::chrono::steady_clock::now() + milliseconds(20), 42);
+  // Already due: the deadline counts this thread's CPU time, and it sleeps while it waits.
+  calls->begin(std::chrono::steady_clock::now(), 42);
   EXPECT_TRUE(waitFor([&] { return calls->generation.load() == 42; }, milliseconds(2000)))
       << "a deadline armed while the watchdog was parked was not enforced";
   EXPECT_GT(Watchdog::ticks(), ticks);

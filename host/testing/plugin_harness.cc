@@ -244,6 +244,7 @@ void PluginHarness::setTickPeriod(Vm& vm, uint32_t root, uint32_t period_ms) {
 
 void PluginHarness::log(const PluginConfig*, LogLevel level, std::string_view message) {
   logs.emplace_back(level, std::string(message));
+  if (on_log) on_log(level, message);
 }
 
 bool PluginHarness::logged(std::string_view needle) const {

@@ -150,6 +150,9 @@ class PluginHarness : public VmHost {
   bool logged(std::string_view needle) const;
   void clearLogs() { logs.clear(); }
   LogLevel log_level = LogLevel::Trace;
+  // Runs in proxy_log, inside the plugin's call, after the message is captured (a test plays a
+  // slow log sink with it).
+  std::function<void(LogLevel, std::string_view)> on_log;
   int vm_failures = 0;
 
   // Node/listener properties served to the plugin (path NUL-joined).

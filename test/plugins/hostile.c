@@ -5,6 +5,8 @@
  *   grow-loop     allocate until memory runs out, then trap
  *   loop          spin forever (the deadline must stop it)
  *   hostcall-loop spin forever calling a hostcall (the deadline must stop it there too)
+ *   slow-hostcall log "slow hostcall" (a test's host makes that log wait), then spin a little:
+ *                 the wait is not CPU time, so the deadline must not stop the call
  *   recurse       recurse without end (the engine's stack limit must trap, not crash)
  *   trap          unreachable
  *   pause         stop iteration and never resume
@@ -94,6 +96,11 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
   }
   if (strcmp(what, "hostcall-loop") == 0) {
     for (;;) proxy_log(0, "spin", 4); /* trace: below the harness's level, so cheap */
+  }
+  if (strcmp(what, "slow-hostcall") == 0) {
+    proxy_log(3, "slow hostcall", 13);
+    for (uint32_t i = 0; i < 200000; ++i) ++spins; /* many interpreter slices, ~1 ms natively */
+    return 0;
   }
   if (strcmp(what, "recurse") == 0) return (int32_t)recurse(0);
   if (strcmp(what, "trap") == 0) __builtin_trap();

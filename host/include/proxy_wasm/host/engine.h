@@ -78,6 +78,11 @@ inline Deadline deadlineAfter(std::chrono::milliseconds timeout) {
          timeout;
 }
 
+// A point of steady_clock's time line in nanoseconds.
+inline int64_t steadyNs(Deadline d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+}
+
 class CompiledModule {
  public:
   virtual ~CompiledModule() = default;
