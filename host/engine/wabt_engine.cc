@@ -187,6 +187,7 @@ class WabtInstance : public Instance {
                                       wi::Trap::Ptr* trap) -> wabt::Result {
                               uint64_t in[kMaxCallSlots] = {};
                               uint64_t out[2] = {};
+                              if (sample_pending_) takeCpuSample();
                               for (size_t k = 0; k < args.size() && k < kMaxCallSlots; ++k) {
                                 in[k] = toSlot(args[k], b->type.params[k]);
                               }
@@ -270,13 +271,20 @@ class WabtInstance : public Instance {
   void interrupt() override { interrupted_.store(true, std::memory_order_relaxed); }
 
  private:
-  // Whether the call has used its deadline's budget of CPU time since `since` (cpu_deadline.h):
-  // the CPU clock is read only once wall time is past the deadline.
-  static bool pastDeadline(Deadline deadline, CpuSample since) {
+  // The outermost call's deadline is a budget of CPU time (cpu_deadline.h), charged from a
+  // sample taken at its first hostcall or at the end of its first slice, whichever comes first:
+  // a call that does neither reads no CPU clock, and a wait in a hostcall is never charged.
+  void takeCpuSample() {
+    call_since_ = {steadyNs(std::chrono::steady_clock::now()), callingThreadCpuNs()};
+    sample_pending_ = false;
+  }
+  // Whether the call has used its budget; the CPU clock is read once wall time is past it.
+  bool pastDeadline(Deadline deadline) {
     if (deadline == kNoDeadline) return false;
+    if (sample_pending_) takeCpuSample();
     const int64_t wall = steadyNs(std::chrono::steady_clock::now());
     const int64_t due = steadyNs(deadline);
-    return wall >= due && cpuChargedNow(since, wall, callingThreadCpuNs()) >= due;
+    return wall >= due && cpuChargedNow(call_since_, wall, callingThreadCpuNs()) >= due;
   }
 
   CallResult run(wi::Thread& t, const wi::Func::Ptr& func, const wi::Values& params,
@@ -295,16 +303,11 @@ class WabtInstance : public Instance {
     const auto& defined = *wabt::cast<wi::DefinedFunc>(func.get());
     (t.*get(PushValuesTag{}))(func->type().params, params);
     wi::RunResult r = (t.*get(PushCallTag{}))(defined, &trap);
-    // Taken as the call starts (one clock read, a fraction of an interpreted call's cost), so a
-    // wait in a hostcall is not charged, wherever it falls.
-    CpuSample since;
-    if (deadline != kNoDeadline) {
-      since = {steadyNs(std::chrono::steady_clock::now()), callingThreadCpuNs()};
-    }
+    if (deadline != kNoDeadline) sample_pending_ = true;
     while (r == wi::RunResult::Ok) {
       r = t.Run(kSliceInstructions, &trap);
       if (r != wi::RunResult::Ok) break;
-      if (interrupted_.load(std::memory_order_relaxed) || pastDeadline(deadline, since)) {
+      if (interrupted_.load(std::memory_order_relaxed) || pastDeadline(deadline)) {
         resetThread(t);
         out.status = CallResult::Status::Timeout;
         out.message = interrupted_.load() ? "interrupted" : "deadline exceeded";
@@ -330,6 +333,8 @@ class WabtInstance : public Instance {
   std::vector<std::pair<std::string, wi::Ref>> export_index_;
   std::vector<wi::Func::Ptr> functions_;
   std::atomic<bool> interrupted_{false};
+  bool sample_pending_ = false;  // the outermost call has not taken its CPU sample yet
+  CpuSample call_since_;
   int depth_ = 0;
 };
 
