@@ -6,9 +6,11 @@
 // still arms a wall-time deadline (now + its budget), and whoever checks deadlines reads the CPU
 // clock instead: it keeps a sample (wall and CPU time read together) taken no later than the call
 // began, or as early in it as it can, and compares the deadline with the sample's wall time plus
-// the CPU time the thread has used since. That is never later than the call's start plus the CPU
-// time the call used, so no call is stopped before it has used its budget; it is later by the
-// time from the sample to the call's start at most (the watchdog's period).
+// the CPU time the thread has used since. With a sample from before the call, that is never later
+// than the call's start plus the CPU time the call used, so the call is not stopped before it has
+// used its budget, and it is stopped late by at most the time from the sample to the call's start
+// (the watchdog's period). With a sample from inside the call (the watchdog woke up while it ran,
+// or the interpreter's first hostcall or slice), the wall time before the sample counts whole.
 #pragma once
 
 #include <pthread.h>
@@ -25,9 +27,11 @@ class ThreadCpuClock {
   ThreadCpuClock() {
     if (pthread_getcpuclockid(pthread_self(), &clock_) != 0) clock_ = kNone;
   }
-  int64_t nowNs() const {
+  int64_t nowNs() const { return clock_ == kNone ? -1 : readNs(clock_); }
+  // A clock's reading in nanoseconds; -1 when it cannot be read.
+  static int64_t readNs(clockid_t clock) {
     timespec ts;
-    if (clock_ == kNone || clock_gettime(clock_, &ts) != 0) return -1;
+    if (clock_gettime(clock, &ts) != 0) return -1;
     return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
   }
 
@@ -38,9 +42,7 @@ class ThreadCpuClock {
 
 // The CPU time of the calling thread; -1 when it cannot be read.
 inline int64_t callingThreadCpuNs() {
-  timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  return ThreadCpuClock::readNs(CLOCK_THREAD_CPUTIME_ID);
 }
 
 // Wall and CPU time of one thread read together; `cpu_ns` -1 when there is none.

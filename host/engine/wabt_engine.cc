@@ -2,10 +2,10 @@
 //
 // Calls run in slices of kSliceInstructions; between slices the deadline (a budget of the
 // thread's CPU time, cpu_deadline.h) and the interrupt flag are checked, so a runaway plugin stops
-// within ~70 µs of its deadline. wabt 1.0.32 keeps the
-// calls that start a function on a Thread private, so they are reached with the standard
-// explicit-instantiation access idiom (pinned to that version's declarations). After any trap or
-// stop the Thread's stacks are cleared: wabt leaves stale frames behind otherwise.
+// within ~70 µs of its deadline. wabt 1.0.32 keeps the calls that start a function on a Thread
+// private, so they are reached with the standard explicit-instantiation access idiom (pinned to
+// that version's declarations). After any trap or stop the Thread's stacks are cleared: wabt
+// leaves stale frames behind otherwise.
 //
 // Compiled as C++17: wabt 1.0.32's interp headers do not compile as C++20 with g++ 12.
 #include <atomic>
