@@ -245,9 +245,9 @@ class WabtInstance : public Instance {
     }
     wi::Func::Ptr func = functions_[function];
     const wi::FuncType& type = func->type();
-    wi::Values params;
-    for (size_t i = 0; i < num_args && i < type.params.size(); ++i) {
-      params.push_back(fromSlot(args[i], type.params[i]));
+    wi::Values params;  // a parameter not passed is 0 (wabt asserts on a short list)
+    for (size_t i = 0; i < type.params.size(); ++i) {
+      params.push_back(fromSlot(i < num_args ? args[i] : 0, type.params[i]));
     }
     if (depth_ == 0) interrupted_.store(false, std::memory_order_relaxed);
     // The outermost call runs on the persistent Thread; a nested call (the allocator called from

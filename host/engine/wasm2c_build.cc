@@ -260,14 +260,18 @@ bool shimSource(const ModuleInfo& info, std::string_view stamp, std::string* out
     if (!t.results.empty()) s << "  return " << fromSlot(t.results[0], "r[0]") << ";\n";
     s << "}\n";
   }
-  std::vector<std::pair<std::string, std::string>> exports;  // name, trampoline
+  struct Export {
+    std::string name, trampoline;
+    size_t num_params;
+  };
+  std::vector<Export> exports;
   std::string memory_export;
   for (const auto& e : info.exports) {
     if (e.kind == 2 && memory_export.empty()) memory_export = "Z_pluginZ_" + mangle(e.name);
     if (e.kind != 0) continue;
     if (!checkSignature("export " + e.name, e.type, error)) return false;
     const std::string tramp = "pwx_x" + std::to_string(exports.size());
-    exports.emplace_back(e.name, tramp);
+    exports.push_back(Export{e.name, tramp, e.type.params.size()});
     s << "static void " << tramp
       << "(void* in, const uint64_t* a, uint64_t* r) {\n  (void)a; (void)r;\n  ";
     std::string call = "Z_pluginZ_" + mangle(e.name) + "(&((struct pwx_instance*)in)->z";
@@ -282,8 +286,10 @@ bool shimSource(const ModuleInfo& info, std::string_view stamp, std::string* out
     }
   }
   s << "static const struct pwx_w2c_export pwx_exports[] = {\n";
-  for (const auto& [name, tramp] : exports) s << "  {" << cString(name) << ", " << tramp << "},\n";
-  s << "  {0, 0}};\n";
+  for (const auto& e : exports) {
+    s << "  {" << cString(e.name) << ", " << e.trampoline << ", " << e.num_params << "},\n";
+  }
+  s << "  {0, 0, 0}};\n";
   s << "static void pwx_init(const struct pwx_w2c_host* h) { pwx_host = *h; "
        "Z_plugin_init_module(); }\n"
        "static void* pwx_create(const struct pwx_w2c_binding* b, uint32_t n) {\n"

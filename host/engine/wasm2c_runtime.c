@@ -26,7 +26,7 @@
 #include <sys/mman.h> /* mremap: the shim is compiled with -D_GNU_SOURCE */
 
 #define PWX_EXPORT __attribute__((visibility("default")))
-#define PWX_W2C_INTERFACE 1
+#define PWX_W2C_INTERFACE 2
 
 /* Trap codes beyond wasm_rt_trap_t's. */
 enum { PWX_TRAP_HOST_ABORT = 100, PWX_TRAP_TIMEOUT = 101 };
@@ -55,7 +55,9 @@ struct pwx_w2c_state {
 
 struct pwx_w2c_export {
   const char* name;
+  /* Reads args[0 .. num_params - 1] and writes results[0] when the function returns a value. */
   void (*call)(void* instance, const uint64_t* args, uint64_t* results);
+  uint32_t num_params;
 };
 
 struct pwx_w2c_api {

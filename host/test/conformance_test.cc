@@ -295,6 +295,20 @@ TEST_P(Conformance, RawAbiPluginWithoutTheSdk) {
   EXPECT_EQ(d->local_reply->details, "raw_denied");
 }
 
+// Every engine reads a parameter the host did not pass as 0 (wasm2c's trampolines read the
+// arguments in place, so a short argument list takes its padded path).
+TEST_P(Conformance, AnExportCalledWithTooFewArgumentsReadsZeros) {
+  auto h = load("bench_raw");
+  const int32_t add_one = h->vm().exportHandle("bench_noop");  // x + 1
+  ASSERT_GE(add_one, 0);
+  const CallOutcome passed = h->vm().callExportForTest(add_one, {41});
+  ASSERT_TRUE(passed);
+  EXPECT_EQ(*passed, 42u);
+  const CallOutcome missing = h->vm().callExportForTest(add_one, {});
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(*missing, 1u);
+}
+
 // Where cpp-host and Envoy answer a plugin: header pairs in arrival order, the other direction's
 // body readable as an empty buffer, and "the rest of the buffer from N" (length 0xffffffff)
 // clamped to the buffer rather than refused.
