@@ -19,6 +19,12 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 # The median of the rounds' ratios $1[i] / $2[i] (two space-separated lists in round order): each
 # round's targets ran back to back, so the machine's drift between rounds cancels out.
 ratio_median() { per_round '$1 / $2' "$1" "$2" | median; }
+# The lower quartile, median and upper quartile of the rounds' ratios (nearest rank): how far the
+# machine's noise moves a ratio in this run.
+ratio_quartiles() {
+  per_round '$1 / $2' "$1" "$2" | tr ' ' '\n' | grep -v '^$' | sort -g |
+    awk '{a[NR]=$1} END {printf "%.2f / %.2f / %.2f", a[int((NR+3)/4)], a[int((NR+1)/2)], a[int((3*NR+3)/4)]}'
+}
 # The same for the differences $1[i] - $2[i].
 difference_median() { per_round '$1 - $2' "$1" "$2" | median; }
 per_round() {

@@ -4,7 +4,8 @@
 # rounds interleaved in one run. Targets: nginx proxying (proxy_pass, upstream keepalive),
 # wasm-proxy without a filter, wasm-proxy with scaffold.wasm on V8 and on wasm2c.
 # Prints medians of requests/s, p99 and CPU time per request (the proxy's own processes, from
-# /proc, which stays comparable when other load moves requests/s) and the ratios, and the
+# /proc, which stays comparable when other load moves requests/s) and the ratios (with the
+# quartiles of the per-round ratios: the spread the machine's noise gives them), and the
 # scaffold's cost in user CPU per request: the filter's own code, without the kernel's socket
 # work, whose share per request moves with the machine's load more than a filter costs.
 #   bench/run_core_bench.sh [build-dir]     env: ROUNDS (5), DURATION (5s), CONNECTIONS (32)
@@ -81,5 +82,7 @@ awk -v n="${mcpu[noflt]}" -v s="${mcpu[scaffold]}" -v w="${mcpu[scaffold_w2c]}" 
 printf 'median of per-round ratios, requests/s: no-filter/nginx %.2fx, scaffold/no-filter %.2fx (v8), %.2fx (wasm2c)\n' \
   "$(ratio_median "${rps[noflt]}" "${rps[nginx]}")" "$(ratio_median "${rps[scaffold]}" "${rps[noflt]}")" \
   "$(ratio_median "${rps[scaffold_w2c]}" "${rps[noflt]}")"
+printf 'quartiles of the per-round ratios, scaffold/no-filter requests/s: %s (v8), %s (wasm2c)\n' \
+  "$(ratio_quartiles "${rps[scaffold]}" "${rps[noflt]}")" "$(ratio_quartiles "${rps[scaffold_w2c]}" "${rps[noflt]}")"
 printf 'the scaffold'"'"'s cost over no filter in user CPU per request (median of per-round differences): +%.2f us (v8), +%.2f us (wasm2c)\n' \
   "$(difference_median "${usr[scaffold]}" "${usr[noflt]}")" "$(difference_median "${usr[scaffold_w2c]}" "${usr[noflt]}")"
