@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <new>
@@ -53,14 +54,17 @@ class V8Module : public CompiledModule {
 };
 
 class V8Engine;
+class V8Instance;
 
 struct HostBinding {
   HostFunction fn;
   void* user;
   FuncType type;
   V8Engine* engine;
-  bool* memory_valid;  // the instance's memory-view cache flag: wasm ran, memory may have grown
+  V8Instance* instance;  // whose memory fields are refreshed on entry: wasm ran, it may have grown
 };
+
+void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info);
 
 std::string exceptionText(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::TryCatch& tc) {
   if (!tc.HasCaught()) return "unknown error";
@@ -89,8 +93,6 @@ std::string exceptionText(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::TryC
   }
   return text;
 }
-
-class V8Instance;
 
 class V8Engine : public Engine {
  public:
@@ -215,38 +217,6 @@ class V8Engine : public Engine {
   friend class V8Instance;
 };
 
-void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  auto* b = static_cast<HostBinding*>(info.Data().As<v8::External>()->Value());
-  *b->memory_valid = false;
-  v8::Isolate* iso = info.GetIsolate();
-  // Not zeroed (a `rep stos` of 128 bytes on every hostcall): the first n slots are set below,
-  // and a host function reads only its own parameters.
-  uint64_t in[kMaxCallSlots];
-  uint64_t out[2] = {};
-  const size_t n = b->type.params.size() < kMaxCallSlots ? b->type.params.size() : kMaxCallSlots;
-  for (size_t i = 0; i < n; ++i) {
-    v8::Local<v8::Value> a = info[static_cast<int>(i)];
-    if (b->type.params[i] == ValType::I64) {
-      in[i] = a->IsBigInt() ? a.As<v8::BigInt>()->Uint64Value() : 0;
-    } else {
-      in[i] = static_cast<uint32_t>(a->IsInt32()
-                                        ? a.As<v8::Int32>()->Value()
-                                        : a->Int32Value(iso->GetCurrentContext()).FromMaybe(0));
-    }
-  }
-  if (!b->fn(b->user, in, out)) {
-    b->engine->abortFromHost();
-    return;
-  }
-  if (!b->type.results.empty()) {
-    if (b->type.results[0] == ValType::I64) {
-      info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(iso, out[0]));
-    } else {
-      info.GetReturnValue().Set(static_cast<int32_t>(static_cast<uint32_t>(out[0])));
-    }
-  }
-}
-
 class V8Instance : public Instance {
  public:
   explicit V8Instance(V8Engine& engine) : engine_(engine) {}
@@ -273,7 +243,7 @@ class V8Instance : public Instance {
     v8::Local<v8::Object> import_object = v8::Object::New(iso);
     std::map<std::string, v8::Local<v8::Object>> namespaces;
     for (const ImportBinding& imp : imports) {
-      bindings_.push_back(HostBinding{imp.function, user, imp.type, &engine_, &memory_valid_});
+      bindings_.push_back(HostBinding{imp.function, user, imp.type, &engine_, this});
       auto [it, inserted] = namespaces.emplace(imp.module, v8::Local<v8::Object>());
       if (inserted) {
         it->second = v8::Object::New(iso);
@@ -305,35 +275,44 @@ class V8Instance : public Instance {
     if (exports->Get(ctx, v8::String::NewFromUtf8Literal(iso, "memory")).ToLocal(&memory) &&
         memory->IsWasmMemoryObject()) {
       memory_.Reset(iso, memory.As<v8::WasmMemoryObject>());
+      checkMemory();
     }
     return true;
   }
 
-  // Cached until wasm code runs again (a host function is entered or a call returns), since
-  // only running wasm can grow the memory. Refreshed in two ways:
-  //  - checked: once per outermost call, through the memory object's current buffer (a handle
-  //    scope and three API calls); the buffer's backing store is kept;
-  //  - then: from the kept backing store, whose base and length are plain reads. V8 grows a wasm
-  //    memory in place within its reservation (with the trap handler, the whole 4 GiB plus guard
-  //    regions), updating the store's length, so the store stays the memory's.
-  MemoryView memory() override {
-    if (memory_valid_) return memory_view_;
+  MemoryView memory() override { return MemoryView{memory_data_, memory_size_}; }
+  MemoryFields memoryFields() override {
     if (memory_.IsEmpty()) return {};
-    if (backing_store_ && backing_store_checked_) {
-      memory_view_ =
-          MemoryView{static_cast<uint8_t*>(backing_store_->Data()), backing_store_->ByteLength()};
-    } else {
-      v8::Isolate* iso = engine_.isolate_;
-      v8::HandleScope hs(iso);
-      v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
-      memory_view_ = MemoryView{static_cast<uint8_t*>(buffer->Data()), buffer->ByteLength()};
-      if (!backing_store_ || backing_store_->Data() != buffer->Data()) {
-        backing_store_ = buffer->GetBackingStore();
-      }
-      backing_store_checked_ = engine_.depth > 0;  // checked for the rest of this call
+    return MemoryFields{&memory_data_, &memory_size_};
+  }
+
+  // The memory's base and size are kept current whenever host code can read them: refreshed
+  // when a host function is entered and when a call returns (only running wasm can grow the
+  // memory), so the host reads two fields instead of calling into the engine. Two ways:
+  //  - checkMemory: at instantiation and at the first host function of each outermost call,
+  //    through the memory object's current buffer (a handle scope and three API calls); the
+  //    buffer's backing store is kept;
+  //  - refreshMemory: the kept backing store's length (one API call). V8 grows a wasm memory in
+  //    place within its reservation (with the trap handler, the whole 4 GiB plus guard regions),
+  //    updating the store's length, so the store and its base stay the memory's.
+  // A 4 GiB memory reads as 4 GiB - 1 bytes (the size field is 32 bits, as wasm2c's).
+  void enterHost() { backing_store_checked_ ? refreshMemory() : checkMemory(); }
+  void refreshMemory() {
+    if (!backing_store_) return;  // no memory
+    memory_size_ = static_cast<uint32_t>(
+        std::min<size_t>(backing_store_->ByteLength(), std::numeric_limits<uint32_t>::max()));
+  }
+  void checkMemory() {
+    if (memory_.IsEmpty()) return;
+    v8::Isolate* iso = engine_.isolate_;
+    v8::HandleScope hs(iso);
+    v8::Local<v8::ArrayBuffer> buffer = memory_.Get(iso)->Buffer();
+    if (!backing_store_ || backing_store_->Data() != buffer->Data()) {
+      backing_store_ = buffer->GetBackingStore();
+      memory_data_ = static_cast<uint8_t*>(backing_store_->Data());
     }
-    memory_valid_ = true;
-    return memory_view_;
+    backing_store_checked_ = engine_.depth > 0;  // checked for the rest of this call
+    refreshMemory();
   }
 
   int32_t findFunction(std::string_view name) override {
@@ -398,7 +377,7 @@ class V8Instance : public Instance {
     v8::MaybeLocal<v8::Value> maybe =
         fn->Call(ctx, v8::Undefined(iso), static_cast<int>(num_args), argv);
     --engine_.depth;
-    memory_valid_ = false;
+    refreshMemory();
     if (outer) backing_store_checked_ = false;
     bool killed = outer ? engine_.endCall() : false;
     bool aborted = engine_.abortRequested();
@@ -433,11 +412,43 @@ class V8Instance : public Instance {
   v8::Global<v8::Object> exports_;
   v8::Global<v8::WasmMemoryObject> memory_;
   std::vector<v8::Global<v8::Function>> functions_;
-  MemoryView memory_view_;
-  bool memory_valid_ = false;
+  uint8_t* memory_data_ = nullptr;  // see refreshMemory
+  uint32_t memory_size_ = 0;
   std::shared_ptr<v8::BackingStore> backing_store_;  // the memory's, as last checked
   bool backing_store_checked_ = false;               // checked during the running outer call
 };
+
+void hostCallback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto* b = static_cast<HostBinding*>(info.Data().As<v8::External>()->Value());
+  b->instance->enterHost();
+  v8::Isolate* iso = info.GetIsolate();
+  // Not zeroed (a `rep stos` of 128 bytes on every hostcall): the first n slots are set below,
+  // and a host function reads only its own parameters.
+  uint64_t in[kMaxCallSlots];
+  uint64_t out[2] = {};
+  const size_t n = b->type.params.size() < kMaxCallSlots ? b->type.params.size() : kMaxCallSlots;
+  for (size_t i = 0; i < n; ++i) {
+    v8::Local<v8::Value> a = info[static_cast<int>(i)];
+    if (b->type.params[i] == ValType::I64) {
+      in[i] = a->IsBigInt() ? a.As<v8::BigInt>()->Uint64Value() : 0;
+    } else {
+      in[i] = static_cast<uint32_t>(a->IsInt32()
+                                        ? a.As<v8::Int32>()->Value()
+                                        : a->Int32Value(iso->GetCurrentContext()).FromMaybe(0));
+    }
+  }
+  if (!b->fn(b->user, in, out)) {
+    b->engine->abortFromHost();
+    return;
+  }
+  if (!b->type.results.empty()) {
+    if (b->type.results[0] == ValType::I64) {
+      info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(iso, out[0]));
+    } else {
+      info.GetReturnValue().Set(static_cast<int32_t>(static_cast<uint32_t>(out[0])));
+    }
+  }
+}
 
 std::unique_ptr<Instance> V8Engine::instantiate(const CompiledModule& module,
                                                 const std::vector<ImportBinding>& imports,

@@ -309,6 +309,24 @@ TEST_P(Conformance, AnExportCalledWithTooFewArgumentsReadsZeros) {
   EXPECT_EQ(*missing, 1u);
 }
 
+// The host reads and writes memory the plugin grew during the same call: a log from the new
+// pages, then a 2 MiB header (more than the whole memory) copied into a block the plugin's
+// allocator grew the memory for. The engine's view of the memory must be refreshed after wasm
+// ran: when a hostcall is entered and when the nested allocator call returns.
+TEST_P(Conformance, TheHostUsesMemoryGrownDuringTheCall) {
+  auto h = load("raw_abi");
+  auto s = h->newStream();
+  std::string big(2 << 20, 'a');
+  big.back() = 'z';
+  s->request_headers.add("x-big", big);
+  const int32_t fn = h->vm().exportHandle("raw_grow_then_use");
+  ASSERT_GE(fn, 0);
+  const CallOutcome got = h->vm().callExportForTest(fn, {4}, s->id());
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, big.size());
+  EXPECT_TRUE(h->logged("logged from grown memory"));
+}
+
 // Where cpp-host and Envoy answer a plugin: header pairs in arrival order, the other direction's
 // body readable as an empty buffer, and "the rest of the buffer from N" (length 0xffffffff)
 // clamped to the buffer rather than refused.

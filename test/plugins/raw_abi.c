@@ -26,3 +26,20 @@ EXPORT(proxy_on_request_headers) int32_t on_request_headers(int32_t id, int32_t 
   proxy_add_header_map_value(0, "x-raw", 5, "yes", 3);
   return 0;
 }
+/* Memory grown while a call runs is the host's to read and write in the same call: grows the
+ * memory by `pages` and logs from the new pages, then reads header x-big, whose copy the
+ * allocator must grow the memory again for. Returns the value's size, or -1 if it is not whole. */
+EXPORT(raw_grow_then_use) int32_t raw_grow_then_use(int32_t pages) {
+  int32_t old_pages = (int32_t)__builtin_wasm_memory_grow(0, (size_t)pages);
+  if (old_pages < 0) return -1;
+  char* fresh = (char*)((uintptr_t)old_pages * 65536u);
+  const char text[] = "logged from grown memory";
+  for (size_t i = 0; i < sizeof(text) - 1; ++i) fresh[i] = text[i];
+  proxy_log(2, fresh, sizeof(text) - 1);
+  char* value = 0;
+  size_t size = 0;
+  if (proxy_get_header_map_value(0, "x-big", 5, &value, &size) != 0) return -1;
+  int32_t whole = size > 0 && value[0] == 'a' && value[size - 1] == 'z';
+  free(value);
+  return whole ? (int32_t)size : -1;
+}

@@ -52,7 +52,9 @@ struct MemoryView {
 };
 
 // Where an engine keeps the memory's base and byte size, when both are plain fields at addresses
-// fixed for the instance's life (wasm2c): the host reads them with two loads instead of a call.
+// fixed for the instance's life and current whenever host code runs (wasm2c's own fields; V8's
+// copies, refreshed when wasm enters the host and when a call returns): the host reads them with
+// two loads instead of a call.
 struct MemoryFields {
   uint8_t* const* data = nullptr;
   const uint32_t* size = nullptr;
