@@ -74,9 +74,26 @@ wasm_filter() {
                 configuration: { "@type": type.googleapis.com/google.protobuf.StringValue, value: '"'"'%s'"'"' }\n' "$1" "$1" "$2" "$3"
 }
 
+# CPU placement for a benchmark of one-worker targets. After `use_pinning`, with PIN=1 (the
+# default on a machine of two or more CPUs), every measured target runs on the last CPU and wrk
+# and the upstream on the others: each target gets the same CPU, so a difference between CPUs
+# (on a shared VM one core can run at half the speed of the other for minutes) does not land in
+# the ratios, and the load never competes with a target for its CPU. Prefix a command with
+# "${on_target[@]}" or "${on_load[@]}" (both empty when not pinned; taskset execs the command, so
+# $! is the command's pid).
+on_target=(); on_load=(); placement="not pinned"
+use_pinning() {
+  local n; n=$(nproc)
+  [ "${PIN:-$([ "$n" -ge 2 ] && echo 1 || echo 0)}" = 1 ] || return 0
+  local load="0-$((n > 2 ? n - 2 : 0))"
+  on_target=(taskset -c "$((n - 1))"); on_load=(taskset -c "$load")
+  placement="targets pinned to CPU $((n - 1)), wrk and upstream to CPU $load"
+}
+
 # nginx (Debian), one worker, serving `location` blocks $3 on port $2 with an upstream "up" at
-# 127.0.0.1:$up; config and logs under $work ($1 names them); its pid is added to $pids.
-nginx_conf() {  # name port body-of-server
+# 127.0.0.1:$up; config and logs under $work ($1 names them); its pid is added to $pids. $4:
+# "load" for the upstream (placed as the load), else a measured target.
+nginx_conf() {  # name port body-of-server [load]
   mkdir -p "$work/logs"
   cat >"$work/$1.conf" <<NGX
 worker_processes 1; daemon off; user root; pid $work/$1.pid; error_log $work/logs/$1.err;
@@ -86,7 +103,11 @@ http { access_log off; client_body_temp_path $work; proxy_temp_path $work; fastc
   upstream up { server 127.0.0.1:$up; keepalive 64; }
   server { listen 127.0.0.1:$2; $3 } }
 NGX
-  /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
+  if [ "${4:-}" = load ]; then
+    "${on_load[@]}" /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
+  else
+    "${on_target[@]}" /usr/sbin/nginx -p "$work" -c "$work/$1.conf" &
+  fi
   pids+=($!)
 }
 
@@ -100,7 +121,7 @@ bench_rounds() {
     for t in $targets; do
       pidvar="pid_$t"
       before=$(cpu_ticks "${!pidvar}")
-      out=$(wrk -t1 -c"$conns" -d"$duration" "${wrk_args[@]}" "http://127.0.0.1:${port[$t]}/")
+      out=$("${on_load[@]}" wrk -t1 -c"$conns" -d"$duration" "${wrk_args[@]}" "http://127.0.0.1:${port[$t]}/")
       after=$(cpu_ticks "${!pidvar}")
       rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
       n=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -116,7 +137,7 @@ bench_rounds() {
 # by the caller) names each row.
 bench_report() {
   local t m u base base_cpu
-  echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, medians of $rounds rounds"
+  echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, $placement; medians of $rounds rounds"
   printf '%-44s %12s %12s %10s %10s\n' target requests/s cpu_us/req vs_noflt cpu_ratio
   base=$(echo "${rps[noflt]}" | median); base_cpu=$(echo "${cpu[noflt]}" | median)
   for t in $targets; do

@@ -17,8 +17,9 @@ up=19500; collector=19501
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
-"$build/test/support/log-collector" --port $collector --summary >"$work/collector.out" 2>&1 &
+use_pinning
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }' load
+"${on_load[@]}" "$build/test/support/log-collector" --port $collector --summary >"$work/collector.out" 2>&1 &
 pids+=($!)
 
 plugin() {  # plugin configuration (JSON) [plugin name]
@@ -43,7 +44,7 @@ for t in $targets; do
     otlp) filters="$(plugin '{"otlp_service": "collector"}')" ;;
   esac
   bench_bootstrap $p $up "$filters" $((p + 1)) "$cluster" >"$work/$t.yaml"
-  "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
+  "${on_target[@]}" "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
   pids+=($!); eval "pid_$t=$!"; port[$t]=$p; served[$t]=0; p=$((p + 2))
 done
 sleep 1

@@ -20,7 +20,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
+use_pinning
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }' load
 nginx_conf nginx 19302 'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 
 proxy() {  # name port plugin-or-empty runtime
@@ -30,7 +31,7 @@ proxy() {  # name port plugin-or-empty runtime
               \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config: { name: $3, vm_config: { vm_id: $3, runtime: envoy.wasm.runtime.$4, code: { local: { filename: \"$build/plugins/$3.wasm\" } } } }"
   bench_bootstrap "$2" "$up" "$filter" >"$work/$1.yaml"
-  "$build/proxy/wasm-proxy" -c "$work/$1.yaml" --concurrency 1 -l warn >"$work/logs/$1.log" 2>&1 &
+  "${on_target[@]}" "$build/proxy/wasm-proxy" -c "$work/$1.yaml" --concurrency 1 -l warn >"$work/logs/$1.log" 2>&1 &
   pids+=($!)
 }
 proxy noflt 19304 ""
@@ -52,7 +53,7 @@ declare -A rps=() p99=() cpu=() usr=()
 for r in $(seq "$rounds"); do
   for t in $targets; do
     before=$(cpu_ticks "${pid[$t]}"); ubefore=$(user_ticks "${pid[$t]}")
-    out=$(wrk -t1 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port[$t]}/")
+    out=$("${on_load[@]}" wrk -t1 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port[$t]}/")
     after=$(cpu_ticks "${pid[$t]}"); uafter=$(user_ticks "${pid[$t]}")
     rps[$t]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
     p99[$t]+="$(echo "$out" | awk '$1=="99%" {print $2}') "
@@ -62,7 +63,7 @@ for r in $(seq "$rounds"); do
   done
 done
 
-echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream; medians of $rounds interleaved rounds"
+echo "wrk -t1 -c$conns -d$duration, one worker each, nginx upstream, $placement; medians of $rounds interleaved rounds"
 printf '%-28s %12s %10s %12s %13s\n' target requests/s p99_ms cpu_us/req user_us/req
 declare -A med=() mcpu=()
 for t in $targets; do

@@ -19,7 +19,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 # The upstream: nginx with a small fixed answer (an echo would answer longer for a request that
 # still carries its token, which skews the comparison).
-nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }'
+use_pinning
+nginx_conf upstream $up 'location / { return 200 "hello from the upstream\n"; }' load
 jwt_rsa_key "$work"
 token=$(jwt_token "$work" alice gold)
 jwks_json=$(sed 's/"/\\"/g' "$work/jwks.json")
@@ -48,7 +49,7 @@ $(routing "{$rules")" ;;
     routing_uncached) filters="$(routing "{\"cache_size\": 0, $providers, $rules")" ;;
   esac
   bench_bootstrap $p $up "$filters" $((p + 1)) >"$work/$t.yaml"
-  "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
+  "${on_target[@]}" "$build/proxy/wasm-proxy" -c "$work/$t.yaml" --concurrency 1 -l warn >"$work/$t.log" 2>&1 &
   pids+=($!); eval "pid_$t=$!"; port[$t]=$p; p=$((p + 2))
 done
 sleep 1
