@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The proxy core against nginx, as a new user would measure it: one worker each, nginx (Debian)
 # as the upstream for both (a small static answer, keep-alive), `wrk -t1 -c32`, keep-alive,
-# rounds interleaved in one run. Targets: nginx proxying (proxy_pass, upstream keepalive),
+# rounds interleaved in one run, every target on the same CPU (`use_pinning` in lib.sh). Targets: nginx proxying (proxy_pass, upstream keepalive),
 # wasm-proxy without a filter, wasm-proxy with scaffold.wasm on V8 and on wasm2c.
 # Prints medians of requests/s, p99 and CPU time per request (the proxy's own processes, from
 # /proc, which stays comparable when other load moves requests/s) and the ratios (with the
